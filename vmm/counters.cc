@@ -1,0 +1,10 @@
+#include "vmm/counters.h"
+
+namespace cryptine {
+
+VmmCounters& vmm_counters() {
+  static VmmCounters counters;
+  return counters;
+}
+
+}  // namespace cryptine

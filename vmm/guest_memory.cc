@@ -1,0 +1,76 @@
+#include "vmm/guest_memory.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "vmm/guest_abi.h"
+
+namespace cryptine {
+
+Result<GuestMemory> GuestMemory::create(uint64_t size) {
+  if (size == 0 || size % CRYPTINE_PAGE_SIZE != 0)
+    return Error(ErrorCode::kInvalidArgument,
+                 "guest memory size " + std::to_string(size) + " is not a non-zero page multiple");
+  void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (addr == MAP_FAILED) return Error::from_errno("mmap guest memory");
+  return GuestMemory(Mapping(addr, size));
+}
+
+Result<GuestMemory> GuestMemory::map_private(int fd, uint64_t size) {
+  if (size == 0 || size % CRYPTINE_PAGE_SIZE != 0)
+    return Error(ErrorCode::kInvalidArgument, "snapshot size " + std::to_string(size) + " is not a page multiple");
+  void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+  if (addr == MAP_FAILED) return Error::from_errno("mmap snapshot copy-on-write");
+  return GuestMemory(Mapping(addr, size));
+}
+
+Result<std::span<uint8_t>> GuestMemory::checked_span(GuestAddr addr, uint64_t len) const {
+  if (!range_within(addr.value, len, size()))
+    return Error(ErrorCode::kOutOfRange, "guest range [" + std::to_string(addr.value) + ", +" +
+                                             std::to_string(len) + ") outside guest memory of " +
+                                             std::to_string(size()) + " bytes");
+  return std::span<uint8_t>(host_base() + addr.value, len);
+}
+
+Result<std::span<const uint8_t>> GuestMemory::translate(GuestAddr addr, uint64_t len) const {
+  auto span = CRYPTINE_TRY(checked_span(addr, len));
+  return std::span<const uint8_t>(span);
+}
+
+Result<std::span<uint8_t>> GuestMemory::translate_mut(GuestAddr addr, uint64_t len) {
+  auto span = CRYPTINE_TRY(checked_span(addr, len));
+  if (len != 0) {
+    for (uint64_t page = addr.value / kPageSize; page <= (addr.value + len - 1) / kPageSize; ++page)
+      host_written_[page / 64] |= uint64_t{1} << (page % 64);
+  }
+  return span;
+}
+
+void GuestMemory::take_host_written(std::span<uint64_t> bitmap) {
+  for (size_t i = 0; i < host_written_.size() && i < bitmap.size(); ++i) {
+    bitmap[i] |= host_written_[i];
+    host_written_[i] = 0;
+  }
+}
+
+Status GuestMemory::write(GuestAddr addr, std::span<const uint8_t> bytes) {
+  auto dst = CRYPTINE_TRY(translate_mut(addr, bytes.size()));
+  if (!bytes.empty()) std::memcpy(dst.data(), bytes.data(), bytes.size());
+  return {};
+}
+
+Status GuestMemory::read(GuestAddr addr, std::span<uint8_t> out) {
+  auto src = CRYPTINE_TRY(translate(addr, out.size()));
+  if (!out.empty()) std::memcpy(out.data(), src.data(), out.size());
+  return {};
+}
+
+Status GuestMemory::fill(GuestAddr addr, uint8_t byte, uint64_t len) {
+  auto dst = CRYPTINE_TRY(translate_mut(addr, len));
+  if (len != 0) std::memset(dst.data(), byte, len);
+  return {};
+}
+
+}  // namespace cryptine

@@ -1,0 +1,72 @@
+// GuestMemory: a virtine's RAM, and the one door through which the host touches it.
+//
+// Guest-physical addresses have their own type; the only way from one to host memory
+// is translate(), which checks the whole range (overflow-safe) and returns a bounded
+// span. Everything the guest controls (reply lengths, log lengths, offsets) goes
+// through it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "vmm/result.h"
+#include "vmm/unique_fd.h"
+
+namespace cryptine {
+
+struct GuestAddr {
+  uint64_t value;
+  friend bool operator==(GuestAddr, GuestAddr) = default;
+};
+
+class GuestMemory {
+ public:
+  // size must be a non-zero multiple of the page size. Anonymous, zero-filled,
+  // reserved lazily (MAP_NORESERVE): untouched pages cost nothing.
+  static Result<GuestMemory> create(uint64_t size);
+
+  // A private copy-on-write mapping of `size` bytes of `fd` (a snapshot's memory):
+  // pages are shared with the snapshot until written.
+  static Result<GuestMemory> map_private(int fd, uint64_t size);
+
+  uint64_t size() const { return mapping_.size(); }
+  uint64_t pages() const { return size() / kPageSize; }
+
+  // [addr, addr+len) as host memory, or kOutOfRange if any byte lies outside guest
+  // RAM or addr+len overflows. len 0 is valid at any addr <= size().
+  Result<std::span<const uint8_t>> translate(GuestAddr addr, uint64_t len) const;
+  // The same for writing; the pages are recorded as written by the host, so a reset
+  // restores them too (KVM's dirty log sees only the guest's writes).
+  Result<std::span<uint8_t>> translate_mut(GuestAddr addr, uint64_t len);
+
+  Status write(GuestAddr addr, std::span<const uint8_t> bytes);
+  Status read(GuestAddr addr, std::span<uint8_t> out);
+  Status fill(GuestAddr addr, uint8_t byte, uint64_t len);
+
+  // ORs the pages written by the host since the last call into `bitmap` (one bit a
+  // page, as KVM_GET_DIRTY_LOG returns), then forgets them.
+  void take_host_written(std::span<uint64_t> bitmap);
+
+  // For registering the range with KVM, and for the reset's page copy; never for
+  // reading guest data.
+  uint8_t* host_base() const { return static_cast<uint8_t*>(mapping_.get()); }
+
+  static constexpr uint64_t kPageSize = 4096;
+
+ private:
+  explicit GuestMemory(Mapping mapping)
+      : mapping_(std::move(mapping)), host_written_((mapping_.size() / kPageSize + 63) / 64, 0) {}
+  Result<std::span<uint8_t>> checked_span(GuestAddr addr, uint64_t len) const;
+
+  Mapping mapping_;
+  std::vector<uint64_t> host_written_;
+};
+
+// True if [addr, addr+len) lies within [0, limit), without overflow. The one range
+// check, shared by translate() and every parser of guest-supplied ranges.
+constexpr bool range_within(uint64_t addr, uint64_t len, uint64_t limit) {
+  return addr <= limit && len <= limit - addr;
+}
+
+}  // namespace cryptine

@@ -1,0 +1,76 @@
+#include "vmm/kvm_system.h"
+
+#include "vmm/kvm_uapi_x86_64.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace cryptine {
+namespace {
+
+// The capabilities the monitor relies on, checked once at open.
+struct RequiredCap {
+  int cap;
+  const char* name;
+};
+constexpr RequiredCap kRequiredCaps[] = {
+    {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+    {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+    {KVM_CAP_XSAVE, "KVM_CAP_XSAVE"},
+    {KVM_CAP_XCRS, "KVM_CAP_XCRS"},
+    {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+};
+
+constexpr int kMaxCpuidEntries = 256;
+
+}  // namespace
+
+Result<int> kvm_ioctl(int fd, unsigned long request, const char* name, void* arg) {
+  for (;;) {
+    int rc = ::ioctl(fd, request, arg);
+    if (rc >= 0) return rc;
+    if ((errno == EINTR || errno == EAGAIN) && request != KVM_RUN) continue;
+    return Error::from_errno(name);
+  }
+}
+
+Result<int> kvm_ioctl(int fd, unsigned long request, const char* name, unsigned long arg) {
+  return kvm_ioctl(fd, request, name, reinterpret_cast<void*>(arg));
+}
+
+Result<KvmSystem> KvmSystem::open(const char* path) {
+  KvmSystem kvm;
+  kvm.fd_.reset(::open(path, O_RDWR | O_CLOEXEC));
+  if (!kvm.fd_.valid()) return Error::from_errno(std::string("open ") + path);
+
+  int version = CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(kvm.fd(), KVM_GET_API_VERSION, 0ul));
+  if (version != KVM_API_VERSION)
+    return Error(ErrorCode::kUnsupported, "KVM API version " + std::to_string(version) + ", need " +
+                                              std::to_string(KVM_API_VERSION));
+  for (const RequiredCap& c : kRequiredCaps) {
+    int has = CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(kvm.fd(), KVM_CHECK_EXTENSION, static_cast<unsigned long>(c.cap)));
+    if (has <= 0) return Error(ErrorCode::kUnsupported, std::string("KVM lacks ") + c.name);
+  }
+
+  int mmap_size = CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(kvm.fd(), KVM_GET_VCPU_MMAP_SIZE, 0ul));
+  if (mmap_size < static_cast<int>(sizeof(kvm_run)))
+    return Error(ErrorCode::kUnsupported, "KVM_GET_VCPU_MMAP_SIZE too small");
+  kvm.vcpu_mmap_size_ = static_cast<size_t>(mmap_size);
+
+  FlexBuffer<KvmCpuid2Header, kvm_cpuid_entry2> cpuid(kMaxCpuidEntries);
+  cpuid.header()->nent = kMaxCpuidEntries;
+  CRYPTINE_TRY(kvm_ioctl(kvm.fd(), kKvmGetSupportedCpuid, "KVM_GET_SUPPORTED_CPUID", cpuid.get()));
+  auto entries = cpuid.first(cpuid.header()->nent);
+  kvm.cpuid_.assign(entries.begin(), entries.end());
+
+  // XCR0 bits the guest may enable: CPUID leaf 0xD subleaf 0, EDX:EAX.
+  for (const kvm_cpuid_entry2& e : kvm.cpuid_)
+    if (e.function == 0xd && e.index == 0) kvm.supported_xcr0_ = (uint64_t{e.edx} << 32) | e.eax;
+  return kvm;
+}
+
+}  // namespace cryptine

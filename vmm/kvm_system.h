@@ -1,0 +1,44 @@
+// KvmSystem: the opened /dev/kvm, checked once for everything the monitor needs.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "vmm/result.h"
+#include "vmm/unique_fd.h"
+
+namespace cryptine {
+
+class KvmSystem {
+ public:
+  // Opens the device (default /dev/kvm), checks the API version and every capability
+  // in the required list, and reads what is needed for each vCPU (run-area size,
+  // supported CPUID, XCR0 bits).
+  static Result<KvmSystem> open(const char* path = "/dev/kvm");
+
+  int fd() const { return fd_.get(); }
+  size_t vcpu_mmap_size() const { return vcpu_mmap_size_; }
+  // CPUID leaves to hand to each vCPU (KVM_GET_SUPPORTED_CPUID).
+  std::span<const kvm_cpuid_entry2> supported_cpuid() const { return cpuid_; }
+  uint64_t supported_xcr0() const { return supported_xcr0_; }
+
+ private:
+  KvmSystem() = default;
+  UniqueFd fd_;
+  size_t vcpu_mmap_size_ = 0;
+  std::vector<kvm_cpuid_entry2> cpuid_;
+  uint64_t supported_xcr0_ = 0;
+};
+
+// Wraps ioctl() so that a failure becomes an Error naming the request and errno.
+// EINTR/EAGAIN are retried except for KVM_RUN, where they carry meaning.
+Result<int> kvm_ioctl(int fd, unsigned long request, const char* name, void* arg = nullptr);
+Result<int> kvm_ioctl(int fd, unsigned long request, const char* name, unsigned long arg);
+
+#define CRYPTINE_KVM_IOCTL(fd, req, ...) ::cryptine::kvm_ioctl((fd), (req), #req __VA_OPT__(, ) __VA_ARGS__)
+
+}  // namespace cryptine

@@ -1,0 +1,52 @@
+#include "vmm/snapshot.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace cryptine {
+namespace {
+
+bool all_zero(const uint8_t* p, size_t n) {
+  return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Snapshot>> Snapshot::create(const GuestMemory& memory, VcpuState vcpu) {
+  std::shared_ptr<Snapshot> snap(new Snapshot());
+  snap->memfd_.reset(::memfd_create("cryptine-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!snap->memfd_.valid()) return Error::from_errno("memfd_create");
+  const int fd = snap->memfd_.get();
+  const uint64_t size = memory.size();
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return Error::from_errno("ftruncate snapshot");
+
+  // Write only non-zero pages: the file is sparse, zero pages stay holes and cost nothing.
+  const uint8_t* src = memory.host_base();
+  for (uint64_t off = 0; off < size; off += GuestMemory::kPageSize) {
+    if (all_zero(src + off, GuestMemory::kPageSize)) continue;
+    ++snap->nonzero_pages_;
+    size_t done = 0;
+    while (done < GuestMemory::kPageSize) {
+      ssize_t n = ::pwrite(fd, src + off + done, GuestMemory::kPageSize - done, static_cast<off_t>(off + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Error::from_errno("pwrite snapshot");
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+  // Sealed: nobody, not even this process by mistake, can change a snapshot.
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+    return Error::from_errno("fcntl F_ADD_SEALS snapshot");
+
+  void* image = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (image == MAP_FAILED) return Error::from_errno("mmap snapshot");
+  snap->image_ = Mapping(image, size);
+  snap->vcpu_ = std::move(vcpu);
+  return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+}  // namespace cryptine

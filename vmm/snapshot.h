@@ -1,0 +1,39 @@
+// Snapshot: a guest's memory and vCPU state, recorded once after it initialised, from
+// which every later virtine starts.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "vmm/guest_memory.h"
+#include "vmm/result.h"
+#include "vmm/unique_fd.h"
+#include "vmm/vcpu_state_x86_64.h"
+
+namespace cryptine {
+
+class Snapshot {
+ public:
+  // Records `memory` into a sealed memfd and keeps `vcpu` as the state to restore.
+  static Result<std::shared_ptr<const Snapshot>> create(const GuestMemory& memory, VcpuState vcpu);
+
+  int memfd() const { return memfd_.get(); }
+  uint64_t mem_size() const { return image_.size(); }
+  // The recorded memory, read-only, for restoring pages and for tests.
+  std::span<const uint8_t> memory() const {
+    return {static_cast<const uint8_t*>(image_.get()), image_.size()};
+  }
+  const VcpuState& vcpu() const { return vcpu_; }
+  // Pages that hold anything but zeroes: the snapshot's real memory footprint.
+  uint64_t nonzero_pages() const { return nonzero_pages_; }
+
+ private:
+  Snapshot() = default;
+  UniqueFd memfd_;
+  Mapping image_;
+  VcpuState vcpu_;
+  uint64_t nonzero_pages_ = 0;
+};
+
+}  // namespace cryptine

@@ -1,0 +1,130 @@
+#include "vmm/vcpu_kvm_x86_64.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "vmm/guest_memory.h"
+#include "vmm/kvm_uapi_x86_64.h"
+#include "vmm/long_mode_x86_64.h"
+
+namespace cryptine {
+namespace {
+
+constexpr uint32_t kCpuidXsaveBit = 1u << 26;  // CPUID.1:ECX.XSAVE
+// x87, SSE, AVX, and the three AVX-512 components (enabled all together or not at all).
+constexpr uint64_t kXcr0Base = 0x7, kXcr0Avx512 = 0xe0;
+
+bool cpu_has_xsave(std::span<const kvm_cpuid_entry2> cpuid) {
+  for (const kvm_cpuid_entry2& e : cpuid)
+    if (e.function == 1) return (e.ecx & kCpuidXsaveBit) != 0;
+  return false;
+}
+
+}  // namespace
+
+Result<Vcpu> Vcpu::create(const KvmSystem& kvm, int vm_fd) {
+  Vcpu vcpu;
+  int fd = CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(vm_fd, KVM_CREATE_VCPU, 0ul));
+  vcpu.fd_.reset(fd);
+
+  void* area = ::mmap(nullptr, kvm.vcpu_mmap_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (area == MAP_FAILED) return Error::from_errno("mmap kvm_run");
+  vcpu.run_area_ = Mapping(area, kvm.vcpu_mmap_size());
+  vcpu.run_ = static_cast<kvm_run*>(area);
+
+  // CPUID first: KVM validates CR4 bits (OSXSAVE) against the guest's CPUID.
+  FlexBuffer<KvmCpuid2Header, kvm_cpuid_entry2> cpuid(kvm.supported_cpuid().size());
+  cpuid.header()->nent = static_cast<uint32_t>(kvm.supported_cpuid().size());
+  std::copy(kvm.supported_cpuid().begin(), kvm.supported_cpuid().end(), cpuid.entries());
+  CRYPTINE_TRY(kvm_ioctl(fd, kKvmSetCpuid2, "KVM_SET_CPUID2", cpuid.get()));
+  return vcpu;
+}
+
+Status Vcpu::set_boot_state(const KvmSystem& kvm, uint64_t entry) {
+  const int fd = fd_.get();
+  const bool xsave = cpu_has_xsave(kvm.supported_cpuid());
+  kvm_sregs sregs{};
+  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_GET_SREGS, &sregs));
+  set_long_mode_sregs(sregs, xsave);
+  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_SREGS, &sregs));
+
+  if (xsave) {
+    uint64_t xcr0 = kvm.supported_xcr0() & (kXcr0Base | kXcr0Avx512);
+    if ((xcr0 & kXcr0Avx512) != kXcr0Avx512) xcr0 &= ~kXcr0Avx512;
+    kvm_xcrs xcrs{};
+    xcrs.nr_xcrs = 1;
+    xcrs.xcrs[0].xcr = 0;
+    xcrs.xcrs[0].value = xcr0;
+    CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_XCRS, &xcrs));
+  }
+
+  kvm_fpu fpu = initial_fpu();
+  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_FPU, &fpu));
+  kvm_regs regs = initial_regs(entry);
+  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_REGS, &regs));
+  return {};
+}
+
+Status Vcpu::complete_pending_io() {
+  run_->immediate_exit = 1;
+  auto r = CRYPTINE_KVM_IOCTL(fd_.get(), KVM_RUN, 0ul);
+  run_->immediate_exit = 0;
+  if (r.ok()) return Error(ErrorCode::kSystem, "KVM_RUN with immediate_exit entered the guest");
+  if (r.error().sys_errno() != EINTR) return std::move(r).error();
+  return {};
+}
+
+Result<VmExit> Vcpu::run() {
+  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd_.get(), KVM_RUN, 0ul));
+
+  VmExit exit;
+  exit.kvm_reason = run_->exit_reason;
+  switch (run_->exit_reason) {
+    case KVM_EXIT_IO: {
+      exit.kind = VmExit::Kind::kIo;
+      exit.io_out = run_->io.direction == KVM_EXIT_IO_OUT;
+      exit.io_size = run_->io.size;
+      exit.io_port = run_->io.port;
+      exit.io_count = run_->io.count;
+      // The data lives in the run area at data_offset; take at most 4 bytes and only
+      // if they lie inside the mapping.
+      const uint64_t n = exit.io_size <= 4 ? exit.io_size : 0;
+      if (exit.io_out && range_within(run_->io.data_offset, n, run_area_.size()))
+        std::memcpy(&exit.io_value, reinterpret_cast<const uint8_t*>(run_) + run_->io.data_offset, n);
+      break;
+    }
+    case KVM_EXIT_MMIO:
+      exit.kind = VmExit::Kind::kMmio;
+      exit.mmio_addr = run_->mmio.phys_addr;
+      exit.mmio_write = run_->mmio.is_write != 0;
+      break;
+    case KVM_EXIT_HLT: exit.kind = VmExit::Kind::kHlt; break;
+    case KVM_EXIT_SHUTDOWN: exit.kind = VmExit::Kind::kShutdown; break;
+    case KVM_EXIT_INTERNAL_ERROR:
+      exit.kind = VmExit::Kind::kInternalError;
+      exit.detail = run_->internal.suberror;
+      break;
+    case KVM_EXIT_FAIL_ENTRY:
+      exit.kind = VmExit::Kind::kFailEntry;
+      exit.detail = run_->fail_entry.hardware_entry_failure_reason;
+      break;
+    default: exit.kind = VmExit::Kind::kOther; break;
+  }
+  return exit;
+}
+
+Result<kvm_regs> Vcpu::regs() const {
+  kvm_regs regs{};
+  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd_.get(), KVM_GET_REGS, &regs));
+  return regs;
+}
+
+Status Vcpu::set_regs(const kvm_regs& regs) {
+  kvm_regs copy = regs;
+  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd_.get(), KVM_SET_REGS, &copy));
+  return {};
+}
+
+}  // namespace cryptine

@@ -1,0 +1,46 @@
+// Vcpu: one KVM vCPU and its mapped run area, started in 64-bit long mode.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+
+#include "vmm/exit_decision.h"
+#include "vmm/kvm_system.h"
+#include "vmm/result.h"
+#include "vmm/unique_fd.h"
+
+namespace cryptine {
+
+class Vcpu {
+ public:
+  // Creates vCPU 0 of vm_fd and gives it the host's supported CPUID.
+  static Result<Vcpu> create(const KvmSystem& kvm, int vm_fd);
+
+  // State for a cold boot: long-mode special registers, power-on FPU state, XCR0
+  // enabling every state component the guest may use, rip at `entry`.
+  Status set_boot_state(const KvmSystem& kvm, uint64_t entry);
+
+  // One KVM_RUN, translated into a backend-neutral exit. EINTR (a signal, such as the
+  // watchdog's) comes back as a kSystem error with errno EINTR.
+  Result<VmExit> run();
+
+  // Lets KVM finish the port write of the last exit without entering the guest
+  // (KVM_RUN with immediate_exit), so registers can be captured or replaced.
+  Status complete_pending_io();
+
+  kvm_run* run_area() { return run_; }
+
+  Result<kvm_regs> regs() const;
+  Status set_regs(const kvm_regs& regs);
+
+  int fd() const { return fd_.get(); }
+
+ private:
+  Vcpu() = default;
+  UniqueFd fd_;
+  Mapping run_area_;
+  kvm_run* run_ = nullptr;
+};
+
+}  // namespace cryptine

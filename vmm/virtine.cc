@@ -1,0 +1,252 @@
+#include "vmm/virtine.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "vmm/counters.h"
+#include "vmm/elf_loader.h"
+#include "vmm/guest_abi.h"
+#include "vmm/long_mode_x86_64.h"
+#include "vmm/vcpu_state_x86_64.h"
+#include "vmm/watchdog.h"
+
+namespace cryptine {
+namespace {
+
+// Far above guest RAM; Intel VMX needs these three pages for real-mode emulation,
+// which our guests never use, but KVM wants the address set before the first run.
+constexpr unsigned long kTssAddr = 0xfffbd000;
+
+Status fill_entropy(std::span<uint8_t> out) {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::getrandom(out.data() + done, out.size() - done, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error::from_errno("getrandom");
+    }
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+// Writes the boot info with fresh entropy and a new non-zero sequence number, so the
+// guest knows to reseed (a snapshot holds its random generator's state).
+Status write_boot_info(GuestMemory& memory) {
+  cryptine_boot_info info{};
+  info.magic = CRYPTINE_BOOT_MAGIC;
+  info.abi_version = CRYPTINE_ABI_VERSION;
+  info.mem_size = memory.size();
+  CRYPTINE_TRY_STATUS(fill_entropy(info.entropy));
+  do {
+    CRYPTINE_TRY_STATUS(fill_entropy({reinterpret_cast<uint8_t*>(&info.entropy_seq), sizeof(info.entropy_seq)}));
+  } while (info.entropy_seq == 0);
+  return memory.write(GuestAddr{CRYPTINE_BOOTINFO_ADDR}, {reinterpret_cast<const uint8_t*>(&info), sizeof(info)});
+}
+
+}  // namespace
+
+std::string_view virtine_state_name(Virtine::State state) {
+  switch (state) {
+    case Virtine::State::kReady: return "ready";
+    case Virtine::State::kFinished: return "finished";
+    case Virtine::State::kPoisoned: return "poisoned";
+  }
+  return "?";
+}
+
+Virtine::Virtine(UniqueFd vm, GuestMemory memory, Vcpu vcpu, const VirtineConfig& config)
+    : vm_(std::move(vm)),
+      memory_(std::move(memory)),
+      vcpu_(std::move(vcpu)),
+      config_(config),
+      dirty_bitmap_((memory_.pages() + 63) / 64, 0) {
+  count(vmm_counters().creations);
+}
+
+Result<UniqueFd> Virtine::create_vm(const KvmSystem& kvm, GuestMemory& memory) {
+  UniqueFd vm(CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(kvm.fd(), KVM_CREATE_VM, 0ul)));
+  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(vm.get(), KVM_SET_TSS_ADDR, kTssAddr));
+  kvm_userspace_memory_region region{};
+  region.slot = 0;
+  region.flags = KVM_MEM_LOG_DIRTY_PAGES;  // a reset restores only what the guest wrote
+  region.guest_phys_addr = 0;
+  region.memory_size = memory.size();
+  region.userspace_addr = reinterpret_cast<uint64_t>(memory.host_base());
+  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(vm.get(), KVM_SET_USER_MEMORY_REGION, &region));
+  return vm;
+}
+
+Result<Virtine> Virtine::boot(const KvmSystem& kvm, std::span<const uint8_t> elf, const VirtineConfig& config) {
+  GuestMemory memory = CRYPTINE_TRY(GuestMemory::create(config.mem_size));
+  CRYPTINE_TRY_STATUS(write_long_mode_tables(memory));
+  ElfImage image = CRYPTINE_TRY(parse_elf64(elf, CRYPTINE_IMAGE_BASE, memory.size()));
+  CRYPTINE_TRY_STATUS(load_elf64(image, elf, memory));
+  CRYPTINE_TRY_STATUS(write_boot_info(memory));
+
+  UniqueFd vm = CRYPTINE_TRY(create_vm(kvm, memory));
+  Vcpu vcpu = CRYPTINE_TRY(Vcpu::create(kvm, vm.get()));
+  CRYPTINE_TRY_STATUS(vcpu.set_boot_state(kvm, image.entry));
+  return Virtine(std::move(vm), std::move(memory), std::move(vcpu), config);
+}
+
+Result<Virtine> Virtine::from_snapshot(const KvmSystem& kvm, std::shared_ptr<const Snapshot> snapshot,
+                                       const VirtineConfig& config) {
+  if (snapshot == nullptr) return Error(ErrorCode::kInvalidArgument, "no snapshot");
+  if (snapshot->mem_size() != config.mem_size)
+    return Error(ErrorCode::kInvalidArgument, "snapshot memory size differs from the configured one");
+  GuestMemory memory = CRYPTINE_TRY(GuestMemory::map_private(snapshot->memfd(), snapshot->mem_size()));
+  CRYPTINE_TRY_STATUS(write_boot_info(memory));
+  UniqueFd vm = CRYPTINE_TRY(create_vm(kvm, memory));
+  Vcpu vcpu = CRYPTINE_TRY(Vcpu::create(kvm, vm.get()));
+  CRYPTINE_TRY_STATUS(restore_vcpu_state(vcpu, snapshot->vcpu()));
+  Virtine virtine(std::move(vm), std::move(memory), std::move(vcpu), config);
+  virtine.snapshot_ = std::move(snapshot);
+  return virtine;
+}
+
+Error Virtine::poison(Error error) {
+  state_ = State::kPoisoned;
+  count(vmm_counters().failures);
+  if (error.code() == ErrorCode::kTimeout) count(vmm_counters().timeouts);
+  return error;
+}
+
+Result<Hypercall> Virtine::run() {
+  if (state_ != State::kReady)
+    return Error(ErrorCode::kInvalidArgument, std::string("virtine is ") + std::string(virtine_state_name(state_)));
+  WatchdogSlot& watchdog = watchdog_slot();
+  watchdog.arm(vcpu_.run_area(), config_.timeout_ms);
+  auto result = run_until_hypercall();
+  if (watchdog.disarm())
+    return poison(Error(ErrorCode::kTimeout, "guest ran longer than " + std::to_string(config_.timeout_ms) + " ms"));
+  return result;
+}
+
+Result<Hypercall> Virtine::run_until_hypercall() {
+  for (;;) {
+    auto exit = vcpu_.run();
+    io_pending_ = false;
+    if (!exit.ok()) {
+      // A signal for the program (not the watchdog's) interrupts KVM_RUN too: go back in.
+      if (exit.error().sys_errno() == EINTR && vcpu_.run_area()->immediate_exit == 0) continue;
+      if (exit.error().sys_errno() == EINTR) return Error(ErrorCode::kTimeout, "stopped by the watchdog");
+      return poison(std::move(exit).error());
+    }
+    ++counters_.exits;
+    count(vmm_counters().exits);
+    auto call = decide_exit(*exit);
+    if (!call.ok()) return poison(std::move(call).error());
+    io_pending_ = true;
+    ++counters_.hypercalls;
+    count(vmm_counters().hypercalls);
+    switch (call->kind) {
+      case HypercallKind::kLog: {
+        Status logged = handle_log(call->arg);
+        if (!logged.ok()) return poison(std::move(logged).error());
+        continue;
+      }
+      case HypercallKind::kAbort: {
+        auto text = read_log_text(call->arg);
+        return poison(Error(ErrorCode::kGuestFault, "guest aborted: " + (text.ok() ? *text : text.error().message())));
+      }
+      case HypercallKind::kExit: state_ = State::kFinished; return call;
+      case HypercallKind::kDone:
+      case HypercallKind::kSnapshot: return call;
+    }
+  }
+}
+
+Result<std::shared_ptr<const Snapshot>> Virtine::take_snapshot(const KvmSystem& kvm) {
+  if (state_ != State::kReady) return Error(ErrorCode::kInvalidArgument, "snapshot of a virtine that is not ready");
+  if (io_pending_) CRYPTINE_TRY_STATUS(vcpu_.complete_pending_io());
+  io_pending_ = false;
+  std::vector<uint32_t> msrs = CRYPTINE_TRY(guest_writable_msrs(kvm));
+  VcpuState state = CRYPTINE_TRY(capture_vcpu_state(vcpu_, msrs));
+
+  // The snapshot is the new baseline: forget the writes that led up to it.
+  kvm_dirty_log log{};
+  log.slot = 0;
+  log.dirty_bitmap = dirty_bitmap_.data();
+  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(vm_.get(), KVM_GET_DIRTY_LOG, &log));
+  memory_.take_host_written(dirty_bitmap_);
+  std::fill(dirty_bitmap_.begin(), dirty_bitmap_.end(), 0);
+
+  snapshot_ = CRYPTINE_TRY(Snapshot::create(memory_, std::move(state)));
+  return snapshot_;
+}
+
+Status Virtine::restore_dirty_pages() {
+  kvm_dirty_log log{};
+  log.slot = 0;
+  log.dirty_bitmap = dirty_bitmap_.data();
+  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(vm_.get(), KVM_GET_DIRTY_LOG, &log));
+  memory_.take_host_written(dirty_bitmap_);
+
+  const uint8_t* clean = snapshot_->memory().data();
+  uint8_t* guest = memory_.host_base();
+  uint64_t pages = 0;
+  for (size_t word = 0; word < dirty_bitmap_.size(); ++word) {
+    uint64_t bits = std::exchange(dirty_bitmap_[word], 0);
+    while (bits != 0) {
+      const uint64_t page = word * 64 + static_cast<uint64_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+      std::memcpy(guest + page * GuestMemory::kPageSize, clean + page * GuestMemory::kPageSize,
+                  GuestMemory::kPageSize);
+      ++pages;
+    }
+  }
+  counters_.last_reset_pages = pages;
+  counters_.pages_restored += pages;
+  count(vmm_counters().pages_restored, pages);
+  return {};
+}
+
+Status Virtine::reset() {
+  if (snapshot_ == nullptr) return Error(ErrorCode::kInvalidArgument, "reset of a virtine without a snapshot");
+  if (state_ == State::kPoisoned) return Error(ErrorCode::kInvalidArgument, "reset of a poisoned virtine");
+  if (io_pending_) CRYPTINE_TRY_STATUS(vcpu_.complete_pending_io());
+  io_pending_ = false;
+  CRYPTINE_TRY_STATUS(restore_dirty_pages());
+  CRYPTINE_TRY_STATUS(restore_vcpu_state(vcpu_, snapshot_->vcpu()));
+  CRYPTINE_TRY_STATUS(write_boot_info(memory_));
+  state_ = State::kReady;
+  ++counters_.resets;
+  count(vmm_counters().resets);
+  return {};
+}
+
+// Copies guest text out of the log buffer, replacing anything but printable ASCII,
+// so a guest cannot send terminal escapes to the host's stderr.
+Result<std::string> Virtine::read_log_text(uint32_t length) {
+  if (length > CRYPTINE_LOG_SIZE)
+    return Error(ErrorCode::kGuestFault, "log length " + std::to_string(length) + " exceeds the log buffer");
+  std::string text(length, '\0');
+  CRYPTINE_TRY_STATUS(memory_.read(GuestAddr{CRYPTINE_LOG_ADDR}, {reinterpret_cast<uint8_t*>(text.data()), length}));
+  for (char& c : text)
+    if ((c < 0x20 || c > 0x7e) && c != '\n' && c != '\t') c = '?';
+  return text;
+}
+
+Status Virtine::handle_log(uint32_t length) {
+  std::string text = CRYPTINE_TRY(read_log_text(length));
+  if (counters_.log_lines >= config_.max_log_lines) {
+    ++counters_.log_dropped;
+    count(vmm_counters().log_dropped);
+    return {};
+  }
+  ++counters_.log_lines;
+  if (config_.log_sink) {
+    config_.log_sink(text);
+  } else {
+    std::fprintf(stderr, "cryptine guest: %s%s", text.c_str(), text.empty() || text.back() != '\n' ? "\n" : "");
+  }
+  return {};
+}
+
+}  // namespace cryptine

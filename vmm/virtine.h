@@ -1,0 +1,101 @@
+// Virtine: one single-purpose VM (memory, one vCPU) running a guest image, started
+// cold from an ELF image or from a snapshot, and reset to that snapshot between uses.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "vmm/exit_decision.h"
+#include "vmm/guest_memory.h"
+#include "vmm/kvm_system.h"
+#include "vmm/result.h"
+#include "vmm/snapshot.h"
+#include "vmm/unique_fd.h"
+#include "vmm/vcpu_kvm_x86_64.h"
+
+namespace cryptine {
+
+struct VirtineConfig {
+  uint64_t mem_size = 64ull << 20;  // a 2 MiB multiple in [4 MiB, 1 GiB]
+  uint32_t timeout_ms = 10000;      // per run(); 0: no limit
+  // Where LOG text goes (already sanitised); empty: stderr, prefixed.
+  std::function<void(std::string_view)> log_sink;
+  uint32_t max_log_lines = 256;  // per virtine; more are counted, not printed
+};
+
+struct VirtineCounters {
+  uint64_t exits = 0;
+  uint64_t hypercalls = 0;
+  uint64_t resets = 0;
+  uint64_t pages_restored = 0;  // by all resets
+  uint64_t last_reset_pages = 0;
+  uint64_t log_lines = 0;
+  uint64_t log_dropped = 0;
+};
+
+class Virtine {
+ public:
+  enum class State {
+    kReady,     // may run
+    kFinished,  // the guest made the EXIT hypercall; reset() makes it ready again
+    kPoisoned,  // the guest faulted or timed out; it must be discarded
+  };
+
+  // Cold start: creates the VM, validates and loads the ELF image, sets up long mode
+  // and the boot info (with fresh entropy). The guest has not run yet.
+  static Result<Virtine> boot(const KvmSystem& kvm, std::span<const uint8_t> elf, const VirtineConfig& config);
+
+  // Creates a VM whose memory is a copy-on-write view of the snapshot and whose vCPU
+  // holds the snapshot's state, with fresh entropy in the boot info.
+  static Result<Virtine> from_snapshot(const KvmSystem& kvm, std::shared_ptr<const Snapshot> snapshot,
+                                       const VirtineConfig& config);
+
+  // Runs until the guest makes a hypercall other than LOG. Any exit the ABI does not
+  // allow, ABORT, or running past config.timeout_ms poisons the virtine and returns
+  // kGuestFault or kTimeout.
+  Result<Hypercall> run();
+
+  // Records the snapshot; call right after run() returned SNAPSHOT. Later resets of
+  // this virtine return to it.
+  Result<std::shared_ptr<const Snapshot>> take_snapshot(const KvmSystem& kvm);
+
+  // Returns to the snapshot: the pages written since (by the guest, per KVM's dirty
+  // log, or by the host) are copied back, every vCPU register, FPU/XSAVE state, XCR0
+  // and the guest-writable MSRs restored, and fresh entropy put in the boot info.
+  // No VM is created and nothing is mapped. A poisoned virtine cannot be reset.
+  Status reset();
+
+  State state() const { return state_; }
+  GuestMemory& memory() { return memory_; }
+  Vcpu& vcpu() { return vcpu_; }
+  const VirtineCounters& counters() const { return counters_; }
+  const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
+
+ private:
+  Virtine(UniqueFd vm, GuestMemory memory, Vcpu vcpu, const VirtineConfig& config);
+
+  static Result<UniqueFd> create_vm(const KvmSystem& kvm, GuestMemory& memory);
+  Result<Hypercall> run_until_hypercall();
+  Error poison(Error error);
+  Status restore_dirty_pages();
+  Status handle_log(uint32_t length);
+  Result<std::string> read_log_text(uint32_t length);
+
+  UniqueFd vm_;
+  GuestMemory memory_;
+  Vcpu vcpu_;
+  VirtineConfig config_;
+  State state_ = State::kReady;
+  bool io_pending_ = false;  // the last exit was a port write KVM has yet to complete
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::vector<uint64_t> dirty_bitmap_;  // reused by every reset
+  VirtineCounters counters_;
+};
+
+std::string_view virtine_state_name(Virtine::State state);
+
+}  // namespace cryptine
