@@ -1,4 +1,5 @@
 #include "vmm/guest_memory.h"
+#include "vmm/counters.h"
 
 #include <sys/mman.h>
 
@@ -15,6 +16,7 @@ Result<GuestMemory> GuestMemory::create(uint64_t size) {
   void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (addr == MAP_FAILED) return Error::from_errno("mmap guest memory");
+  count(vmm_counters().mappings);
   return GuestMemory(Mapping(addr, size));
 }
 
@@ -23,6 +25,7 @@ Result<GuestMemory> GuestMemory::map_private(int fd, uint64_t size) {
     return Error(ErrorCode::kInvalidArgument, "snapshot size " + std::to_string(size) + " is not a page multiple");
   void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
   if (addr == MAP_FAILED) return Error::from_errno("mmap snapshot copy-on-write");
+  count(vmm_counters().mappings);
   return GuestMemory(Mapping(addr, size));
 }
 

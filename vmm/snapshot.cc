@@ -1,4 +1,5 @@
 #include "vmm/snapshot.h"
+#include "vmm/counters.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -44,6 +45,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::create(const GuestMemory& memo
 
   void* image = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   if (image == MAP_FAILED) return Error::from_errno("mmap snapshot");
+  count(vmm_counters().mappings);
   snap->image_ = Mapping(image, size);
   snap->vcpu_ = std::move(vcpu);
   return std::shared_ptr<const Snapshot>(std::move(snap));

@@ -1,4 +1,5 @@
 #include "vmm/vcpu_kvm_x86_64.h"
+#include "vmm/counters.h"
 
 #include <sys/mman.h>
 
@@ -31,6 +32,7 @@ Result<Vcpu> Vcpu::create(const KvmSystem& kvm, int vm_fd) {
 
   void* area = ::mmap(nullptr, kvm.vcpu_mmap_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (area == MAP_FAILED) return Error::from_errno("mmap kvm_run");
+  count(vmm_counters().mappings);
   vcpu.run_area_ = Mapping(area, kvm.vcpu_mmap_size());
   vcpu.run_ = static_cast<kvm_run*>(area);
 

@@ -1,0 +1,179 @@
+// Snapshot and reset: after a guest dirtied memory and every kind of register, a reset
+// must leave memory equal to the snapshot byte for byte and the vCPU state as recorded.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+
+#include "tests/kvm/guest_image.h"
+#include "vmm/counters.h"
+#include "vmm/guest_abi.h"
+#include "vmm/kvm_system.h"
+#include "vmm/vcpu_state_x86_64.h"
+#include "vmm/virtine.h"
+
+namespace cryptine {
+namespace {
+
+using testing_support::read_test_guest;
+
+class SnapshotReset : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto kvm = KvmSystem::open();
+    ASSERT_TRUE(kvm.ok()) << kvm.error().message();
+    kvm_ = std::make_unique<KvmSystem>(std::move(kvm).value());
+    auto v = Virtine::boot(*kvm_, read_test_guest("dirty.elf"), VirtineConfig{});
+    ASSERT_TRUE(v.ok()) << v.error().message();
+    virtine_ = std::make_unique<Virtine>(std::move(v).value());
+    auto call = virtine_->run();
+    ASSERT_TRUE(call.ok()) << call.error().message();
+    ASSERT_EQ(call->kind, HypercallKind::kSnapshot);
+    auto snap = virtine_->take_snapshot(*kvm_);
+    ASSERT_TRUE(snap.ok()) << snap.error().message();
+    snapshot_ = *snap;
+  }
+
+  // Pages whose bytes differ from the snapshot.
+  uint64_t pages_differing() {
+    const uint8_t* now = virtine_->memory().host_base();
+    const uint8_t* clean = snapshot_->memory().data();
+    uint64_t n = 0;
+    for (uint64_t off = 0; off < snapshot_->mem_size(); off += GuestMemory::kPageSize)
+      if (std::memcmp(now + off, clean + off, GuestMemory::kPageSize) != 0) ++n;
+    return n;
+  }
+
+  VcpuState state_now() {
+    std::vector<uint32_t> msrs;
+    for (const kvm_msr_entry& e : snapshot_->vcpu().msrs) msrs.push_back(e.index);
+    auto s = capture_vcpu_state(virtine_->vcpu(), msrs);
+    EXPECT_TRUE(s.ok()) << s.error().message();
+    return s.ok() ? *s : VcpuState{};
+  }
+
+  void RunOneDirtyingRound() {
+    auto call = virtine_->run();
+    ASSERT_TRUE(call.ok()) << call.error().message();
+    ASSERT_EQ(call->kind, HypercallKind::kDone);
+  }
+
+  std::unique_ptr<KvmSystem> kvm_;
+  std::unique_ptr<Virtine> virtine_;
+  std::shared_ptr<const Snapshot> snapshot_;
+};
+
+// Field by field, so a failure names what the reset missed.
+void ExpectSameState(const VcpuState& want, const VcpuState& got) {
+  EXPECT_EQ(0, std::memcmp(&want.regs, &got.regs, sizeof(want.regs))) << "general registers";
+  EXPECT_EQ(want.regs.rip, got.regs.rip);
+  EXPECT_EQ(want.regs.rflags, got.regs.rflags);
+  EXPECT_EQ(want.regs.r15, got.regs.r15);
+  EXPECT_EQ(want.sregs.cr0, got.sregs.cr0);
+  EXPECT_EQ(want.sregs.cr3, got.sregs.cr3);
+  EXPECT_EQ(want.sregs.cr4, got.sregs.cr4);
+  EXPECT_EQ(want.sregs.efer, got.sregs.efer);
+  EXPECT_EQ(want.sregs.idt.base, got.sregs.idt.base);
+  EXPECT_EQ(want.sregs.idt.limit, got.sregs.idt.limit);
+  EXPECT_EQ(want.sregs.fs.base, got.sregs.fs.base);
+  EXPECT_EQ(want.sregs.gs.base, got.sregs.gs.base);
+  EXPECT_EQ(want.xcrs.xcrs[0].value, got.xcrs.xcrs[0].value) << "XCR0";
+  EXPECT_EQ(want.debugregs.db[0], got.debugregs.db[0]);
+  EXPECT_EQ(want.debugregs.dr7, got.debugregs.dr7);
+  // x87/SSE legacy area (FCW..XMM15) plus the XSAVE header and the AVX upper halves.
+  EXPECT_EQ(0, std::memcmp(want.xsave.region, got.xsave.region, 576 + 256)) << "x87/SSE/AVX state";
+  ASSERT_EQ(want.msrs.size(), got.msrs.size());
+  for (size_t i = 0; i < want.msrs.size(); ++i)
+    EXPECT_EQ(want.msrs[i].data, got.msrs[i].data) << "MSR " << std::hex << want.msrs[i].index;
+}
+
+TEST_F(SnapshotReset, GuestChangesAreVisibleBeforeTheReset) {
+  const VcpuState before = snapshot_->vcpu();
+  RunOneDirtyingRound();
+  // The test must be able to fail: the guest really changed memory and registers.
+  EXPECT_GE(pages_differing(), 7u);
+  VcpuState after = state_now();
+  EXPECT_NE(after.regs.r15, before.regs.r15);
+  EXPECT_NE(after.sregs.cr4, before.sregs.cr4);
+  EXPECT_NE(after.debugregs.dr7, before.debugregs.dr7);
+  EXPECT_NE(after.sregs.idt.base, before.sregs.idt.base);
+  EXPECT_NE(after.sregs.fs.base, before.sregs.fs.base);
+  EXPECT_NE(0, std::memcmp(before.xsave.region, after.xsave.region, 576 + 256));
+}
+
+TEST_F(SnapshotReset, ResetRestoresMemoryByteForByteAndEveryRegister) {
+  for (int round = 0; round < 3; ++round) {
+    RunOneDirtyingRound();
+    const uint64_t differing = pages_differing();
+    ASSERT_TRUE(virtine_->reset().ok());
+    // Every changed page was copied back, and little else: the extras are pages written
+    // with unchanged bytes: the PML4 and PDPT, whose accessed bits the page walker
+    // rewrites, and from round 1 on the boot info the test put back below.
+    EXPECT_GE(virtine_->counters().last_reset_pages, differing) << "round " << round;
+    EXPECT_LE(virtine_->counters().last_reset_pages, differing + 3) << "round " << round;
+    // The boot info carries fresh entropy after every reset; all else is the snapshot.
+    cryptine_boot_info info;
+    ASSERT_TRUE(virtine_->memory().read(GuestAddr{CRYPTINE_BOOTINFO_ADDR}, {reinterpret_cast<uint8_t*>(&info), sizeof(info)}).ok());
+    cryptine_boot_info snap_info;
+    std::memcpy(&snap_info, snapshot_->memory().data() + CRYPTINE_BOOTINFO_ADDR, sizeof(snap_info));
+    EXPECT_NE(info.entropy_seq, snap_info.entropy_seq);
+    EXPECT_NE(0, std::memcmp(info.entropy, snap_info.entropy, sizeof(info.entropy)));
+    ASSERT_TRUE(virtine_->memory().write(GuestAddr{CRYPTINE_BOOTINFO_ADDR}, {reinterpret_cast<const uint8_t*>(&snap_info), sizeof(snap_info)}).ok());
+    EXPECT_EQ(pages_differing(), 0u) << "round " << round;
+    ExpectSameState(snapshot_->vcpu(), state_now());
+  }
+}
+
+TEST_F(SnapshotReset, VirtineFromSnapshotResumesAfterTheSnapshotCall) {
+  auto second = Virtine::from_snapshot(*kvm_, snapshot_, VirtineConfig{});
+  ASSERT_TRUE(second.ok()) << second.error().message();
+  uint32_t mailbox = 0;
+  ASSERT_TRUE(second->memory().read(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<uint8_t*>(&mailbox), 4}).ok());
+  EXPECT_EQ(mailbox, 0x534e4150u);  // written before the snapshot
+  auto call = second->run();
+  ASSERT_TRUE(call.ok()) << call.error().message();
+  EXPECT_EQ(call->kind, HypercallKind::kDone);
+  EXPECT_EQ(second->counters().exits, 1u);
+  uint64_t scratch = 0;
+  ASSERT_TRUE(second->memory().read(GuestAddr{0x800000}, {reinterpret_cast<uint8_t*>(&scratch), 8}).ok());
+  EXPECT_EQ(scratch, 0xdeadbeefcafef00du);
+  // Its writes are private: the snapshot and the first virtine do not see them.
+  EXPECT_EQ(0, snapshot_->memory()[0x800000]);
+  EXPECT_EQ(pages_differing(), 0u);
+}
+
+TEST_F(SnapshotReset, TwoVirtinesFromOneSnapshotGetDifferentEntropy) {
+  auto a = Virtine::from_snapshot(*kvm_, snapshot_, VirtineConfig{});
+  auto b = Virtine::from_snapshot(*kvm_, snapshot_, VirtineConfig{});
+  ASSERT_TRUE(a.ok() && b.ok());
+  cryptine_boot_info ia, ib;
+  ASSERT_TRUE(a->memory().read(GuestAddr{CRYPTINE_BOOTINFO_ADDR}, {reinterpret_cast<uint8_t*>(&ia), sizeof(ia)}).ok());
+  ASSERT_TRUE(b->memory().read(GuestAddr{CRYPTINE_BOOTINFO_ADDR}, {reinterpret_cast<uint8_t*>(&ib), sizeof(ib)}).ok());
+  EXPECT_EQ(ia.magic, CRYPTINE_BOOT_MAGIC);
+  EXPECT_NE(ia.entropy_seq, ib.entropy_seq);
+  EXPECT_NE(0, std::memcmp(ia.entropy, ib.entropy, sizeof(ia.entropy)));
+}
+
+TEST_F(SnapshotReset, ResetNeedsNoVmCreationAndNoMapping) {
+  RunOneDirtyingRound();
+  const auto before = vmm_counters().read();
+  ASSERT_TRUE(virtine_->reset().ok());
+  RunOneDirtyingRound();
+  const auto after = vmm_counters().read();
+  EXPECT_EQ(after.creations, before.creations);
+  EXPECT_EQ(after.mappings, before.mappings);
+  EXPECT_EQ(after.resets, before.resets + 1);
+  EXPECT_EQ(after.exits, before.exits + 1);
+}
+
+TEST_F(SnapshotReset, PoisonedVirtineRefusesReset) {
+  auto spin_kvm = KvmSystem::open();
+  ASSERT_TRUE(spin_kvm.ok());
+  auto v = Virtine::boot(*spin_kvm, read_test_guest("smoke-leave-by-hlt.elf"), VirtineConfig{});
+  ASSERT_TRUE(v.ok());
+  ASSERT_FALSE(v->run().ok());
+  EXPECT_FALSE(v->reset().ok());
+}
+
+}  // namespace
+}  // namespace cryptine
