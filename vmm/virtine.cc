@@ -134,7 +134,10 @@ Result<Hypercall> Virtine::run_until_hypercall() {
     io_pending_ = false;
     if (!exit.ok()) {
       // A signal for the program (not the watchdog's) interrupts KVM_RUN too: go back in.
-      if (exit.error().sys_errno() == EINTR && vcpu_.run_area()->immediate_exit == 0) continue;
+      if (exit.error().sys_errno() == EINTR && vcpu_.run_area()->immediate_exit == 0) {
+        ++counters_.interruptions;
+        continue;
+      }
       if (exit.error().sys_errno() == EINTR) return Error(ErrorCode::kTimeout, "stopped by the watchdog");
       return poison(std::move(exit).error());
     }

@@ -1,0 +1,147 @@
+// The per-thread pool of ready virtines, and the watchdog that stops a spinning guest.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "tests/kvm/snapshot_fixture.h"
+#include "vmm/counters.h"
+#include "vmm/guest_abi.h"
+#include "vmm/virtine_pool.h"
+#include "vmm/watchdog.h"
+
+namespace cryptine {
+namespace {
+
+using testing_support::snapshot_of;
+
+uint64_t mailbox_word(Virtine& v) {
+  uint64_t word = 0;
+  EXPECT_TRUE(v.memory().read(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<uint8_t*>(&word), 8}).ok());
+  return word;
+}
+
+TEST(Pool, HitsCreateNoVmAndMapNothing) {
+  auto s = snapshot_of("null-call.elf");
+  ASSERT_NE(s.snapshot, nullptr);
+  VirtinePool pool(*s.kvm, s.snapshot, VirtineConfig{}, 2);
+  ASSERT_TRUE(pool.fill().ok());
+  EXPECT_EQ(pool.ready(), 2u);
+
+  const auto before = vmm_counters().read();
+  for (int i = 0; i < 20; ++i) {
+    auto v = pool.acquire();
+    ASSERT_TRUE(v.ok()) << v.error().message();
+    auto call = v->run();
+    ASSERT_TRUE(call.ok()) << call.error().message();
+    EXPECT_EQ(call->kind, HypercallKind::kDone);
+    // Every virtine starts from the snapshot, so the guest's counter is always 1.
+    EXPECT_EQ(mailbox_word(*v), 1u);
+    pool.release(std::move(v).value());
+  }
+  const auto after = vmm_counters().read();
+  EXPECT_EQ(after.creations, before.creations);
+  EXPECT_EQ(after.mappings, before.mappings);
+  EXPECT_EQ(after.exits - before.exits, 20u);  // one exit per call
+  EXPECT_EQ(after.resets - before.resets, 20u);
+  EXPECT_EQ(pool.counters().hits, 20u);
+  EXPECT_EQ(pool.counters().misses, 0u);
+  EXPECT_EQ(pool.ready(), 2u);
+}
+
+TEST(Pool, EmptyPoolCreatesAndIsBounded) {
+  auto s = snapshot_of("null-call.elf");
+  ASSERT_NE(s.snapshot, nullptr);
+  VirtinePool pool(*s.kvm, s.snapshot, VirtineConfig{}, 1);
+  auto a = pool.acquire();
+  auto b = pool.acquire();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(pool.counters().misses, 2u);
+  pool.release(std::move(a).value());
+  pool.release(std::move(b).value());
+  EXPECT_EQ(pool.ready(), 1u);  // the second is destroyed, not kept
+}
+
+TEST(Watchdog, SpinningGuestIsStoppedAndTheNextCallWorks) {
+  VirtineConfig config;
+  config.timeout_ms = 300;
+  auto s = snapshot_of("spin.elf", config);
+  ASSERT_NE(s.snapshot, nullptr);
+  VirtinePool pool(*s.kvm, s.snapshot, config, 1);
+  ASSERT_TRUE(pool.fill().ok());
+  const auto before = vmm_counters().read();
+
+  auto spinner = pool.acquire();
+  ASSERT_TRUE(spinner.ok());
+  const uint64_t spin = 1;
+  ASSERT_TRUE(spinner->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(&spin), 8}).ok());
+  const uint64_t start = monotonic_ns();
+  auto call = spinner->run();
+  const uint64_t elapsed_ms = (monotonic_ns() - start) / 1000000;
+  ASSERT_FALSE(call.ok());
+  EXPECT_EQ(call.error().code(), ErrorCode::kTimeout) << call.error().message();
+  EXPECT_GE(elapsed_ms, config.timeout_ms);  // not stopped early
+  EXPECT_EQ(spinner->state(), Virtine::State::kPoisoned);
+  pool.release(std::move(spinner).value());
+  EXPECT_EQ(pool.counters().discarded, 1u);
+  EXPECT_EQ(pool.ready(), 1u);  // refilled
+
+  auto next = pool.acquire();
+  ASSERT_TRUE(next.ok());
+  auto ok = next->run();
+  ASSERT_TRUE(ok.ok()) << ok.error().message();
+  EXPECT_EQ(ok->kind, HypercallKind::kDone);
+
+  const auto after = vmm_counters().read();
+  EXPECT_EQ(after.timeouts - before.timeouts, 1u);
+  EXPECT_EQ(after.failures - before.failures, 1u);
+}
+
+std::atomic<int> g_signals_delivered{0};
+void count_signal(int) { g_signals_delivered.fetch_add(1); }
+
+TEST(Watchdog, OtherSignalsDuringARunDoNotEndIt) {
+  // A program's own signals (SIGCHLD, timers...) interrupt KVM_RUN with EINTR too; the
+  // virtine must go back in and finish the call.
+  auto s = snapshot_of("spin.elf");
+  ASSERT_NE(s.snapshot, nullptr);
+  auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, VirtineConfig{});
+  ASSERT_TRUE(v.ok());
+  const uint64_t request[2] = {2, 20000000};  // count down 20 M: long enough to be hit
+  ASSERT_TRUE(v->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(request), 16}).ok());
+
+  struct sigaction sa {}, old {};
+  sa.sa_handler = count_signal;
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));
+  g_signals_delivered = 0;
+  std::atomic<bool> running{true};
+  const pthread_t vcpu_thread = pthread_self();
+  std::thread pest([&] {
+    while (running.load()) {
+      pthread_kill(vcpu_thread, SIGUSR1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  auto call = v->run();
+  running = false;
+  pest.join();
+  sigaction(SIGUSR1, &old, nullptr);
+
+  ASSERT_TRUE(call.ok()) << call.error().message();
+  EXPECT_EQ(call->kind, HypercallKind::kDone);
+  uint64_t result[3];
+  ASSERT_TRUE(v->memory().read(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<uint8_t*>(result), 24}).ok());
+  EXPECT_EQ(result[2], 0x600du);  // the count-down finished
+  EXPECT_GT(g_signals_delivered.load(), 0);
+  EXPECT_GT(v->counters().interruptions, 0u);  // KVM_RUN was interrupted and re-entered
+  EXPECT_EQ(v->counters().exits, 1u);
+  EXPECT_EQ(v->counters().hypercalls, 1u);
+}
+
+}  // namespace
+}  // namespace cryptine
