@@ -1,0 +1,206 @@
+// bench/virtine-latency: the virtine start-up measures of the Virtines paper (Fig. 11)
+// on this monitor, each as median and spread over many runs, with the exits, pages
+// restored, VM creations and mmap calls per operation, and the targets checked:
+// a start from the snapshot and a pool hit create no VM and map nothing, and a null
+// call is exactly one exit.
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "tests/harness/reexec_in_harness.h"
+#include "vmm/counters.h"
+#include "vmm/kvm_system.h"
+#include "vmm/virtine.h"
+#include "vmm/virtine_pool.h"
+#include "vmm/watchdog.h"
+
+namespace cryptine {
+namespace {
+
+struct Row {
+  std::string name;
+  std::string what;
+  std::vector<double> us;
+  double exits = 0, pages = 0, creations = 0, mappings = 0;  // per operation
+
+  double percentile(double p) const {
+    std::vector<double> v = us;
+    std::sort(v.begin(), v.end());
+    return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5)];
+  }
+};
+
+// Runs op `iterations` times (after `warmup` unmeasured runs); any error aborts.
+Row measure(const char* name, const char* what, int warmup, int iterations, const std::function<Status()>& op) {
+  for (int i = 0; i < warmup; ++i) {
+    Status s = op();
+    if (!s.ok()) {
+      std::fprintf(stderr, "virtine-latency: %s: %s\n", name, s.error().message().c_str());
+      std::exit(1);
+    }
+  }
+  Row row{name, what, {}};
+  row.us.reserve(static_cast<size_t>(iterations));
+  const auto before = vmm_counters().read();
+  for (int i = 0; i < iterations; ++i) {
+    const uint64_t t0 = monotonic_ns();
+    Status s = op();
+    const uint64_t t1 = monotonic_ns();
+    if (!s.ok()) {
+      std::fprintf(stderr, "virtine-latency: %s: %s\n", name, s.error().message().c_str());
+      std::exit(1);
+    }
+    row.us.push_back(static_cast<double>(t1 - t0) / 1000.0);
+  }
+  const auto after = vmm_counters().read();
+  const double n = iterations;
+  row.exits = static_cast<double>(after.exits - before.exits) / n;
+  row.pages = static_cast<double>(after.pages_restored - before.pages_restored) / n;
+  row.creations = static_cast<double>(after.creations - before.creations) / n;
+  row.mappings = static_cast<double>(after.mappings - before.mappings) / n;
+  std::fprintf(stderr, "  measured %-15s (%d runs)\n", name, iterations);
+  return row;
+}
+
+Status expect_hypercall(Result<Hypercall> call, HypercallKind want) {
+  if (!call.ok()) return std::move(call).error();
+  if (call->kind != want)
+    return Error(ErrorCode::kGuestFault, "unexpected hypercall " + std::string(hypercall_name(call->kind)));
+  return {};
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+int run(int argc, char** argv) {
+  int scale = 1;
+  const char* csv = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--quick")) {
+      scale = 0;
+    } else if (!std::strcmp(argv[i], "--csv") && i + 1 < argc) {
+      csv = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s [--quick] [--csv FILE]\n", argv[0]);
+      return 2;
+    }
+  }
+  const int many = scale ? 2000 : 100, some = scale ? 200 : 20, few = scale ? 30 : 5;
+
+  auto kvm = KvmSystem::open();
+  if (!kvm.ok()) {
+    std::fprintf(stderr, "virtine-latency: %s\n", kvm.error().message().c_str());
+    return 1;
+  }
+  const std::vector<uint8_t> image = read_file(std::string(CRYPTINE_TEST_GUEST_DIR) + "/null-call.elf");
+  if (image.empty()) {
+    std::fprintf(stderr, "virtine-latency: cannot read the null-call guest\n");
+    return 1;
+  }
+  const VirtineConfig config;
+  std::fprintf(stderr, "virtine-latency: guest null-call.elf, %llu MiB guest memory\n",
+               static_cast<unsigned long long>(config.mem_size >> 20));
+
+  // The snapshot every other measure starts from.
+  auto first = Virtine::boot(*kvm, image, config);
+  if (!first.ok() || !first->run().ok()) {
+    std::fprintf(stderr, "virtine-latency: cannot boot the null-call guest\n");
+    return 1;
+  }
+  auto snapshot = first->take_snapshot(*kvm);
+  if (!snapshot.ok()) {
+    std::fprintf(stderr, "virtine-latency: snapshot: %s\n", snapshot.error().message().c_str());
+    return 1;
+  }
+
+  std::vector<Row> rows;
+  rows.push_back(measure("cold-start", "create VM + load image + boot to first hypercall", 2, few, [&]() -> Status {
+    auto v = CRYPTINE_TRY(Virtine::boot(*kvm, image, config));
+    return expect_hypercall(v.run(), HypercallKind::kSnapshot);
+  }));
+  rows.push_back(measure("snapshot-new-vm", "create VM from snapshot + run to first hypercall", 2, few, [&]() -> Status {
+    auto v = CRYPTINE_TRY(Virtine::from_snapshot(*kvm, *snapshot, config));
+    return expect_hypercall(v.run(), HypercallKind::kDone);
+  }));
+  auto reused = Virtine::from_snapshot(*kvm, *snapshot, config);
+  if (!reused.ok()) return 1;
+  rows.push_back(measure("snapshot-start", "reset an existing VM to the snapshot + run to first hypercall", 10, some,
+                         [&]() -> Status {
+                           CRYPTINE_TRY_STATUS(reused->reset());
+                           return expect_hypercall(reused->run(), HypercallKind::kDone);
+                         }));
+  VirtinePool pool(*kvm, *snapshot, config, 1);
+  if (!pool.fill().ok()) return 1;
+  rows.push_back(measure("pool-hit", "acquire from the pool + run + release (reset)", 10, some, [&]() -> Status {
+    auto v = CRYPTINE_TRY(pool.acquire());
+    Status s = expect_hypercall(v.run(), HypercallKind::kDone);
+    pool.release(std::move(v));
+    return s;
+  }));
+  rows.push_back(measure("null-call", "one request to a running virtine: DONE and back", 10, many, [&]() -> Status {
+    return expect_hypercall(reused->run(), HypercallKind::kDone);
+  }));
+
+  std::printf("\n%-16s %10s %10s %10s %7s %7s %9s %6s  %s\n", "measure", "median_us", "p10_us", "p90_us", "exits",
+              "pages", "creations", "mmaps", "what");
+  for (const Row& r : rows)
+    std::printf("%-16s %10.1f %10.1f %10.1f %7.2f %7.2f %9.2f %6.2f  %s\n", r.name.c_str(), r.percentile(0.5),
+                r.percentile(0.1), r.percentile(0.9), r.exits, r.pages, r.creations, r.mappings, r.what.c_str());
+
+  auto find = [&](const char* name) -> const Row& {
+    return *std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == name; });
+  };
+  struct Target {
+    const char* text;
+    bool met;
+    std::string detail;
+  };
+  auto per_op = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.2f", v);
+    return std::string(buf);
+  };
+  const Target targets[] = {
+      {"snapshot-start: 0 VM creations and 0 mmap calls per operation",
+       find("snapshot-start").creations == 0 && find("snapshot-start").mappings == 0,
+       per_op(find("snapshot-start").creations) + " creations, " + per_op(find("snapshot-start").mappings) + " mmaps"},
+      {"pool-hit: 0 VM creations and 0 mmap calls per operation",
+       find("pool-hit").creations == 0 && find("pool-hit").mappings == 0,
+       per_op(find("pool-hit").creations) + " creations, " + per_op(find("pool-hit").mappings) + " mmaps"},
+      {"null-call: exactly 1 exit per call", find("null-call").exits == 1.0, per_op(find("null-call").exits) + " exits"},
+  };
+  std::printf("\ntargets:\n");
+  for (const Target& t : targets)
+    std::printf("  [%s] %s (measured: %s)\n", t.met ? "met" : "MISSED", t.text, t.detail.c_str());
+  std::printf("\nTimes come from this machine; under the KVM harness the CPU is emulated, so only the counts\n"
+              "and the ratios between rows carry over to real hardware.\n");
+
+  if (csv != nullptr) {
+    std::FILE* f = std::fopen(csv, "w");
+    if (f == nullptr) {
+      std::perror(csv);
+      return 1;
+    }
+    std::fprintf(f, "measure,median_us,p10_us,p90_us,exits_per_op,pages_per_op,creations_per_op,mmaps_per_op\n");
+    for (const Row& r : rows)
+      std::fprintf(f, "%s,%.2f,%.2f,%.2f,%.3f,%.3f,%.3f,%.3f\n", r.name.c_str(), r.percentile(0.5), r.percentile(0.1),
+                   r.percentile(0.9), r.exits, r.pages, r.creations, r.mappings);
+    std::fclose(f);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace cryptine
+
+int main(int argc, char** argv) {
+  cryptine::harness::reexec_in_kvm_harness_if_needed(argc, argv);
+  return cryptine::run(argc, argv);
+}
