@@ -1,0 +1,51 @@
+; One guest per forbidden exit, chosen with -DCASE_<name>. Each must end only its own
+; virtine, with the reason reported; log_flood must be throttled, not fatal.
+%include "guest_abi.inc"
+bits 64
+section .text
+global _start
+_start:
+%ifdef CASE_unknown_port
+    mov dx, 0x3f8                       ; a serial port: not a hypercall
+    out dx, eax
+%elifdef CASE_port_read
+    mov dx, CRYPTINE_PORT_DONE          ; reading a hypercall port
+    in eax, dx
+%elifdef CASE_narrow_out
+    mov dx, CRYPTINE_PORT_EXIT          ; a hypercall with a one-byte write
+    out dx, al
+%elifdef CASE_mmio
+    ; Map guest-virtual 1 GiB - 2 MiB to the same guest-physical range, which has no
+    ; memory behind it, through its own page table, and write there.
+    mov rax, 0x3fe00000 | 0x83          ; present, writable, 2 MiB
+    mov [CRYPTINE_PD_ADDR + 8 * 511], rax
+    mov dword [0x3fe00000], 0x1234
+%elifdef CASE_null_deref
+    mov rax, [0]                        ; page 0 is absent: #PF, no IDT, triple fault
+%elifdef CASE_log_too_long
+    mov dx, CRYPTINE_PORT_LOG
+    mov eax, CRYPTINE_LOG_SIZE + 1
+    out dx, eax
+%elifdef CASE_abort
+    mov rdi, CRYPTINE_LOG_ADDR
+    mov rax, 0x0a1b6f6f6f6f6f62         ; "booooo", then ESC and a newline
+    mov [rdi], rax
+    mov dx, CRYPTINE_PORT_ABORT
+    mov eax, 8
+    out dx, eax
+%elifdef CASE_log_flood
+    mov dword [CRYPTINE_LOG_ADDR], 0x21796873  ; "shy!"
+    mov ecx, 1000
+.flood:
+    mov dx, CRYPTINE_PORT_LOG
+    mov eax, 4
+    out dx, eax
+    dec ecx
+    jnz .flood
+    mov dx, CRYPTINE_PORT_EXIT
+    xor eax, eax
+    out dx, eax
+%else
+%error "choose a case with -DCASE_<name>"
+%endif
+    hlt
