@@ -46,6 +46,54 @@
 #define CRYPTINE_BOOT_MAGIC     0x656e697470797263ULL /* "cryptine" little-endian */
 #define CRYPTINE_ENTROPY_SIZE   48
 
+/* ---- Crypto request protocol (mailbox) ----------------------------------------------
+ * The host writes a request header at the mailbox's start and the request's bytes in
+ * the payload area, then enters the guest. The guest writes a reply header and its
+ * output bytes into the payload area, then makes DONE. Every byte range is a
+ * (offset, length) pair relative to the payload area; the host checks each one in the
+ * reply (one function) before touching it. Algorithms are named as OpenSSL fetches
+ * them ("AES-128-GCM", "SHA256", "HMAC"), so the guest runs exactly OpenSSL's code. */
+#define CRYPTINE_REQUEST_OFFSET   0x000
+#define CRYPTINE_REPLY_OFFSET     0x200
+#define CRYPTINE_PAYLOAD_OFFSET   0x400
+#define CRYPTINE_PAYLOAD_SIZE     (CRYPTINE_MAILBOX_SIZE - CRYPTINE_PAYLOAD_OFFSET)
+#define CRYPTINE_NAME_MAX         64 /* algorithm names, NUL-terminated */
+#define CRYPTINE_REQUEST_MAGIC    0x51455243u /* "CREQ" */
+#define CRYPTINE_REPLY_MAGIC      0x50455243u /* "CREP" */
+#define CRYPTINE_MAX_HANDLES      256 /* live contexts and keys in one virtine */
+
+/* Operations. A handle names a context or key living inside the guest. */
+#define CRYPTINE_OP_CIPHER_INIT   1  /* name, key, iv, params[0]=enc(1)/dec(0)/keep(-1) -> handle */
+#define CRYPTINE_OP_CIPHER_UPDATE 2  /* handle, in; params[0]=1: in is AAD -> out */
+#define CRYPTINE_OP_CIPHER_FINAL  3  /* handle -> out */
+#define CRYPTINE_OP_CIPHER_CTRL   4  /* handle, params[0]=type, params[1]=arg, in=ptr bytes -> out, values[0]=ret */
+#define CRYPTINE_OP_DIGEST_INIT   5  /* name -> handle */
+#define CRYPTINE_OP_DIGEST_UPDATE 6  /* handle, in */
+#define CRYPTINE_OP_DIGEST_FINAL  7  /* handle -> out */
+#define CRYPTINE_OP_DIGEST        8  /* name, in -> out (one shot) */
+#define CRYPTINE_OP_MAC_INIT      9  /* name (digest for HMAC), key -> handle */
+#define CRYPTINE_OP_MAC_UPDATE    10 /* handle, in */
+#define CRYPTINE_OP_MAC_FINAL     11 /* handle -> out */
+#define CRYPTINE_OP_MAC           12 /* name (digest for HMAC), key, in -> out (one shot) */
+#define CRYPTINE_OP_CTX_COPY      13 /* handle -> new handle with the same state */
+#define CRYPTINE_OP_FREE          14 /* handle: free a context or key */
+#define CRYPTINE_OP_KEY_IMPORT    15 /* in = private key, DER or PEM -> handle */
+#define CRYPTINE_OP_SIGN          16 /* handle (key), name = digest or "", in = message,
+                                      * params[0]=RSA padding, params[1]=PSS salt length -> out */
+#define CRYPTINE_OP_DECRYPT       17 /* handle (key), name = OAEP digest or "", in,
+                                      * params[0]=RSA padding -> out */
+#define CRYPTINE_OP_DERIVE        18 /* handle (key), in = peer public key (DER SubjectPublicKeyInfo) -> out */
+#define CRYPTINE_OP_RANDOM        19 /* params[0] = byte count -> out */
+#define CRYPTINE_OP_COUNT         20
+
+/* Reply status. Anything else in a reply is a protocol violation by the guest. */
+#define CRYPTINE_STATUS_OK           0
+#define CRYPTINE_STATUS_CRYPTO_ERROR 1 /* OpenSSL said no; err_code says why */
+#define CRYPTINE_STATUS_BAD_REQUEST  2 /* malformed or unknown request */
+#define CRYPTINE_STATUS_NO_HANDLE    3 /* unknown, freed or wrong-kind handle */
+#define CRYPTINE_STATUS_NO_SPACE     4 /* output would not fit; nothing written */
+#define CRYPTINE_STATUS_COUNT        5
+
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
@@ -62,11 +110,46 @@ struct cryptine_boot_info {
   uint8_t entropy[CRYPTINE_ENTROPY_SIZE];
 };
 
+
+struct cryptine_span {
+  uint32_t offset; /* from the payload area's start */
+  uint32_t length;
+};
+
+struct cryptine_request {
+  uint32_t magic; /* CRYPTINE_REQUEST_MAGIC */
+  uint32_t op;    /* CRYPTINE_OP_* */
+  uint32_t handle;
+  uint32_t reserved;
+  char name[CRYPTINE_NAME_MAX];
+  struct cryptine_span key, iv, in;
+  uint32_t out_capacity; /* bytes the guest may write, from out_offset */
+  uint32_t out_offset;
+  int64_t params[4];
+};
+
+struct cryptine_reply {
+  uint32_t magic;  /* CRYPTINE_REPLY_MAGIC */
+  uint32_t status; /* CRYPTINE_STATUS_* */
+  uint32_t handle; /* a new handle, for ops that create one */
+  uint32_t reserved;
+  struct cryptine_span out;
+  uint64_t err_code; /* OpenSSL's ERR_peek_last_error() for CRYPTO_ERROR */
+  int64_t values[4];
+};
+
 #ifdef __cplusplus
-static_assert(sizeof(struct cryptine_boot_info) == 32 + CRYPTINE_ENTROPY_SIZE, "boot info layout");
+#define CRYPTINE_STATIC_ASSERT static_assert
 #else
-_Static_assert(sizeof(struct cryptine_boot_info) == 32 + CRYPTINE_ENTROPY_SIZE, "boot info layout");
+#define CRYPTINE_STATIC_ASSERT _Static_assert
 #endif
+CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_boot_info) == 32 + CRYPTINE_ENTROPY_SIZE, "boot info layout");
+CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_request) == 144, "request layout");
+CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_reply) == 64, "reply layout");
+CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_request) <= CRYPTINE_REPLY_OFFSET - CRYPTINE_REQUEST_OFFSET,
+                       "request header fits before the reply");
+CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_reply) <= CRYPTINE_PAYLOAD_OFFSET - CRYPTINE_REPLY_OFFSET,
+                       "reply header fits before the payload");
 #endif /* !__ASSEMBLER__ */
 
 #endif /* CRYPTINE_GUEST_ABI_H */
