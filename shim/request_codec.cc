@@ -62,6 +62,8 @@ Result<CryptoReply> decode_reply(std::span<const uint8_t> mailbox, const OutputW
   if (h.status >= CRYPTINE_STATUS_COUNT)
     return Error(ErrorCode::kGuestFault, "reply with unknown status " + std::to_string(h.status));
   // The output must lie inside the window the request granted, itself inside the payload.
+  // An empty output occupies nothing, wherever the guest says it is.
+  if (h.out.length == 0) h.out.offset = window.offset;
   if (h.out.offset < window.offset || !range_within(h.out.offset - window.offset, h.out.length, window.capacity) ||
       !range_within(h.out.offset, h.out.length, CRYPTINE_PAYLOAD_SIZE))
     return Error(ErrorCode::kGuestFault, "reply output [" + std::to_string(h.out.offset) + ", +" +

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -21,6 +22,7 @@ enum class ErrorCode {
   kGuestFault,      // the guest did something the ABI does not allow
   kTimeout,         // the watchdog stopped the guest
   kUnsupported,     // the host lacks a required KVM capability or CPU feature
+  kCryptoFailed,    // the guest's OpenSSL refused the operation; detail() is its error code
 };
 
 std::string_view error_code_name(ErrorCode code);
@@ -42,6 +44,12 @@ class [[nodiscard]] Error {
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
   int sys_errno() const { return errno_; }
+  // Code-specific detail: OpenSSL's packed error code for kCryptoFailed.
+  uint64_t detail() const { return detail_; }
+  Error& with_detail(uint64_t detail) {
+    detail_ = detail;
+    return *this;
+  }
 
   // Prefixes context: "loading guest image: <message>".
   Error& context(std::string_view what) {
@@ -53,6 +61,7 @@ class [[nodiscard]] Error {
   ErrorCode code_;
   std::string message_;
   int errno_;
+  uint64_t detail_ = 0;
 };
 
 template <typename T>
@@ -70,6 +79,7 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
 
   const Error& error() const& { return std::get<1>(v_); }
   Error&& error() && { return std::get<1>(std::move(v_)); }

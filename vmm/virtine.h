@@ -70,6 +70,10 @@ class Virtine {
   // No VM is created and nothing is mapped. A poisoned virtine cannot be reset.
   Status reset();
 
+  // Marks the virtine unusable, counted as a failure, and returns `error`: for callers
+  // that find the guest misbehaved in ways only they can tell (a malformed reply).
+  Error poison(Error error);
+
   State state() const { return state_; }
   GuestMemory& memory() { return memory_; }
   Vcpu& vcpu() { return vcpu_; }
@@ -81,7 +85,6 @@ class Virtine {
 
   static Result<UniqueFd> create_vm(const KvmSystem& kvm, GuestMemory& memory);
   Result<Hypercall> run_until_hypercall();
-  Error poison(Error error);
   Status restore_dirty_pages();
   Status handle_log(uint32_t length);
   Result<std::string> read_log_text(uint32_t length);

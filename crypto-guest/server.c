@@ -1,0 +1,519 @@
+/* cryptine crypto guest: OpenSSL's libcrypto behind the mailbox protocol of guest_abi.h.
+ *
+ * main() initialises OpenSSL, warms up the algorithms a program is likely to use (so
+ * their set-up cost is paid once, inside the snapshot), then makes SNAPSHOT. From then
+ * on every entry is one request: decode it, run it with the same OpenSSL calls a
+ * program would make, write the reply, DONE. The host is the only caller, but a
+ * malformed request is still answered with BAD_REQUEST rather than trusted. */
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <string.h>
+
+#include "hypercall.h"
+
+#define MAILBOX ((uint8_t*)(uintptr_t)CRYPTINE_MAILBOX_ADDR)
+#define PAYLOAD (MAILBOX + CRYPTINE_PAYLOAD_OFFSET)
+
+enum slot_kind { SLOT_FREE, SLOT_CIPHER, SLOT_DIGEST, SLOT_MAC, SLOT_KEY };
+
+/* Contexts and keys, named by handle = index + 1 (0 means none). */
+static struct {
+  enum slot_kind kind;
+  void* ptr;
+} slots[CRYPTINE_MAX_HANDLES];
+
+/* One decoded request and the reply being built. */
+struct call {
+  struct cryptine_request req;
+  struct cryptine_reply rep;
+  const uint8_t *key, *iv, *in; /* NULL when the span is empty */
+  uint8_t* out;                 /* the output window */
+};
+
+/* ---- handles -------------------------------------------------------------------- */
+
+static uint32_t slot_put(enum slot_kind kind, void* ptr) {
+  for (uint32_t i = 0; i < CRYPTINE_MAX_HANDLES; ++i) {
+    if (slots[i].kind == SLOT_FREE) {
+      slots[i].kind = kind;
+      slots[i].ptr = ptr;
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+static void* slot_get(uint32_t handle, enum slot_kind kind) {
+  if (handle == 0 || handle > CRYPTINE_MAX_HANDLES || slots[handle - 1].kind != kind) return NULL;
+  return slots[handle - 1].ptr;
+}
+
+static void slot_free(uint32_t handle) {
+  void* p = slots[handle - 1].ptr;
+  switch (slots[handle - 1].kind) {
+    case SLOT_CIPHER: EVP_CIPHER_CTX_free(p); break;
+    case SLOT_DIGEST: EVP_MD_CTX_free(p); break;
+    case SLOT_MAC: EVP_MAC_CTX_free(p); break;
+    case SLOT_KEY: EVP_PKEY_free(p); break;
+    case SLOT_FREE: break;
+  }
+  slots[handle - 1].kind = SLOT_FREE;
+  slots[handle - 1].ptr = NULL;
+}
+
+/* ---- fetched algorithms, cached by name ------------------------------------------ */
+
+#define FETCH_CACHE 48
+static struct {
+  char name[CRYPTINE_NAME_MAX];
+  EVP_CIPHER* cipher;
+  EVP_MD* md;
+} fetched[FETCH_CACHE];
+
+static int fetch_slot(const char* name) {
+  for (int i = 0; i < FETCH_CACHE; ++i)
+    if (fetched[i].name[0] != '\0' && strcmp(fetched[i].name, name) == 0) return i;
+  for (int i = 0; i < FETCH_CACHE; ++i) {
+    if (fetched[i].name[0] == '\0') {
+      strcpy(fetched[i].name, name);
+      return i;
+    }
+  }
+  return -1; /* full: fetch without caching */
+}
+
+static const EVP_CIPHER* get_cipher(const char* name, EVP_CIPHER** uncached) {
+  int i = fetch_slot(name);
+  if (i >= 0 && fetched[i].cipher != NULL) return fetched[i].cipher;
+  EVP_CIPHER* c = EVP_CIPHER_fetch(NULL, name, NULL);
+  if (c != NULL && i >= 0) fetched[i].cipher = c;
+  else *uncached = c;
+  return c;
+}
+
+static const EVP_MD* get_md(const char* name, EVP_MD** uncached) {
+  int i = fetch_slot(name);
+  if (i >= 0 && fetched[i].md != NULL) return fetched[i].md;
+  EVP_MD* m = EVP_MD_fetch(NULL, name, NULL);
+  if (m != NULL && i >= 0) fetched[i].md = m;
+  else *uncached = m;
+  return m;
+}
+
+/* ---- replies ---------------------------------------------------------------------- */
+
+static void fail(struct call* c, uint32_t status) {
+  c->rep.status = status;
+  c->rep.out.length = 0;
+  if (status == CRYPTINE_STATUS_CRYPTO_ERROR) c->rep.err_code = ERR_peek_last_error();
+  ERR_clear_error();
+}
+
+/* For OpenSSL calls: 1 is success; anything else is a crypto error. */
+static int ok(struct call* c, int ret) {
+  c->rep.values[1] = ret;
+  if (ret == 1) return 1;
+  fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+  return 0;
+}
+
+static void output(struct call* c, size_t len) {
+  c->rep.out.offset = c->req.out_offset;
+  c->rep.out.length = (uint32_t)len;
+}
+
+/* ---- operations -------------------------------------------------------------------- */
+
+static void cipher_init(struct call* c) {
+  EVP_CIPHER_CTX* ctx = NULL;
+  uint32_t handle = c->req.handle;
+  if (handle != 0) {
+    if ((ctx = slot_get(handle, SLOT_CIPHER)) == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  }
+  const EVP_CIPHER* cipher = NULL;
+  EVP_CIPHER* uncached = NULL;
+  if (c->req.name[0] != '\0' && (cipher = get_cipher(c->req.name, &uncached)) == NULL)
+    return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+  int created = 0;
+  if (ctx == NULL) {
+    if (cipher == NULL) return fail(c, CRYPTINE_STATUS_BAD_REQUEST);
+    if ((ctx = EVP_CIPHER_CTX_new()) == NULL) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+    created = 1;
+  }
+  /* params[1]: bit 0 a key is given, bit 1 an IV is given (either may be empty bytes). */
+  const unsigned char* key = (c->req.params[1] & 1) ? (c->key ? c->key : PAYLOAD) : NULL;
+  const unsigned char* iv = (c->req.params[1] & 2) ? (c->iv ? c->iv : PAYLOAD) : NULL;
+  int enc = (int)c->req.params[0];
+  int r = EVP_CipherInit_ex(ctx, cipher, NULL, key, iv, enc);
+  EVP_CIPHER_free(uncached);
+  if (!ok(c, r)) {
+    if (created) EVP_CIPHER_CTX_free(ctx);
+    return;
+  }
+  if (created && (handle = slot_put(SLOT_CIPHER, ctx)) == 0) {
+    EVP_CIPHER_CTX_free(ctx);
+    return fail(c, CRYPTINE_STATUS_NO_SPACE);
+  }
+  c->rep.handle = handle;
+}
+
+static void cipher_update(struct call* c) {
+  EVP_CIPHER_CTX* ctx = slot_get(c->req.handle, SLOT_CIPHER);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  const int aad = c->req.params[0] == 1;
+  /* OpenSSL may write up to inl + block_size - 1 bytes; the host sized the window so. */
+  if (!aad && (uint64_t)c->req.in.length + (uint64_t)EVP_CIPHER_CTX_get_block_size(ctx) > c->req.out_capacity + 1u)
+    return fail(c, CRYPTINE_STATUS_NO_SPACE);
+  int outl = 0;
+  static const unsigned char empty[1];
+  if (!ok(c, EVP_CipherUpdate(ctx, aad ? NULL : c->out, &outl, c->in ? c->in : empty, (int)c->req.in.length)))
+    return;
+  c->rep.values[0] = outl;
+  output(c, aad ? 0 : (size_t)outl);
+}
+
+static void cipher_final(struct call* c) {
+  EVP_CIPHER_CTX* ctx = slot_get(c->req.handle, SLOT_CIPHER);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  if ((uint64_t)EVP_CIPHER_CTX_get_block_size(ctx) > c->req.out_capacity) return fail(c, CRYPTINE_STATUS_NO_SPACE);
+  int outl = 0;
+  if (!ok(c, EVP_CipherFinal_ex(ctx, c->out, &outl))) return;
+  c->rep.values[0] = outl;
+  output(c, (size_t)outl);
+}
+
+/* A ctrl whose pointer argument is a byte buffer: the input bytes are copied into the
+ * output window, the ctrl runs on it, and the window comes back (for GET-style ctrls). */
+static void cipher_ctrl(struct call* c) {
+  EVP_CIPHER_CTX* ctx = slot_get(c->req.handle, SLOT_CIPHER);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  if (c->req.in.length > c->req.out_capacity) return fail(c, CRYPTINE_STATUS_NO_SPACE);
+  if (c->in != NULL) memmove(c->out, c->in, c->req.in.length);
+  void* ptr = c->req.out_capacity > 0 ? c->out : NULL;
+  int r = EVP_CIPHER_CTX_ctrl(ctx, (int)c->req.params[0], (int)c->req.params[1], ptr);
+  c->rep.values[0] = r;
+  if (r <= 0) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+  output(c, c->req.out_capacity);
+}
+
+static void digest_init(struct call* c) {
+  EVP_MD* uncached = NULL;
+  const EVP_MD* md = get_md(c->req.name, &uncached);
+  if (md == NULL) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  int r = ctx != NULL ? EVP_DigestInit_ex(ctx, md, NULL) : 0;
+  EVP_MD_free(uncached);
+  if (!ok(c, r)) return EVP_MD_CTX_free(ctx);
+  if ((c->rep.handle = slot_put(SLOT_DIGEST, ctx)) == 0) {
+    EVP_MD_CTX_free(ctx);
+    fail(c, CRYPTINE_STATUS_NO_SPACE);
+  }
+}
+
+static void digest_update(struct call* c) {
+  EVP_MD_CTX* ctx = slot_get(c->req.handle, SLOT_DIGEST);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  ok(c, EVP_DigestUpdate(ctx, c->in, c->req.in.length));
+}
+
+static void digest_final(struct call* c) {
+  EVP_MD_CTX* ctx = slot_get(c->req.handle, SLOT_DIGEST);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  if ((uint64_t)EVP_MD_CTX_get_size(ctx) > c->req.out_capacity) return fail(c, CRYPTINE_STATUS_NO_SPACE);
+  unsigned int len = 0;
+  if (!ok(c, EVP_DigestFinal_ex(ctx, c->out, &len))) return;
+  output(c, len);
+}
+
+static void digest_oneshot(struct call* c) {
+  EVP_MD* uncached = NULL;
+  const EVP_MD* md = get_md(c->req.name, &uncached);
+  if (md == NULL) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+  if ((uint64_t)EVP_MD_get_size(md) > c->req.out_capacity) {
+    EVP_MD_free(uncached);
+    return fail(c, CRYPTINE_STATUS_NO_SPACE);
+  }
+  unsigned int len = 0;
+  int r = EVP_Digest(c->in, c->req.in.length, c->out, &len, md, NULL);
+  EVP_MD_free(uncached);
+  if (ok(c, r)) output(c, len);
+}
+
+static EVP_MAC* hmac;
+
+static EVP_MAC_CTX* mac_new(struct call* c) {
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, c->req.name, 0),
+                         OSSL_PARAM_construct_end()};
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(hmac);
+  static const unsigned char empty[1];
+  if (ctx == NULL || !EVP_MAC_init(ctx, c->key ? c->key : empty, c->req.key.length, params)) {
+    EVP_MAC_CTX_free(ctx);
+    fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+    return NULL;
+  }
+  return ctx;
+}
+
+static void mac_init(struct call* c) {
+  EVP_MAC_CTX* ctx = mac_new(c);
+  if (ctx == NULL) return;
+  if ((c->rep.handle = slot_put(SLOT_MAC, ctx)) == 0) {
+    EVP_MAC_CTX_free(ctx);
+    fail(c, CRYPTINE_STATUS_NO_SPACE);
+  }
+}
+
+static void mac_update(struct call* c) {
+  EVP_MAC_CTX* ctx = slot_get(c->req.handle, SLOT_MAC);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  ok(c, EVP_MAC_update(ctx, c->in, c->req.in.length));
+}
+
+static void mac_final_of(struct call* c, EVP_MAC_CTX* ctx) {
+  size_t len = 0;
+  if (ok(c, EVP_MAC_final(ctx, c->out, &len, c->req.out_capacity))) output(c, len);
+}
+
+static void mac_final(struct call* c) {
+  EVP_MAC_CTX* ctx = slot_get(c->req.handle, SLOT_MAC);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  mac_final_of(c, ctx);
+}
+
+static void mac_oneshot(struct call* c) {
+  EVP_MAC_CTX* ctx = mac_new(c);
+  if (ctx == NULL) return;
+  if (ok(c, EVP_MAC_update(ctx, c->in, c->req.in.length))) mac_final_of(c, ctx);
+  EVP_MAC_CTX_free(ctx);
+}
+
+static void ctx_copy(struct call* c) {
+  uint32_t h = c->req.handle;
+  if (h == 0 || h > CRYPTINE_MAX_HANDLES) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  enum slot_kind kind = slots[h - 1].kind;
+  void* src = slots[h - 1].ptr;
+  void* dup = NULL;
+  int r = 0;
+  switch (kind) {
+    case SLOT_CIPHER:
+      if ((dup = EVP_CIPHER_CTX_new()) != NULL && !(r = EVP_CIPHER_CTX_copy(dup, src))) EVP_CIPHER_CTX_free(dup);
+      break;
+    case SLOT_DIGEST:
+      if ((dup = EVP_MD_CTX_new()) != NULL && !(r = EVP_MD_CTX_copy_ex(dup, src))) EVP_MD_CTX_free(dup);
+      break;
+    case SLOT_MAC: r = (dup = EVP_MAC_CTX_dup(src)) != NULL; break;
+    default: return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  }
+  if (!ok(c, r)) return;
+  if ((c->rep.handle = slot_put(kind, dup)) == 0) {
+    if (kind == SLOT_CIPHER) /* no slot left: free what we made */ EVP_CIPHER_CTX_free(dup);
+    if (kind == SLOT_DIGEST) EVP_MD_CTX_free(dup);
+    if (kind == SLOT_MAC) EVP_MAC_CTX_free(dup);
+    fail(c, CRYPTINE_STATUS_NO_SPACE);
+  }
+}
+
+static void free_handle(struct call* c) {
+  uint32_t h = c->req.handle;
+  if (h == 0 || h > CRYPTINE_MAX_HANDLES || slots[h - 1].kind == SLOT_FREE) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  slot_free(h);
+}
+
+static void key_import(struct call* c) {
+  EVP_PKEY* key = NULL;
+  if (c->in == NULL) return fail(c, CRYPTINE_STATUS_BAD_REQUEST);
+  if (c->req.in.length > 10 && memcmp(c->in, "-----BEGIN", 10) == 0) {
+    BIO* bio = BIO_new_mem_buf(c->in, (int)c->req.in.length);
+    if (bio != NULL) key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+  } else {
+    const unsigned char* p = c->in;
+    key = d2i_AutoPrivateKey(NULL, &p, (long)c->req.in.length);
+  }
+  if (key == NULL) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+  if ((c->rep.handle = slot_put(SLOT_KEY, key)) == 0) {
+    EVP_PKEY_free(key);
+    fail(c, CRYPTINE_STATUS_NO_SPACE);
+  }
+  c->rep.values[0] = EVP_PKEY_get_id(key);
+  c->rep.values[2] = EVP_PKEY_get_bits(key);
+  c->rep.values[3] = EVP_PKEY_get_size(key);
+}
+
+/* RSA padding, PSS salt length and digest, or OAEP digest, where the key is RSA. */
+static int set_rsa_options(struct call* c, EVP_PKEY_CTX* pctx, int for_sign) {
+  if (EVP_PKEY_get_base_id(EVP_PKEY_CTX_get0_pkey(pctx)) != EVP_PKEY_RSA) return 1;
+  int padding = c->req.params[0] != 0 ? (int)c->req.params[0] : RSA_PKCS1_PADDING;
+  if (EVP_PKEY_CTX_set_rsa_padding(pctx, padding) <= 0) return 0;
+  if (for_sign && padding == RSA_PKCS1_PSS_PADDING && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)c->req.params[1]) <= 0)
+    return 0;
+  if (!for_sign && padding == RSA_PKCS1_OAEP_PADDING && c->req.name[0] != '\0') {
+    EVP_MD* uncached = NULL;
+    const EVP_MD* md = get_md(c->req.name, &uncached);
+    int r = md != NULL && EVP_PKEY_CTX_set_rsa_oaep_md(pctx, md) > 0 && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0;
+    EVP_MD_free(uncached);
+    if (!r) return 0;
+  }
+  return 1;
+}
+
+static void sign(struct call* c) {
+  EVP_PKEY* key = slot_get(c->req.handle, SLOT_KEY);
+  if (key == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new(key, NULL);
+  EVP_MD* uncached = NULL;
+  const EVP_MD* md = c->req.name[0] != '\0' ? get_md(c->req.name, &uncached) : NULL;
+  size_t len = c->req.out_capacity;
+  int r = pctx != NULL && EVP_PKEY_sign_init(pctx) > 0 && (c->req.name[0] == '\0' || md != NULL) &&
+          (md == NULL || EVP_PKEY_CTX_set_signature_md(pctx, md) > 0) && set_rsa_options(c, pctx, 1) &&
+          EVP_PKEY_sign(pctx, c->out, &len, c->in, c->req.in.length) > 0;
+  EVP_MD_free(uncached);
+  EVP_PKEY_CTX_free(pctx);
+  if (ok(c, r)) output(c, len);
+}
+
+static void decrypt(struct call* c) {
+  EVP_PKEY* key = slot_get(c->req.handle, SLOT_KEY);
+  if (key == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new(key, NULL);
+  size_t len = c->req.out_capacity;
+  int r = pctx != NULL && EVP_PKEY_decrypt_init(pctx) > 0 && set_rsa_options(c, pctx, 0) &&
+          EVP_PKEY_decrypt(pctx, c->out, &len, c->in, c->req.in.length) > 0;
+  EVP_PKEY_CTX_free(pctx);
+  if (ok(c, r)) output(c, len);
+}
+
+static void derive(struct call* c) {
+  EVP_PKEY* key = slot_get(c->req.handle, SLOT_KEY);
+  if (key == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  const unsigned char* p = c->in;
+  EVP_PKEY* peer = c->in != NULL ? d2i_PUBKEY(NULL, &p, (long)c->req.in.length) : NULL;
+  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new(key, NULL);
+  size_t len = c->req.out_capacity;
+  int r = peer != NULL && pctx != NULL && EVP_PKEY_derive_init(pctx) > 0 && EVP_PKEY_derive_set_peer(pctx, peer) > 0 &&
+          EVP_PKEY_derive(pctx, c->out, &len) > 0;
+  EVP_PKEY_CTX_free(pctx);
+  EVP_PKEY_free(peer);
+  if (ok(c, r)) output(c, len);
+}
+
+static void random_bytes(struct call* c) {
+  if (c->req.params[0] < 0 || (uint64_t)c->req.params[0] > c->req.out_capacity)
+    return fail(c, CRYPTINE_STATUS_NO_SPACE);
+  if (ok(c, RAND_bytes(c->out, (int)c->req.params[0]))) output(c, (size_t)c->req.params[0]);
+}
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+/* A snapshot holds the DRBGs' state: reseed them all from the host's fresh entropy
+ * whenever the monitor says it is new, before any request can draw random bytes. */
+static uint64_t last_entropy_seq;
+
+static void reseed_if_needed(void) {
+  volatile struct cryptine_boot_info* boot = cryptine_boot_info();
+  if (boot->entropy_seq == last_entropy_seq) return;
+  unsigned char entropy[CRYPTINE_ENTROPY_SIZE];
+  for (int i = 0; i < CRYPTINE_ENTROPY_SIZE; ++i) entropy[i] = boot->entropy[i];
+  RAND_add(entropy, sizeof(entropy), (double)sizeof(entropy));
+  EVP_RAND_CTX* drbgs[] = {RAND_get0_public(NULL), RAND_get0_private(NULL)};
+  for (size_t i = 0; i < sizeof(drbgs) / sizeof(drbgs[0]); ++i)
+    if (drbgs[i] != NULL) EVP_RAND_reseed(drbgs[i], 0, NULL, 0, entropy, sizeof(entropy));
+  OPENSSL_cleanse(entropy, sizeof(entropy));
+  last_entropy_seq = boot->entropy_seq;
+}
+
+/* Copies the header out and checks every span against the payload area. */
+static int decode(struct call* c) {
+  memcpy(&c->req, MAILBOX + CRYPTINE_REQUEST_OFFSET, sizeof(c->req));
+  memset(&c->rep, 0, sizeof(c->rep));
+  if (c->req.magic != CRYPTINE_REQUEST_MAGIC) return 0;
+  if (memchr(c->req.name, '\0', sizeof(c->req.name)) == NULL) return 0;
+  const struct cryptine_span* spans[] = {&c->req.key, &c->req.iv, &c->req.in};
+  const uint8_t** ptrs[] = {&c->key, &c->iv, &c->in};
+  for (int i = 0; i < 3; ++i) {
+    if (spans[i]->offset > CRYPTINE_PAYLOAD_SIZE || spans[i]->length > CRYPTINE_PAYLOAD_SIZE - spans[i]->offset)
+      return 0;
+    *ptrs[i] = spans[i]->length != 0 ? PAYLOAD + spans[i]->offset : NULL;
+  }
+  if (c->req.out_offset > CRYPTINE_PAYLOAD_SIZE || c->req.out_capacity > CRYPTINE_PAYLOAD_SIZE - c->req.out_offset)
+    return 0;
+  c->out = PAYLOAD + c->req.out_offset;
+  c->rep.out.offset = c->req.out_offset;
+  return 1;
+}
+
+typedef void (*op_fn)(struct call*);
+static const op_fn ops[CRYPTINE_OP_COUNT] = {
+    [CRYPTINE_OP_CIPHER_INIT] = cipher_init,     [CRYPTINE_OP_CIPHER_UPDATE] = cipher_update,
+    [CRYPTINE_OP_CIPHER_FINAL] = cipher_final,   [CRYPTINE_OP_CIPHER_CTRL] = cipher_ctrl,
+    [CRYPTINE_OP_DIGEST_INIT] = digest_init,     [CRYPTINE_OP_DIGEST_UPDATE] = digest_update,
+    [CRYPTINE_OP_DIGEST_FINAL] = digest_final,   [CRYPTINE_OP_DIGEST] = digest_oneshot,
+    [CRYPTINE_OP_MAC_INIT] = mac_init,           [CRYPTINE_OP_MAC_UPDATE] = mac_update,
+    [CRYPTINE_OP_MAC_FINAL] = mac_final,         [CRYPTINE_OP_MAC] = mac_oneshot,
+    [CRYPTINE_OP_CTX_COPY] = ctx_copy,           [CRYPTINE_OP_FREE] = free_handle,
+    [CRYPTINE_OP_KEY_IMPORT] = key_import,       [CRYPTINE_OP_SIGN] = sign,
+    [CRYPTINE_OP_DECRYPT] = decrypt,             [CRYPTINE_OP_DERIVE] = derive,
+    [CRYPTINE_OP_RANDOM] = random_bytes,
+};
+
+static void serve_one(void) {
+  struct call c;
+  reseed_if_needed();
+  if (!decode(&c)) {
+    fail(&c, CRYPTINE_STATUS_BAD_REQUEST);
+  } else if (c.req.op >= CRYPTINE_OP_COUNT || ops[c.req.op] == NULL) {
+    fail(&c, CRYPTINE_STATUS_BAD_REQUEST);
+  } else {
+    ops[c.req.op](&c);
+  }
+  c.rep.magic = CRYPTINE_REPLY_MAGIC;
+  memcpy(MAILBOX + CRYPTINE_REPLY_OFFSET, &c.rep, sizeof(c.rep));
+}
+
+/* Runs each common algorithm once, so lazy set-up (provider method stores, CPU
+ * capability probes, DRBG instantiation) happens before the snapshot, not per call. */
+static void warm_up(void) {
+  static const char* const ciphers[] = {"AES-128-ECB", "AES-128-CBC", "AES-128-CTR", "AES-128-GCM", "AES-192-GCM",
+                                        "AES-256-CBC", "AES-256-GCM", "ChaCha20-Poly1305"};
+  static const char* const digests[] = {"SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "SHA3-256"};
+  unsigned char key[32] = {0}, iv[16] = {0}, buf[64], out[64 + 32];
+  int outl;
+  memset(buf, 0x5a, sizeof(buf));
+  for (size_t i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); ++i) {
+    EVP_CIPHER* uncached = NULL;
+    const EVP_CIPHER* cipher = get_cipher(ciphers[i], &uncached);
+    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+    if (cipher != NULL && ctx != NULL && EVP_EncryptInit_ex(ctx, cipher, NULL, key, iv))
+      EVP_EncryptUpdate(ctx, out, &outl, buf, sizeof(buf));
+    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_free(uncached);
+  }
+  for (size_t i = 0; i < sizeof(digests) / sizeof(digests[0]); ++i) {
+    EVP_MD* uncached = NULL;
+    const EVP_MD* md = get_md(digests[i], &uncached);
+    unsigned int len;
+    if (md != NULL) EVP_Digest(buf, sizeof(buf), out, &len, md, NULL);
+    EVP_MD_free(uncached);
+  }
+  hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  RAND_bytes(out, 16);
+  ERR_clear_error();
+}
+
+int main(void) {
+  if (!OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL))
+    cryptine_abort("OPENSSL_init_crypto failed");
+  warm_up();
+  if (hmac == NULL) cryptine_abort("HMAC not available");
+  last_entropy_seq = cryptine_boot_info()->entropy_seq; /* the boot's own entropy is fresh */
+  cryptine_snapshot();
+  for (;;) {
+    serve_one();
+    cryptine_done();
+  }
+}

@@ -1,0 +1,246 @@
+#include "shim/guest_ops.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "shim/crypto_call.h"
+
+namespace cryptine::guest {
+namespace {
+
+// One request whose reply status is mapped onto the error convention above.
+Result<CryptoReply> request(Virtine& v, const CryptoRequest& r) {
+  CryptoReply reply = CRYPTINE_TRY(call_in_virtine(v, r));
+  switch (reply.status) {
+    case CRYPTINE_STATUS_OK: return reply;
+    case CRYPTINE_STATUS_CRYPTO_ERROR: {
+      char code[24];
+      std::snprintf(code, sizeof(code), "0x%llx", static_cast<unsigned long long>(reply.err_code));
+      return Error(ErrorCode::kCryptoFailed, std::string("OpenSSL in the guest failed, error ") + code)
+          .with_detail(reply.err_code);
+    }
+    case CRYPTINE_STATUS_NO_HANDLE: return Error(ErrorCode::kInvalidArgument, "no such context or key in the guest");
+    case CRYPTINE_STATUS_NO_SPACE: return Error(ErrorCode::kOutOfRange, "output does not fit the request's window");
+    default: return Error(ErrorCode::kInvalidArgument, "the guest rejected a malformed request");
+  }
+}
+
+Bytes copy(std::span<const uint8_t> s) { return Bytes(s.begin(), s.end()); }
+
+// Feeds `data` to an update op in pieces that fit one mailbox with `out_per_byte`
+// output bytes per input byte plus `out_extra`; `sink` receives each reply.
+template <typename Sink>
+Status in_pieces(Virtine& v, uint32_t op, Handle h, std::span<const uint8_t> data, uint64_t out_per_byte,
+                 uint64_t out_extra, Sink sink) {
+  const uint64_t room = max_request_input(out_extra) / (1 + out_per_byte);
+  do {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(room, data.size()));
+    CryptoRequest r;
+    r.op = op;
+    r.handle = h;
+    r.in = data.first(n);
+    r.out_capacity = n * out_per_byte + out_extra;
+    CryptoReply reply = CRYPTINE_TRY(request(v, r));
+    CRYPTINE_TRY_STATUS(sink(reply));
+    data = data.subspan(n);
+  } while (!data.empty());
+  return {};
+}
+
+Result<Handle> new_handle(Virtine& v, const CryptoRequest& r) {
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  if (reply.handle == 0) return v.poison(Error(ErrorCode::kGuestFault, "guest created a context without a handle"));
+  return reply.handle;
+}
+
+Result<Bytes> final_of(Virtine& v, uint32_t op, Handle h, uint32_t capacity) {
+  CryptoRequest r;
+  r.op = op;
+  r.handle = h;
+  r.out_capacity = capacity;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return copy(reply.out);
+}
+
+Status ignore_output(const CryptoReply&) { return {}; }
+
+}  // namespace
+
+Result<Handle> digest_init(Virtine& v, std::string_view md) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_DIGEST_INIT;
+  r.name = md;
+  return new_handle(v, r);
+}
+
+Status digest_update(Virtine& v, Handle h, std::span<const uint8_t> data) {
+  return in_pieces(v, CRYPTINE_OP_DIGEST_UPDATE, h, data, 0, 0, ignore_output);
+}
+
+Result<Bytes> digest_final(Virtine& v, Handle h) { return final_of(v, CRYPTINE_OP_DIGEST_FINAL, h, kMaxDigest); }
+
+Result<Bytes> digest(Virtine& v, std::string_view md, std::span<const uint8_t> data) {
+  if (data.size() <= max_request_input(kMaxDigest)) {
+    CryptoRequest r;
+    r.op = CRYPTINE_OP_DIGEST;
+    r.name = md;
+    r.in = data;
+    r.out_capacity = kMaxDigest;
+    CryptoReply reply = CRYPTINE_TRY(request(v, r));
+    return copy(reply.out);
+  }
+  const Handle h = CRYPTINE_TRY(digest_init(v, md));
+  CRYPTINE_TRY_STATUS(digest_update(v, h, data));
+  Bytes out = CRYPTINE_TRY(digest_final(v, h));
+  CRYPTINE_TRY_STATUS(free_handle(v, h));
+  return out;
+}
+
+Result<Handle> hmac_init(Virtine& v, std::string_view md, std::span<const uint8_t> key) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_MAC_INIT;
+  r.name = md;
+  r.key = key;
+  return new_handle(v, r);
+}
+
+Status mac_update(Virtine& v, Handle h, std::span<const uint8_t> data) {
+  return in_pieces(v, CRYPTINE_OP_MAC_UPDATE, h, data, 0, 0, ignore_output);
+}
+
+Result<Bytes> mac_final(Virtine& v, Handle h) { return final_of(v, CRYPTINE_OP_MAC_FINAL, h, kMaxDigest); }
+
+Result<Bytes> hmac(Virtine& v, std::string_view md, std::span<const uint8_t> key, std::span<const uint8_t> data) {
+  if (!range_within(key.size(), data.size(), max_request_input(kMaxDigest))) {
+    const Handle h = CRYPTINE_TRY(hmac_init(v, md, key));
+    CRYPTINE_TRY_STATUS(mac_update(v, h, data));
+    Bytes out = CRYPTINE_TRY(mac_final(v, h));
+    CRYPTINE_TRY_STATUS(free_handle(v, h));
+    return out;
+  }
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_MAC;
+  r.name = md;
+  r.key = key;
+  r.in = data;
+  r.out_capacity = kMaxDigest;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return copy(reply.out);
+}
+
+Result<Handle> cipher_init(Virtine& v, const CipherInit& init) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_CIPHER_INIT;
+  r.handle = init.handle;
+  r.name = init.cipher;
+  if (init.key != nullptr) r.key = *init.key;
+  if (init.iv != nullptr) r.iv = *init.iv;
+  r.params[0] = init.enc;
+  r.params[1] = (init.key != nullptr ? 1 : 0) | (init.iv != nullptr ? 2 : 0);
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  if (init.handle != 0) return init.handle;
+  if (reply.handle == 0) return v.poison(Error(ErrorCode::kGuestFault, "guest created a context without a handle"));
+  return reply.handle;
+}
+
+Result<Bytes> cipher_update(Virtine& v, Handle h, std::span<const uint8_t> data) {
+  Bytes out;
+  out.reserve(data.size() + kMaxBlock);
+  CRYPTINE_TRY_STATUS(in_pieces(v, CRYPTINE_OP_CIPHER_UPDATE, h, data, 1, kMaxBlock, [&](const CryptoReply& reply) {
+    out.insert(out.end(), reply.out.begin(), reply.out.end());
+    return Status{};
+  }));
+  return out;
+}
+
+Status cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad) {
+  // AAD must arrive in one update for some modes (CCM), so it is never split.
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_CIPHER_UPDATE;
+  r.handle = h;
+  r.in = aad;
+  r.params[0] = 1;
+  CRYPTINE_TRY(request(v, r));
+  return {};
+}
+
+Result<Bytes> cipher_final(Virtine& v, Handle h) { return final_of(v, CRYPTINE_OP_CIPHER_FINAL, h, kMaxBlock); }
+
+Result<std::pair<int, Bytes>> cipher_ctrl(Virtine& v, Handle h, int type, int arg, std::span<const uint8_t> in,
+                                          uint32_t out_len) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_CIPHER_CTRL;
+  r.handle = h;
+  r.in = in;
+  r.out_capacity = std::max<uint64_t>(out_len, in.size());
+  r.params[0] = type;
+  r.params[1] = arg;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return std::pair<int, Bytes>{static_cast<int>(reply.values[0]), copy(reply.out.first(std::min<size_t>(out_len, reply.out.size())))};
+}
+
+Result<Handle> copy_context(Virtine& v, Handle h) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_CTX_COPY;
+  r.handle = h;
+  return new_handle(v, r);
+}
+
+Status free_handle(Virtine& v, Handle h) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_FREE;
+  r.handle = h;
+  CRYPTINE_TRY(request(v, r));
+  return {};
+}
+
+Result<ImportedKey> import_private_key(Virtine& v, std::span<const uint8_t> der_or_pem) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_KEY_IMPORT;
+  r.in = der_or_pem;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  if (reply.handle == 0) return v.poison(Error(ErrorCode::kGuestFault, "guest imported a key without a handle"));
+  return ImportedKey{reply.handle, static_cast<int>(reply.values[0]), static_cast<int>(reply.values[2]),
+                     static_cast<int>(reply.values[3])};
+}
+
+namespace {
+Result<Bytes> pkey_op(Virtine& v, uint32_t op, Handle key, std::string_view md, std::span<const uint8_t> in,
+                      int64_t p0, int64_t p1) {
+  CryptoRequest r;
+  r.op = op;
+  r.handle = key;
+  r.name = md;
+  r.in = in;
+  r.out_capacity = kMaxPkeyOutput;
+  r.params[0] = p0;
+  r.params[1] = p1;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return copy(reply.out);
+}
+}  // namespace
+
+Result<Bytes> sign(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> tbs, int rsa_padding,
+                   int pss_saltlen) {
+  return pkey_op(v, CRYPTINE_OP_SIGN, key, md, tbs, rsa_padding, pss_saltlen);
+}
+
+Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, int rsa_padding, std::string_view oaep_md) {
+  return pkey_op(v, CRYPTINE_OP_DECRYPT, key, oaep_md, in, rsa_padding, 0);
+}
+
+Result<Bytes> derive(Virtine& v, Handle key, std::span<const uint8_t> peer_public_der) {
+  return pkey_op(v, CRYPTINE_OP_DERIVE, key, "", peer_public_der, 0, 0);
+}
+
+Result<Bytes> random_bytes(Virtine& v, uint32_t n) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_RANDOM;
+  r.out_capacity = n;
+  r.params[0] = n;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return copy(reply.out);
+}
+
+}  // namespace cryptine::guest

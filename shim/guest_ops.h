@@ -1,0 +1,78 @@
+// Typed crypto operations on a virtine running the crypto guest.
+//
+// Each maps onto the protocol's requests and splits inputs that do not fit one mailbox
+// into init/update/final sequences, so nothing is ever truncated. Failures: the
+// virtine's errors as they are, kCryptoFailed (with OpenSSL's error code as detail)
+// when the guest's OpenSSL said no, kInvalidArgument for a bad handle.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "shim/request_codec.h"
+#include "vmm/result.h"
+#include "vmm/virtine.h"
+
+namespace cryptine::guest {
+
+using Bytes = std::vector<uint8_t>;
+using Handle = uint32_t;
+
+// OpenSSL's own bounds: EVP_MAX_MD_SIZE, EVP_MAX_BLOCK_LENGTH, and room for an
+// RSA-8192 signature or plaintext.
+inline constexpr uint32_t kMaxDigest = 64;
+inline constexpr uint32_t kMaxBlock = 32;
+inline constexpr uint32_t kMaxPkeyOutput = 1024;
+
+Result<Bytes> digest(Virtine& v, std::string_view md, std::span<const uint8_t> data);
+Result<Handle> digest_init(Virtine& v, std::string_view md);
+Status digest_update(Virtine& v, Handle h, std::span<const uint8_t> data);
+Result<Bytes> digest_final(Virtine& v, Handle h);
+
+// HMAC with digest `md`.
+Result<Bytes> hmac(Virtine& v, std::string_view md, std::span<const uint8_t> key, std::span<const uint8_t> data);
+Result<Handle> hmac_init(Virtine& v, std::string_view md, std::span<const uint8_t> key);
+Status mac_update(Virtine& v, Handle h, std::span<const uint8_t> data);
+Result<Bytes> mac_final(Virtine& v, Handle h);
+
+// EVP_CipherInit_ex: handle 0 creates a context (then `cipher` is required); a null
+// key or iv leaves it unset, as in OpenSSL; enc is 1, 0, or -1 to keep.
+struct CipherInit {
+  Handle handle = 0;
+  std::string_view cipher;
+  const std::span<const uint8_t>* key = nullptr;
+  const std::span<const uint8_t>* iv = nullptr;
+  int enc = -1;
+};
+Result<Handle> cipher_init(Virtine& v, const CipherInit& init);
+Result<Bytes> cipher_update(Virtine& v, Handle h, std::span<const uint8_t> data);
+Status cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad);
+Result<Bytes> cipher_final(Virtine& v, Handle h);
+// EVP_CIPHER_CTX_ctrl with a byte-buffer pointer: `in` is copied to the buffer, which
+// holds `out_len` bytes and comes back. Returns (ctrl's return value, buffer).
+Result<std::pair<int, Bytes>> cipher_ctrl(Virtine& v, Handle h, int type, int arg, std::span<const uint8_t> in,
+                                          uint32_t out_len);
+
+Result<Handle> copy_context(Virtine& v, Handle h);
+Status free_handle(Virtine& v, Handle h);
+
+struct ImportedKey {
+  Handle handle;
+  int type;  // EVP_PKEY_get_id
+  int bits;
+  int size;  // EVP_PKEY_get_size: the largest signature or ciphertext
+};
+Result<ImportedKey> import_private_key(Virtine& v, std::span<const uint8_t> der_or_pem);
+// EVP_PKEY_sign over a digest `tbs`; md names the digest ("" for none); for RSA,
+// padding and PSS salt length as EVP_PKEY_CTX_set_rsa_padding/_pss_saltlen take them.
+Result<Bytes> sign(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> tbs, int rsa_padding = 0,
+                   int pss_saltlen = 0);
+Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, int rsa_padding = 0,
+                      std::string_view oaep_md = "");
+Result<Bytes> derive(Virtine& v, Handle key, std::span<const uint8_t> peer_public_der);
+
+Result<Bytes> random_bytes(Virtine& v, uint32_t n);
+
+}  // namespace cryptine::guest
