@@ -125,10 +125,11 @@ int run(int argc, char** argv) {
     auto v = CRYPTINE_TRY(Virtine::boot(*kvm, image, config));
     return expect_hypercall(v.run(), HypercallKind::kSnapshot);
   }));
-  rows.push_back(measure("snapshot-new-vm", "create VM from snapshot + run to first hypercall", 2, few, [&]() -> Status {
-    auto v = CRYPTINE_TRY(Virtine::from_snapshot(*kvm, *snapshot, config));
-    return expect_hypercall(v.run(), HypercallKind::kDone);
-  }));
+  rows.push_back(
+      measure("snapshot-new-vm", "create VM from snapshot + run to first hypercall", 2, few, [&]() -> Status {
+        auto v = CRYPTINE_TRY(Virtine::from_snapshot(*kvm, *snapshot, config));
+        return expect_hypercall(v.run(), HypercallKind::kDone);
+      }));
   auto reused = Virtine::from_snapshot(*kvm, *snapshot, config);
   if (!reused.ok()) return 1;
   rows.push_back(measure("snapshot-start", "reset an existing VM to the snapshot + run to first hypercall", 10, some,
@@ -144,9 +145,8 @@ int run(int argc, char** argv) {
     pool.release(std::move(v));
     return s;
   }));
-  rows.push_back(measure("null-call", "one request to a running virtine: DONE and back", 10, many, [&]() -> Status {
-    return expect_hypercall(reused->run(), HypercallKind::kDone);
-  }));
+  rows.push_back(measure("null-call", "one request to a running virtine: DONE and back", 10, many,
+                         [&]() -> Status { return expect_hypercall(reused->run(), HypercallKind::kDone); }));
 
   std::printf("\n%-16s %10s %10s %10s %7s %7s %9s %6s  %s\n", "measure", "median_us", "p10_us", "p90_us", "exits",
               "pages", "creations", "mmaps", "what");
@@ -174,13 +174,15 @@ int run(int argc, char** argv) {
       {"pool-hit: 0 VM creations and 0 mmap calls per operation",
        find("pool-hit").creations == 0 && find("pool-hit").mappings == 0,
        per_op(find("pool-hit").creations) + " creations, " + per_op(find("pool-hit").mappings) + " mmaps"},
-      {"null-call: exactly 1 exit per call", find("null-call").exits == 1.0, per_op(find("null-call").exits) + " exits"},
+      {"null-call: exactly 1 exit per call", find("null-call").exits == 1.0,
+       per_op(find("null-call").exits) + " exits"},
   };
   std::printf("\ntargets:\n");
   for (const Target& t : targets)
     std::printf("  [%s] %s (measured: %s)\n", t.met ? "met" : "MISSED", t.text, t.detail.c_str());
-  std::printf("\nTimes come from this machine; under the KVM harness the CPU is emulated, so only the counts\n"
-              "and the ratios between rows carry over to real hardware.\n");
+  std::printf(
+      "\nTimes come from this machine; under the KVM harness the CPU is emulated, so only the counts\n"
+      "and the ratios between rows carry over to real hardware.\n");
 
   if (csv != nullptr) {
     std::FILE* f = std::fopen(csv, "w");

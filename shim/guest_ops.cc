@@ -26,7 +26,9 @@ Result<CryptoReply> request(Virtine& v, const CryptoRequest& r) {
   }
 }
 
-Bytes copy(std::span<const uint8_t> s) { return Bytes(s.begin(), s.end()); }
+Bytes copy(std::span<const uint8_t> s) {
+  return Bytes(s.begin(), s.end());
+}
 
 // Feeds `data` to an update op in pieces that fit one mailbox with `out_per_byte`
 // output bytes per input byte plus `out_extra`; `sink` receives each reply.
@@ -63,7 +65,9 @@ Result<Bytes> final_of(Virtine& v, uint32_t op, Handle h, uint32_t capacity) {
   return copy(reply.out);
 }
 
-Status ignore_output(const CryptoReply&) { return {}; }
+Status ignore_output(const CryptoReply&) {
+  return {};
+}
 
 }  // namespace
 
@@ -78,7 +82,9 @@ Status digest_update(Virtine& v, Handle h, std::span<const uint8_t> data) {
   return in_pieces(v, CRYPTINE_OP_DIGEST_UPDATE, h, data, 0, 0, ignore_output);
 }
 
-Result<Bytes> digest_final(Virtine& v, Handle h) { return final_of(v, CRYPTINE_OP_DIGEST_FINAL, h, kMaxDigest); }
+Result<Bytes> digest_final(Virtine& v, Handle h) {
+  return final_of(v, CRYPTINE_OP_DIGEST_FINAL, h, kMaxDigest);
+}
 
 Result<Bytes> digest(Virtine& v, std::string_view md, std::span<const uint8_t> data) {
   if (data.size() <= max_request_input(kMaxDigest)) {
@@ -109,7 +115,9 @@ Status mac_update(Virtine& v, Handle h, std::span<const uint8_t> data) {
   return in_pieces(v, CRYPTINE_OP_MAC_UPDATE, h, data, 0, 0, ignore_output);
 }
 
-Result<Bytes> mac_final(Virtine& v, Handle h) { return final_of(v, CRYPTINE_OP_MAC_FINAL, h, kMaxDigest); }
+Result<Bytes> mac_final(Virtine& v, Handle h) {
+  return final_of(v, CRYPTINE_OP_MAC_FINAL, h, kMaxDigest);
+}
 
 Result<Bytes> hmac(Virtine& v, std::string_view md, std::span<const uint8_t> key, std::span<const uint8_t> data) {
   if (!range_within(key.size(), data.size(), max_request_input(kMaxDigest))) {
@@ -165,7 +173,9 @@ Status cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad) {
   return {};
 }
 
-Result<Bytes> cipher_final(Virtine& v, Handle h) { return final_of(v, CRYPTINE_OP_CIPHER_FINAL, h, kMaxBlock); }
+Result<Bytes> cipher_final(Virtine& v, Handle h) {
+  return final_of(v, CRYPTINE_OP_CIPHER_FINAL, h, kMaxBlock);
+}
 
 Result<std::pair<int, Bytes>> cipher_ctrl(Virtine& v, Handle h, int type, int arg, std::span<const uint8_t> in,
                                           uint32_t out_len) {
@@ -177,7 +187,8 @@ Result<std::pair<int, Bytes>> cipher_ctrl(Virtine& v, Handle h, int type, int ar
   r.params[0] = type;
   r.params[1] = arg;
   CryptoReply reply = CRYPTINE_TRY(request(v, r));
-  return std::pair<int, Bytes>{static_cast<int>(reply.values[0]), copy(reply.out.first(std::min<size_t>(out_len, reply.out.size())))};
+  return std::pair<int, Bytes>{static_cast<int>(reply.values[0]),
+                               copy(reply.out.first(std::min<size_t>(out_len, reply.out.size())))};
 }
 
 Result<Handle> copy_context(Virtine& v, Handle h) {
@@ -206,8 +217,8 @@ Result<ImportedKey> import_private_key(Virtine& v, std::span<const uint8_t> der_
 }
 
 namespace {
-Result<Bytes> pkey_op(Virtine& v, uint32_t op, Handle key, std::string_view md, std::span<const uint8_t> in,
-                      int64_t p0, int64_t p1) {
+Result<Bytes> pkey_op(Virtine& v, uint32_t op, Handle key, std::string_view md, std::span<const uint8_t> in, int64_t p0,
+                      int64_t p1) {
   CryptoRequest r;
   r.op = op;
   r.handle = key;

@@ -23,16 +23,15 @@ uint64_t max_request_input(uint64_t fixed) {
 }
 
 Result<OutputWindow> encode_request(const CryptoRequest& r, std::span<uint8_t> mailbox) {
-  if (mailbox.size() != CRYPTINE_MAILBOX_SIZE)
-    return Error(ErrorCode::kInvalidArgument, "mailbox of the wrong size");
+  if (mailbox.size() != CRYPTINE_MAILBOX_SIZE) return Error(ErrorCode::kInvalidArgument, "mailbox of the wrong size");
   if (r.name.size() >= CRYPTINE_NAME_MAX || r.name.find('\0') != std::string_view::npos)
     return Error(ErrorCode::kInvalidArgument, "algorithm name too long or not a C string");
   // Sum with overflow checks: each size may be anything a size_t holds.
   uint64_t total = 0;
   for (uint64_t part : {uint64_t{r.key.size()}, uint64_t{r.iv.size()}, uint64_t{r.in.size()}, r.out_capacity}) {
     if (!range_within(total, part, CRYPTINE_PAYLOAD_SIZE))
-      return Error(ErrorCode::kOutOfRange, "request of more than " + std::to_string(CRYPTINE_PAYLOAD_SIZE) +
-                                               " payload bytes must be split");
+      return Error(ErrorCode::kOutOfRange,
+                   "request of more than " + std::to_string(CRYPTINE_PAYLOAD_SIZE) + " payload bytes must be split");
     total += part;
   }
 
@@ -54,8 +53,7 @@ Result<OutputWindow> encode_request(const CryptoRequest& r, std::span<uint8_t> m
 }
 
 Result<CryptoReply> decode_reply(std::span<const uint8_t> mailbox, const OutputWindow& window) {
-  if (mailbox.size() != CRYPTINE_MAILBOX_SIZE)
-    return Error(ErrorCode::kInvalidArgument, "mailbox of the wrong size");
+  if (mailbox.size() != CRYPTINE_MAILBOX_SIZE) return Error(ErrorCode::kInvalidArgument, "mailbox of the wrong size");
   cryptine_reply h;
   std::memcpy(&h, mailbox.data() + CRYPTINE_REPLY_OFFSET, sizeof(h));  // copy, then check
   if (h.magic != CRYPTINE_REPLY_MAGIC) return Error(ErrorCode::kGuestFault, "reply without its magic");
@@ -70,8 +68,8 @@ Result<CryptoReply> decode_reply(std::span<const uint8_t> mailbox, const OutputW
                                              std::to_string(h.out.length) + ") outside the output window");
   if (h.status != CRYPTINE_STATUS_OK && h.out.length != 0)
     return Error(ErrorCode::kGuestFault, "failed reply with output bytes");
-  CryptoReply reply{h.status, h.handle,
-                    mailbox.subspan(CRYPTINE_PAYLOAD_OFFSET + h.out.offset, h.out.length), h.err_code, {}};
+  CryptoReply reply{
+      h.status, h.handle, mailbox.subspan(CRYPTINE_PAYLOAD_OFFSET + h.out.offset, h.out.length), h.err_code, {}};
   std::memcpy(reply.values, h.values, sizeof(reply.values));
   return reply;
 }

@@ -9,23 +9,23 @@
 namespace cryptine {
 
 struct VmmCounters {
-  std::atomic<uint64_t> creations{0};      // VMs created (cold boots and starts from a snapshot)
-  std::atomic<uint64_t> mappings{0};       // mmap calls (guest memory, run areas, snapshots)
-  std::atomic<uint64_t> exits{0};          // VM exits seen by user space
-  std::atomic<uint64_t> hypercalls{0};     // exits that were valid hypercalls
-  std::atomic<uint64_t> resets{0};         // resets to a snapshot
-  std::atomic<uint64_t> pages_restored{0}; // pages copied back from a snapshot by resets
-  std::atomic<uint64_t> failures{0};       // virtines ended by a fault, ABORT or timeout
-  std::atomic<uint64_t> timeouts{0};       // of those, stopped by the watchdog
-  std::atomic<uint64_t> log_dropped{0};    // guest LOG lines over the limit
+  std::atomic<uint64_t> creations{0};       // VMs created (cold boots and starts from a snapshot)
+  std::atomic<uint64_t> mappings{0};        // mmap calls (guest memory, run areas, snapshots)
+  std::atomic<uint64_t> exits{0};           // VM exits seen by user space
+  std::atomic<uint64_t> hypercalls{0};      // exits that were valid hypercalls
+  std::atomic<uint64_t> resets{0};          // resets to a snapshot
+  std::atomic<uint64_t> pages_restored{0};  // pages copied back from a snapshot by resets
+  std::atomic<uint64_t> failures{0};        // virtines ended by a fault, ABORT or timeout
+  std::atomic<uint64_t> timeouts{0};        // of those, stopped by the watchdog
+  std::atomic<uint64_t> log_dropped{0};     // guest LOG lines over the limit
 
   struct Values {
     uint64_t creations, mappings, exits, hypercalls, resets, pages_restored, failures, timeouts, log_dropped;
   };
   Values read() const {
     auto r = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-    return {r(creations), r(mappings), r(exits), r(hypercalls), r(resets), r(pages_restored), r(failures), r(timeouts),
-            r(log_dropped)};
+    return {r(creations),      r(mappings), r(exits),    r(hypercalls), r(resets),
+            r(pages_restored), r(failures), r(timeouts), r(log_dropped)};
   }
 };
 

@@ -9,7 +9,9 @@
 namespace cryptine {
 namespace {
 
-Error invalid(const std::string& why) { return Error(ErrorCode::kInvalidImage, "ELF: " + why); }
+Error invalid(const std::string& why) {
+  return Error(ErrorCode::kInvalidImage, "ELF: " + why);
+}
 
 // Copy, then check: headers are copied out of the file so alignment never matters.
 template <typename T>
@@ -27,8 +29,7 @@ Result<ElfImage> parse_elf64(std::span<const uint8_t> file, uint64_t load_min, u
   if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) return invalid("bad magic");
   if (eh.e_ident[EI_CLASS] != ELFCLASS64) return invalid("not ELF64");
   if (eh.e_ident[EI_DATA] != ELFDATA2LSB) return invalid("not little-endian");
-  if (eh.e_ident[EI_VERSION] != EV_CURRENT || eh.e_version != EV_CURRENT)
-    return invalid("unknown ELF version");
+  if (eh.e_ident[EI_VERSION] != EV_CURRENT || eh.e_version != EV_CURRENT) return invalid("unknown ELF version");
   if (eh.e_type != ET_EXEC) return invalid("not a static executable (e_type " + std::to_string(eh.e_type) + ")");
   if (eh.e_machine != EM_X86_64) return invalid("not x86-64");
   if (eh.e_phentsize != sizeof(Elf64_Phdr)) return invalid("unexpected program header size");
@@ -47,8 +48,8 @@ Result<ElfImage> parse_elf64(std::span<const uint8_t> file, uint64_t load_min, u
     if (ph.p_filesz > ph.p_memsz) return invalid(which + "file size exceeds memory size");
     if (!range_within(ph.p_offset, ph.p_filesz, file.size())) return invalid(which + "file bytes outside the file");
     if (ph.p_vaddr < load_min || !range_within(ph.p_vaddr, ph.p_memsz, load_limit))
-      return invalid(which + "outside guest memory [" + std::to_string(load_min) + ", " +
-                     std::to_string(load_limit) + ")");
+      return invalid(which + "outside guest memory [" + std::to_string(load_min) + ", " + std::to_string(load_limit) +
+                     ")");
     image.segments.push_back({ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz, (ph.p_flags & PF_X) != 0});
   }
   if (image.segments.empty()) return invalid("no loadable segments");
@@ -71,8 +72,7 @@ Result<ElfImage> parse_elf64(std::span<const uint8_t> file, uint64_t load_min, u
 
 Status load_elf64(const ElfImage& image, std::span<const uint8_t> file, GuestMemory& memory) {
   for (const ElfSegment& s : image.segments) {
-    if (!range_within(s.file_offset, s.file_size, file.size()))
-      return invalid("segment file bytes outside the file");
+    if (!range_within(s.file_offset, s.file_size, file.size())) return invalid("segment file bytes outside the file");
     CRYPTINE_TRY_STATUS(memory.write(GuestAddr{s.guest_addr}, file.subspan(s.file_offset, s.file_size)));
     CRYPTINE_TRY_STATUS(memory.fill(GuestAddr{s.guest_addr + s.file_size}, 0, s.mem_size - s.file_size));
   }

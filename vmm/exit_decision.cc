@@ -29,7 +29,9 @@ std::string hex(uint64_t v) {
   return buf;
 }
 
-Error fault(const std::string& what) { return Error(ErrorCode::kGuestFault, what); }
+Error fault(const std::string& what) {
+  return Error(ErrorCode::kGuestFault, what);
+}
 
 }  // namespace
 
@@ -48,8 +50,8 @@ Result<Hypercall> decide_exit(const VmExit& exit) {
       if (match == nullptr) return fault("I/O to unknown port " + hex(exit.io_port));
       if (!exit.io_out) return fault(std::string("read from hypercall port ") + match->name);
       if (exit.io_size != 4 || exit.io_count != 1)
-        return fault(std::string("hypercall ") + match->name + " with width " + std::to_string(exit.io_size) +
-                     " x" + std::to_string(exit.io_count) + " (need one 32-bit out)");
+        return fault(std::string("hypercall ") + match->name + " with width " + std::to_string(exit.io_size) + " x" +
+                     std::to_string(exit.io_count) + " (need one 32-bit out)");
       return Hypercall{match->kind, exit.io_value};
     }
     case VmExit::Kind::kMmio:

@@ -21,30 +21,30 @@
  * The monitor builds identity-mapped page tables: guest virtual == guest physical.
  * Page 0 is left unmapped so a NULL dereference in the guest faults (and, with no
  * IDT, ends the virtine) instead of reading memory. */
-#define CRYPTINE_PAGE_SIZE      0x1000
-#define CRYPTINE_GDT_ADDR       0x1000
-#define CRYPTINE_BOOTINFO_ADDR  0x2000 /* struct cryptine_boot_info, written by the host */
-#define CRYPTINE_LOG_ADDR       0x3000 /* text for LOG and ABORT */
-#define CRYPTINE_LOG_SIZE       0x1000
-#define CRYPTINE_PML4_ADDR      0x8000
-#define CRYPTINE_PDPT_ADDR      0x9000
-#define CRYPTINE_PD_ADDR        0xa000 /* one PD: 512 x 2 MiB covers 1 GiB */
-#define CRYPTINE_PT0_ADDR       0xb000 /* 4 KiB pages for the first 2 MiB (page 0 absent) */
-#define CRYPTINE_MAILBOX_ADDR   0x100000
-#define CRYPTINE_MAILBOX_SIZE   0x100000
-#define CRYPTINE_STACK_TOP      0x400000 /* initial rsp; the stack grows down to the mailbox */
-#define CRYPTINE_IMAGE_BASE     0x400000 /* lowest address an image segment may occupy */
-#define CRYPTINE_MEM_MAX        0x40000000 /* 1 GiB: what one PD maps */
+#define CRYPTINE_PAGE_SIZE     0x1000
+#define CRYPTINE_GDT_ADDR      0x1000
+#define CRYPTINE_BOOTINFO_ADDR 0x2000 /* struct cryptine_boot_info, written by the host */
+#define CRYPTINE_LOG_ADDR      0x3000 /* text for LOG and ABORT */
+#define CRYPTINE_LOG_SIZE      0x1000
+#define CRYPTINE_PML4_ADDR     0x8000
+#define CRYPTINE_PDPT_ADDR     0x9000
+#define CRYPTINE_PD_ADDR       0xa000 /* one PD: 512 x 2 MiB covers 1 GiB */
+#define CRYPTINE_PT0_ADDR      0xb000 /* 4 KiB pages for the first 2 MiB (page 0 absent) */
+#define CRYPTINE_MAILBOX_ADDR  0x100000
+#define CRYPTINE_MAILBOX_SIZE  0x100000
+#define CRYPTINE_STACK_TOP     0x400000   /* initial rsp; the stack grows down to the mailbox */
+#define CRYPTINE_IMAGE_BASE    0x400000   /* lowest address an image segment may occupy */
+#define CRYPTINE_MEM_MAX       0x40000000 /* 1 GiB: what one PD maps */
 
 /* Segment selectors in the monitor's GDT. */
-#define CRYPTINE_GDT_CODE64     0x08
-#define CRYPTINE_GDT_DATA       0x10
+#define CRYPTINE_GDT_CODE64 0x08
+#define CRYPTINE_GDT_DATA   0x10
 
 /* At entry: rip = the image's entry point, rsp = CRYPTINE_STACK_TOP,
  * rdi = CRYPTINE_BOOTINFO_ADDR, every other general register zero, interrupts off. */
 
-#define CRYPTINE_BOOT_MAGIC     0x656e697470797263ULL /* "cryptine" little-endian */
-#define CRYPTINE_ENTROPY_SIZE   48
+#define CRYPTINE_BOOT_MAGIC   0x656e697470797263ULL /* "cryptine" little-endian */
+#define CRYPTINE_ENTROPY_SIZE 48
 
 /* ---- Crypto request protocol (mailbox) ----------------------------------------------
  * The host writes a request header at the mailbox's start and the request's bytes in
@@ -53,14 +53,14 @@
  * (offset, length) pair relative to the payload area; the host checks each one in the
  * reply (one function) before touching it. Algorithms are named as OpenSSL fetches
  * them ("AES-128-GCM", "SHA256", "HMAC"), so the guest runs exactly OpenSSL's code. */
-#define CRYPTINE_REQUEST_OFFSET   0x000
-#define CRYPTINE_REPLY_OFFSET     0x200
-#define CRYPTINE_PAYLOAD_OFFSET   0x400
-#define CRYPTINE_PAYLOAD_SIZE     (CRYPTINE_MAILBOX_SIZE - CRYPTINE_PAYLOAD_OFFSET)
-#define CRYPTINE_NAME_MAX         64 /* algorithm names, NUL-terminated */
-#define CRYPTINE_REQUEST_MAGIC    0x51455243u /* "CREQ" */
-#define CRYPTINE_REPLY_MAGIC      0x50455243u /* "CREP" */
-#define CRYPTINE_MAX_HANDLES      256 /* live contexts and keys in one virtine */
+#define CRYPTINE_REQUEST_OFFSET 0x000
+#define CRYPTINE_REPLY_OFFSET   0x200
+#define CRYPTINE_PAYLOAD_OFFSET 0x400
+#define CRYPTINE_PAYLOAD_SIZE   (CRYPTINE_MAILBOX_SIZE - CRYPTINE_PAYLOAD_OFFSET)
+#define CRYPTINE_NAME_MAX       64          /* algorithm names, NUL-terminated */
+#define CRYPTINE_REQUEST_MAGIC  0x51455243u /* "CREQ" */
+#define CRYPTINE_REPLY_MAGIC    0x50455243u /* "CREP" */
+#define CRYPTINE_MAX_HANDLES    256         /* live contexts and keys in one virtine */
 
 /* Operations. A handle names a context or key living inside the guest. */
 #define CRYPTINE_OP_CIPHER_INIT   1  /* name, key, iv, params[0]=enc(1)/dec(0)/keep(-1) -> handle */
@@ -78,13 +78,15 @@
 #define CRYPTINE_OP_CTX_COPY      13 /* handle -> new handle with the same state */
 #define CRYPTINE_OP_FREE          14 /* handle: free a context or key */
 #define CRYPTINE_OP_KEY_IMPORT    15 /* in = private key, DER or PEM -> handle */
-#define CRYPTINE_OP_SIGN          16 /* handle (key), name = digest or "", in = message,
-                                      * params[0]=RSA padding, params[1]=PSS salt length -> out */
-#define CRYPTINE_OP_DECRYPT       17 /* handle (key), name = OAEP digest or "", in,
-                                      * params[0]=RSA padding -> out */
-#define CRYPTINE_OP_DERIVE        18 /* handle (key), in = peer public key (DER SubjectPublicKeyInfo) -> out */
-#define CRYPTINE_OP_RANDOM        19 /* params[0] = byte count -> out */
-#define CRYPTINE_OP_COUNT         20
+#define CRYPTINE_OP_SIGN                                 \
+  16 /* handle (key), name = digest or "", in = message, \
+      * params[0]=RSA padding, params[1]=PSS salt length -> out */
+#define CRYPTINE_OP_DECRYPT                                                  \
+  17                          /* handle (key), name = OAEP digest or "", in, \
+                               * params[0]=RSA padding -> out */
+#define CRYPTINE_OP_DERIVE 18 /* handle (key), in = peer public key (DER SubjectPublicKeyInfo) -> out */
+#define CRYPTINE_OP_RANDOM 19 /* params[0] = byte count -> out */
+#define CRYPTINE_OP_COUNT  20
 
 /* Reply status. Anything else in a reply is a protocol violation by the guest. */
 #define CRYPTINE_STATUS_OK           0
@@ -109,7 +111,6 @@ struct cryptine_boot_info {
   uint64_t entropy_seq; /* changes whenever entropy[] is fresh; never 0 */
   uint8_t entropy[CRYPTINE_ENTROPY_SIZE];
 };
-
 
 struct cryptine_span {
   uint32_t offset; /* from the payload area's start */

@@ -1,10 +1,10 @@
 #include "vmm/guest_memory.h"
-#include "vmm/counters.h"
 
 #include <sys/mman.h>
 
 #include <cstring>
 
+#include "vmm/counters.h"
 #include "vmm/guest_abi.h"
 
 namespace cryptine {
@@ -13,8 +13,7 @@ Result<GuestMemory> GuestMemory::create(uint64_t size) {
   if (size == 0 || size % CRYPTINE_PAGE_SIZE != 0)
     return Error(ErrorCode::kInvalidArgument,
                  "guest memory size " + std::to_string(size) + " is not a non-zero page multiple");
-  void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (addr == MAP_FAILED) return Error::from_errno("mmap guest memory");
   count(vmm_counters().mappings);
   return GuestMemory(Mapping(addr, size));
@@ -31,9 +30,8 @@ Result<GuestMemory> GuestMemory::map_private(int fd, uint64_t size) {
 
 Result<std::span<uint8_t>> GuestMemory::checked_span(GuestAddr addr, uint64_t len) const {
   if (!range_within(addr.value, len, size()))
-    return Error(ErrorCode::kOutOfRange, "guest range [" + std::to_string(addr.value) + ", +" +
-                                             std::to_string(len) + ") outside guest memory of " +
-                                             std::to_string(size()) + " bytes");
+    return Error(ErrorCode::kOutOfRange, "guest range [" + std::to_string(addr.value) + ", +" + std::to_string(len) +
+                                             ") outside guest memory of " + std::to_string(size()) + " bytes");
   return std::span<uint8_t>(host_base() + addr.value, len);
 }
 

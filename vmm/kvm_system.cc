@@ -1,13 +1,13 @@
 #include "vmm/kvm_system.h"
 
-#include "vmm/kvm_uapi_x86_64.h"
-
 #include <fcntl.h>
 #include <sys/ioctl.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
+
+#include "vmm/kvm_uapi_x86_64.h"
 
 namespace cryptine {
 namespace {
@@ -49,8 +49,8 @@ Result<KvmSystem> KvmSystem::open(const char* path) {
 
   int version = CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(kvm.fd(), KVM_GET_API_VERSION, 0ul));
   if (version != KVM_API_VERSION)
-    return Error(ErrorCode::kUnsupported, "KVM API version " + std::to_string(version) + ", need " +
-                                              std::to_string(KVM_API_VERSION));
+    return Error(ErrorCode::kUnsupported,
+                 "KVM API version " + std::to_string(version) + ", need " + std::to_string(KVM_API_VERSION));
   for (const RequiredCap& c : kRequiredCaps) {
     int has = CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(kvm.fd(), KVM_CHECK_EXTENSION, static_cast<unsigned long>(c.cap)));
     if (has <= 0) return Error(ErrorCode::kUnsupported, std::string("KVM lacks ") + c.name);

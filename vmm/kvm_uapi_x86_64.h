@@ -53,8 +53,7 @@ template <typename Header, typename Entry>
 class FlexBuffer {
  public:
   explicit FlexBuffer(size_t capacity)
-      : words_(std::make_unique<uint64_t[]>((sizeof(Header) + capacity * sizeof(Entry) + 7) / 8)),
-        capacity_(capacity) {
+      : words_(std::make_unique<uint64_t[]>((sizeof(Header) + capacity * sizeof(Entry) + 7) / 8)), capacity_(capacity) {
     std::memset(words_.get(), 0, (sizeof(Header) + capacity * sizeof(Entry) + 7) / 8 * 8);
   }
   Header* header() { return reinterpret_cast<Header*>(words_.get()); }

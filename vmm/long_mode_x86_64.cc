@@ -12,10 +12,9 @@ constexpr uint64_t kWritable = 1u << 1;
 constexpr uint64_t kHuge = 1u << 7;
 constexpr uint64_t k2M = 2ull << 20;
 
-constexpr uint64_t kCr0Pe = 1u << 0, kCr0Mp = 1u << 1, kCr0Et = 1u << 4, kCr0Ne = 1u << 5,
-                   kCr0Wp = 1u << 16, kCr0Pg = 1ull << 31;
-constexpr uint64_t kCr4Pae = 1u << 5, kCr4Osfxsr = 1u << 9, kCr4Osxmmexcpt = 1u << 10,
-                   kCr4Osxsave = 1u << 18;
+constexpr uint64_t kCr0Pe = 1u << 0, kCr0Mp = 1u << 1, kCr0Et = 1u << 4, kCr0Ne = 1u << 5, kCr0Wp = 1u << 16,
+                   kCr0Pg = 1ull << 31;
+constexpr uint64_t kCr4Pae = 1u << 5, kCr4Osfxsr = 1u << 9, kCr4Osxmmexcpt = 1u << 10, kCr4Osxsave = 1u << 18;
 constexpr uint64_t kEferLme = 1u << 8, kEferLma = 1u << 10;
 
 // Flat descriptors: 64-bit code (L=1) and read/write data.

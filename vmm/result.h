@@ -15,14 +15,14 @@
 namespace cryptine {
 
 enum class ErrorCode {
-  kSystem,          // a system call failed; errno() says why
-  kInvalidArgument, // the caller passed something unusable
-  kInvalidImage,    // a guest image failed validation
-  kOutOfRange,      // a guest address/length outside guest memory or a window
-  kGuestFault,      // the guest did something the ABI does not allow
-  kTimeout,         // the watchdog stopped the guest
-  kUnsupported,     // the host lacks a required KVM capability or CPU feature
-  kCryptoFailed,    // the guest's OpenSSL refused the operation; detail() is its error code
+  kSystem,           // a system call failed; errno() says why
+  kInvalidArgument,  // the caller passed something unusable
+  kInvalidImage,     // a guest image failed validation
+  kOutOfRange,       // a guest address/length outside guest memory or a window
+  kGuestFault,       // the guest did something the ABI does not allow
+  kTimeout,          // the watchdog stopped the guest
+  kUnsupported,      // the host lacks a required KVM capability or CPU feature
+  kCryptoFailed,     // the guest's OpenSSL refused the operation; detail() is its error code
 };
 
 std::string_view error_code_name(ErrorCode code);
@@ -67,7 +67,7 @@ class [[nodiscard]] Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
@@ -110,18 +110,16 @@ using Status = Result<void>;
 
 // Evaluates a Result; on error returns it from the enclosing function, else yields the
 // value. A GNU statement expression, as in SerenityOS's TRY.
-#define CRYPTINE_TRY(expr)                               \
-  ({                                                     \
-    auto _cryptine_result = (expr);                      \
-    if (!_cryptine_result.ok())                          \
-      return std::move(_cryptine_result).error();        \
-    std::move(_cryptine_result).value();                 \
+#define CRYPTINE_TRY(expr)                                                  \
+  ({                                                                        \
+    auto _cryptine_result = (expr);                                         \
+    if (!_cryptine_result.ok()) return std::move(_cryptine_result).error(); \
+    std::move(_cryptine_result).value();                                    \
   })
 
 // For Status (Result<void>), which has no value to yield.
-#define CRYPTINE_TRY_STATUS(expr)                        \
-  do {                                                   \
-    auto _cryptine_status = (expr);                      \
-    if (!_cryptine_status.ok())                          \
-      return std::move(_cryptine_status).error();        \
+#define CRYPTINE_TRY_STATUS(expr)                                           \
+  do {                                                                      \
+    auto _cryptine_status = (expr);                                         \
+    if (!_cryptine_status.ok()) return std::move(_cryptine_status).error(); \
   } while (0)

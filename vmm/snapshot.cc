@@ -1,11 +1,12 @@
 #include "vmm/snapshot.h"
-#include "vmm/counters.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+
+#include "vmm/counters.h"
 
 namespace cryptine {
 namespace {

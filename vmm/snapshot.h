@@ -21,9 +21,7 @@ class Snapshot {
   int memfd() const { return memfd_.get(); }
   uint64_t mem_size() const { return image_.size(); }
   // The recorded memory, read-only, for restoring pages and for tests.
-  std::span<const uint8_t> memory() const {
-    return {static_cast<const uint8_t*>(image_.get()), image_.size()};
-  }
+  std::span<const uint8_t> memory() const { return {static_cast<const uint8_t*>(image_.get()), image_.size()}; }
   const VcpuState& vcpu() const { return vcpu_; }
   // Pages that hold anything but zeroes: the snapshot's real memory footprint.
   uint64_t nonzero_pages() const { return nonzero_pages_; }

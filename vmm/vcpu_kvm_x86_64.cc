@@ -1,11 +1,11 @@
 #include "vmm/vcpu_kvm_x86_64.h"
-#include "vmm/counters.h"
 
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "vmm/counters.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm_uapi_x86_64.h"
 #include "vmm/long_mode_x86_64.h"

@@ -199,8 +199,7 @@ Status Virtine::restore_dirty_pages() {
     while (bits != 0) {
       const uint64_t page = word * 64 + static_cast<uint64_t>(std::countr_zero(bits));
       bits &= bits - 1;
-      std::memcpy(guest + page * GuestMemory::kPageSize, clean + page * GuestMemory::kPageSize,
-                  GuestMemory::kPageSize);
+      std::memcpy(guest + page * GuestMemory::kPageSize, clean + page * GuestMemory::kPageSize, GuestMemory::kPageSize);
       ++pages;
     }
   }

@@ -25,8 +25,8 @@ Result<Virtine> VirtinePool::acquire() {
 }
 
 void VirtinePool::release(Virtine virtine) {
-  const bool reusable = virtine.state() != Virtine::State::kPoisoned && virtine.snapshot() == snapshot_ &&
-                        virtine.reset().ok();
+  const bool reusable =
+      virtine.state() != Virtine::State::kPoisoned && virtine.snapshot() == snapshot_ && virtine.reset().ok();
   if (!reusable) {
     ++counters_.discarded;
     // Refill now, so the next acquire is a hit; a failure here shows up there instead.

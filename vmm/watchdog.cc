@@ -59,9 +59,9 @@ class Watchdog {
     new (&mu_) std::mutex();
     started_ = false;
     const pthread_t self = pthread_self();
-    slots_.erase(std::remove_if(slots_.begin(), slots_.end(),
-                                [&](WatchdogSlot* s) { return !pthread_equal(s->owner(), self); }),
-                 slots_.end());
+    slots_.erase(
+        std::remove_if(slots_.begin(), slots_.end(), [&](WatchdogSlot* s) { return !pthread_equal(s->owner(), self); }),
+        slots_.end());
     if (!slots_.empty()) {
       WatchdogSlot* mine = slots_.front();
       slots_.clear();
@@ -93,7 +93,9 @@ struct SlotRegistration {
 
 }  // namespace
 
-int watchdog_signal() { return SIGRTMIN + 3; }
+int watchdog_signal() {
+  return SIGRTMIN + 3;
+}
 
 uint64_t monotonic_ns() {
   timespec ts;

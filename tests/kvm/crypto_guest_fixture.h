@@ -41,7 +41,9 @@ class CryptoGuest : public ::testing::Test {
     ASSERT_TRUE(snap.ok()) << snap.error().message();
     const uint64_t t1 = monotonic_ns();
     snapshot_ = new std::shared_ptr<const Snapshot>(*snap);
-    std::fprintf(stderr, "crypto guest: image %zu bytes, boot to snapshot %.1f ms, %llu exits, snapshot %llu non-zero pages (%.1f MiB)\n",
+    std::fprintf(stderr,
+                 "crypto guest: image %zu bytes, boot to snapshot %.1f ms, %llu exits, snapshot %llu non-zero pages "
+                 "(%.1f MiB)\n",
                  image.size(), (t1 - t0) / 1e6, static_cast<unsigned long long>(v->counters().exits),
                  static_cast<unsigned long long>((*snapshot_)->nonzero_pages()),
                  (*snapshot_)->nonzero_pages() * 4096.0 / (1 << 20));
@@ -67,7 +69,8 @@ class CryptoGuest : public ::testing::Test {
 
 inline Bytes from_hex(const std::string& hex) {
   Bytes out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return out;
 }
 

@@ -102,7 +102,8 @@ TEST_F(CryptoKat, HmacSha256PublishedVector) {
 TEST_F(CryptoKat, HmacsMatchHost) {
   for (const char* md : kDigests) {
     for (size_t key_len : {0, 1, 64, 65, 200}) {
-      for (size_t len : {size_t{0}, size_t{1}, size_t{17}, size_t{1000}, size_t{max_request_input(guest::kMaxDigest)}}) {
+      for (size_t len :
+           {size_t{0}, size_t{1}, size_t{17}, size_t{1000}, size_t{max_request_input(guest::kMaxDigest)}}) {
         const Bytes key = random_bytes(key_len);
         const Bytes data = random_bytes(len - (len > key_len ? key_len : 0));
         auto mac = guest::hmac(*v_, md, key, data);
@@ -190,10 +191,10 @@ struct CipherCase {
   bool aead;
 };
 const CipherCase kCiphers[] = {
-    {"AES-128-ECB", 16, 0, false},  {"AES-192-ECB", 24, 0, false},  {"AES-256-ECB", 32, 0, false},
-    {"AES-128-CBC", 16, 16, false}, {"AES-192-CBC", 24, 16, false}, {"AES-256-CBC", 32, 16, false},
-    {"AES-128-CTR", 16, 16, false}, {"AES-192-CTR", 24, 16, false}, {"AES-256-CTR", 32, 16, false},
-    {"AES-128-GCM", 16, 12, true},  {"AES-192-GCM", 24, 12, true},  {"AES-256-GCM", 32, 12, true},
+    {"AES-128-ECB", 16, 0, false},       {"AES-192-ECB", 24, 0, false},  {"AES-256-ECB", 32, 0, false},
+    {"AES-128-CBC", 16, 16, false},      {"AES-192-CBC", 24, 16, false}, {"AES-256-CBC", 32, 16, false},
+    {"AES-128-CTR", 16, 16, false},      {"AES-192-CTR", 24, 16, false}, {"AES-256-CTR", 32, 16, false},
+    {"AES-128-GCM", 16, 12, true},       {"AES-192-GCM", 24, 12, true},  {"AES-256-GCM", 32, 12, true},
     {"ChaCha20-Poly1305", 32, 12, true},
 };
 
@@ -201,8 +202,8 @@ TEST_F(CryptoKat, CiphersMatchHostAtEdgeLengthsAndRoundTrip) {
   // An update carries in + out + one block: its largest input is half the payload.
   const size_t largest = static_cast<size_t>(max_request_input(guest::kMaxBlock) / 2);
   for (const CipherCase& c : kCiphers) {
-    for (size_t len : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{64}, size_t{1000}, largest,
-                       largest + 1}) {
+    for (size_t len :
+         {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{64}, size_t{1000}, largest, largest + 1}) {
       const Bytes key = random_bytes(c.key_len), iv = random_bytes(c.iv_len), pt = random_bytes(len);
       const Bytes aad = c.aead ? random_bytes(len % 29) : Bytes{};
       const Sealed want = host_encrypt(c.name, key, iv, aad, pt);

@@ -45,21 +45,20 @@ TEST_P(ForbiddenExit, EndsTheVirtineWithTheReason) {
   EXPECT_EQ(ok->kind, HypercallKind::kExit);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Guests, ForbiddenExit,
-    ::testing::Values(Case{"hostile-unknown_port.elf", "unknown port 0x3f8"},
-                      Case{"hostile-port_read.elf", "read from hypercall port DONE"},
-                      Case{"hostile-narrow_out.elf", "with width 1"},
-                      Case{"hostile-mmio.elf", "MMIO write to 0x3fe00000"},
-                      Case{"hostile-null_deref.elf", "triple fault"},
-                      Case{"hostile-log_too_long.elf", "exceeds the log buffer"},
-                      // The escape byte is replaced, so the guest cannot drive the terminal.
-                      Case{"hostile-abort.elf", "guest aborted: booooo?\n"}),
-    [](const auto& info) {
-      std::string name = info.param.guest;
-      name = name.substr(8, name.size() - 12);  // hostile-<case>.elf
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Guests, ForbiddenExit,
+                         ::testing::Values(Case{"hostile-unknown_port.elf", "unknown port 0x3f8"},
+                                           Case{"hostile-port_read.elf", "read from hypercall port DONE"},
+                                           Case{"hostile-narrow_out.elf", "with width 1"},
+                                           Case{"hostile-mmio.elf", "MMIO write to 0x3fe00000"},
+                                           Case{"hostile-null_deref.elf", "triple fault"},
+                                           Case{"hostile-log_too_long.elf", "exceeds the log buffer"},
+                                           // The escape byte is replaced, so the guest cannot drive the terminal.
+                                           Case{"hostile-abort.elf", "guest aborted: booooo?\n"}),
+                         [](const auto& info) {
+                           std::string name = info.param.guest;
+                           name = name.substr(8, name.size() - 12);  // hostile-<case>.elf
+                           return name;
+                         });
 
 TEST(GuestLog, FloodIsThrottledNotFatal) {
   auto kvm = KvmSystem::open();

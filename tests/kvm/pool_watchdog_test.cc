@@ -1,6 +1,5 @@
 // The per-thread pool of ready virtines, and the watchdog that stops a spinning guest.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <atomic>
@@ -78,7 +77,8 @@ TEST(Watchdog, SpinningGuestIsStoppedAndTheNextCallWorks) {
   auto spinner = pool.acquire();
   ASSERT_TRUE(spinner.ok());
   const uint64_t spin = 1;
-  ASSERT_TRUE(spinner->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(&spin), 8}).ok());
+  ASSERT_TRUE(
+      spinner->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(&spin), 8}).ok());
   const uint64_t start = monotonic_ns();
   auto call = spinner->run();
   const uint64_t elapsed_ms = (monotonic_ns() - start) / 1000000;
@@ -102,7 +102,9 @@ TEST(Watchdog, SpinningGuestIsStoppedAndTheNextCallWorks) {
 }
 
 std::atomic<int> g_signals_delivered{0};
-void count_signal(int) { g_signals_delivered.fetch_add(1); }
+void count_signal(int) {
+  g_signals_delivered.fetch_add(1);
+}
 
 TEST(Watchdog, OtherSignalsDuringARunDoNotEndIt) {
   // A program's own signals (SIGCHLD, timers...) interrupt KVM_RUN with EINTR too; the
@@ -112,9 +114,11 @@ TEST(Watchdog, OtherSignalsDuringARunDoNotEndIt) {
   auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, VirtineConfig{});
   ASSERT_TRUE(v.ok());
   const uint64_t request[2] = {2, 20000000};  // count down 20 M: long enough to be hit
-  ASSERT_TRUE(v->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(request), 16}).ok());
+  ASSERT_TRUE(
+      v->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(request), 16}).ok());
 
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = count_signal;
   sigemptyset(&sa.sa_mask);
   ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));

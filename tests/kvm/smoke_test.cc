@@ -43,8 +43,8 @@ std::string hex(uint64_t v) {
   if (call->arg != kSmokeStatus) return ::testing::AssertionFailure() << "exit status " << call->arg;
 
   uint64_t mailbox[2];
-  auto read = virtine->memory().read(GuestAddr{CRYPTINE_MAILBOX_ADDR},
-                                     {reinterpret_cast<uint8_t*>(mailbox), sizeof(mailbox)});
+  auto read =
+      virtine->memory().read(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<uint8_t*>(mailbox), sizeof(mailbox)});
   if (!read.ok()) return ::testing::AssertionFailure() << read.error().message();
   if (mailbox[0] != kSmokeValue)
     return ::testing::AssertionFailure() << "mailbox value " << hex(mailbox[0]) << ", want " << hex(kSmokeValue);
@@ -53,7 +53,9 @@ std::string hex(uint64_t v) {
   return ::testing::AssertionSuccess();
 }
 
-TEST(Smoke, GuestWritesMailboxAndExits) { EXPECT_TRUE(SmokeRanCorrectly("smoke.elf")); }
+TEST(Smoke, GuestWritesMailboxAndExits) {
+  EXPECT_TRUE(SmokeRanCorrectly("smoke.elf"));
+}
 
 TEST(Smoke, CheckFailsWhenGuestWritesWrongValue) {
   auto result = SmokeRanCorrectly("smoke-wrong-value.elf");

@@ -113,12 +113,17 @@ TEST_F(SnapshotReset, ResetRestoresMemoryByteForByteAndEveryRegister) {
     EXPECT_LE(virtine_->counters().last_reset_pages, differing + 3) << "round " << round;
     // The boot info carries fresh entropy after every reset; all else is the snapshot.
     cryptine_boot_info info;
-    ASSERT_TRUE(virtine_->memory().read(GuestAddr{CRYPTINE_BOOTINFO_ADDR}, {reinterpret_cast<uint8_t*>(&info), sizeof(info)}).ok());
+    ASSERT_TRUE(virtine_->memory()
+                    .read(GuestAddr{CRYPTINE_BOOTINFO_ADDR}, {reinterpret_cast<uint8_t*>(&info), sizeof(info)})
+                    .ok());
     cryptine_boot_info snap_info;
     std::memcpy(&snap_info, snapshot_->memory().data() + CRYPTINE_BOOTINFO_ADDR, sizeof(snap_info));
     EXPECT_NE(info.entropy_seq, snap_info.entropy_seq);
     EXPECT_NE(0, std::memcmp(info.entropy, snap_info.entropy, sizeof(info.entropy)));
-    ASSERT_TRUE(virtine_->memory().write(GuestAddr{CRYPTINE_BOOTINFO_ADDR}, {reinterpret_cast<const uint8_t*>(&snap_info), sizeof(snap_info)}).ok());
+    ASSERT_TRUE(
+        virtine_->memory()
+            .write(GuestAddr{CRYPTINE_BOOTINFO_ADDR}, {reinterpret_cast<const uint8_t*>(&snap_info), sizeof(snap_info)})
+            .ok());
     EXPECT_EQ(pages_differing(), 0u) << "round " << round;
     ExpectSameState(snapshot_->vcpu(), state_now());
   }

@@ -23,17 +23,17 @@ TEST(GuestMemory, TranslateBoundaryTable) {
     uint64_t addr, len;
     bool ok;
   } cases[] = {
-      {0, kSize, true},           // exact fit
-      {0, kSize + 1, false},      // one byte past
-      {1, kSize - 1, true},       // exact fit from an offset
-      {1, kSize, false},          // one byte past from an offset
-      {kSize - 1, 1, true},       // last byte
-      {kSize, 0, true},           // empty range at the end
-      {kSize, 1, false},          // first byte past the end
-      {kSize + 1, 0, false},      // empty range past the end
-      {kMax, 2, false},           // addr + len overflows
-      {2, kMax - 1, false},       // addr + len overflows to exactly 0
-      {1, kMax, false},           // addr + len overflows
+      {0, kSize, true},       // exact fit
+      {0, kSize + 1, false},  // one byte past
+      {1, kSize - 1, true},   // exact fit from an offset
+      {1, kSize, false},      // one byte past from an offset
+      {kSize - 1, 1, true},   // last byte
+      {kSize, 0, true},       // empty range at the end
+      {kSize, 1, false},      // first byte past the end
+      {kSize + 1, 0, false},  // empty range past the end
+      {kMax, 2, false},       // addr + len overflows
+      {2, kMax - 1, false},   // addr + len overflows to exactly 0
+      {1, kMax, false},       // addr + len overflows
   };
   for (const Case& c : cases) {
     auto r = memory->translate(GuestAddr{c.addr}, c.len);

@@ -109,15 +109,15 @@ TEST_F(Codec, DecodeOutputWindowBoundaryTable) {
     uint32_t offset, length;
     bool ok;
   } cases[] = {
-      {100, 50, true},           // exact fit
-      {100, 51, false},          // one byte past
-      {99, 1, false},            // one byte before the window
-      {149, 1, true},            // last byte
-      {150, 0, true},            // empty at the end
-      {150, 1, false},           // first byte past
-      {0xffffffffu, 2, false},   // offset + length overflows 32 bits
-      {101, 0xffffffffu, false}, // overflowing length
-      {0, 0, true},              // empty output: no place needed
+      {100, 50, true},            // exact fit
+      {100, 51, false},           // one byte past
+      {99, 1, false},             // one byte before the window
+      {149, 1, true},             // last byte
+      {150, 0, true},             // empty at the end
+      {150, 1, false},            // first byte past
+      {0xffffffffu, 2, false},    // offset + length overflows 32 bits
+      {101, 0xffffffffu, false},  // overflowing length
+      {0, 0, true},               // empty output: no place needed
       {0xffffffffu, 0, true},
   };
   for (const Case& c : cases) {
