@@ -1,0 +1,33 @@
+// The shim's configuration: environment variables read once, each bad value reported
+// with the default it falls back to, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace cryptine {
+
+enum class Scope { kCall, kContext, kThread };
+enum class Fallback { kNative, kFail };
+
+struct Config {
+  std::vector<std::string> algs;  // CRYPTINE_ALGS, lower-cased; empty means every supported one
+  Scope scope = Scope::kContext;  // CRYPTINE_SCOPE: call | context | thread
+  uint32_t pool = 1;              // CRYPTINE_POOL: ready virtines kept per thread, 0..64
+  std::string guest;              // CRYPTINE_GUEST: the guest image; empty: the installed one
+  uint32_t timeout_ms = 10000;    // CRYPTINE_TIMEOUT_MS: 1..3600000
+  Fallback fallback = Fallback::kNative;  // CRYPTINE_FALLBACK: native | fail (without KVM)
+  bool stats = false;             // CRYPTINE_STATS: print the counters at exit
+  bool log = false;               // CRYPTINE_LOG: the guest's LOG lines and shim notes on stderr
+};
+
+const char* scope_name(Scope scope);
+
+// Reads the variables through `getenv` (injected so tests need no environment);
+// every value that is not understood adds one line to `warnings` saying which value
+// was ignored and which default is used instead.
+Config parse_config(const std::function<const char*(const char*)>& getenv, std::vector<std::string>* warnings);
+
+}  // namespace cryptine

@@ -1,0 +1,96 @@
+// The shim's environment parsing: good values, and each bad one named with its default.
+#include "shim/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+namespace cryptine {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+Config parse(const std::map<std::string, std::string>& env, std::vector<std::string>* warnings) {
+  return parse_config(
+      [&](const char* name) -> const char* {
+        auto it = env.find(name);
+        return it == env.end() ? nullptr : it->second.c_str();
+      },
+      warnings);
+}
+
+TEST(Config, DefaultsWithAnEmptyEnvironment) {
+  std::vector<std::string> warnings;
+  Config c = parse({}, &warnings);
+  EXPECT_THAT(warnings, IsEmpty());
+  EXPECT_THAT(c.algs, IsEmpty());
+  EXPECT_EQ(c.scope, Scope::kContext);
+  EXPECT_EQ(c.pool, 1u);
+  EXPECT_EQ(c.timeout_ms, 10000u);
+  EXPECT_EQ(c.fallback, Fallback::kNative);
+  EXPECT_FALSE(c.stats);
+  EXPECT_FALSE(c.log);
+  EXPECT_EQ(c.guest, "");
+}
+
+TEST(Config, GoodValues) {
+  std::vector<std::string> warnings;
+  Config c = parse({{"CRYPTINE_ALGS", " SHA256, aes-128-gcm ,,HMAC"},
+                    {"CRYPTINE_SCOPE", "Call"},
+                    {"CRYPTINE_POOL", "64"},
+                    {"CRYPTINE_GUEST", "/x/guest.elf"},
+                    {"CRYPTINE_TIMEOUT_MS", "1"},
+                    {"CRYPTINE_FALLBACK", "FAIL"},
+                    {"CRYPTINE_STATS", "yes"},
+                    {"CRYPTINE_LOG", "1"}},
+                   &warnings);
+  EXPECT_THAT(warnings, IsEmpty());
+  EXPECT_THAT(c.algs, ElementsAre("sha256", "aes-128-gcm", "hmac"));
+  EXPECT_EQ(c.scope, Scope::kCall);
+  EXPECT_EQ(c.pool, 64u);
+  EXPECT_EQ(c.guest, "/x/guest.elf");
+  EXPECT_EQ(c.timeout_ms, 1u);
+  EXPECT_EQ(c.fallback, Fallback::kFail);
+  EXPECT_TRUE(c.stats);
+  EXPECT_TRUE(c.log);
+  EXPECT_THAT(parse({{"CRYPTINE_ALGS", "ALL"}}, &warnings).algs, IsEmpty());
+}
+
+TEST(Config, EachBadValueWarnsOnceAndKeepsTheDefault) {
+  std::vector<std::string> warnings;
+  Config c = parse({{"CRYPTINE_ALGS", " , ,"},
+                    {"CRYPTINE_SCOPE", "process"},
+                    {"CRYPTINE_POOL", "65"},
+                    {"CRYPTINE_TIMEOUT_MS", "0"},
+                    {"CRYPTINE_FALLBACK", "maybe"},
+                    {"CRYPTINE_STATS", "2"},
+                    {"CRYPTINE_LOG", "loud"}},
+                   &warnings);
+  ASSERT_EQ(warnings.size(), 7u);
+  EXPECT_THAT(warnings[0], HasSubstr("CRYPTINE_ALGS=' , ,' is not understood; using all"));
+  EXPECT_THAT(warnings[1], HasSubstr("CRYPTINE_SCOPE='process'"));
+  EXPECT_THAT(warnings[2], HasSubstr("CRYPTINE_POOL='65'"));
+  EXPECT_THAT(warnings[3], HasSubstr("CRYPTINE_TIMEOUT_MS='0'"));
+  EXPECT_THAT(warnings[4], HasSubstr("using native"));
+  EXPECT_EQ(c.scope, Scope::kContext);
+  EXPECT_EQ(c.pool, 1u);
+  EXPECT_EQ(c.timeout_ms, 10000u);
+  EXPECT_EQ(c.fallback, Fallback::kNative);
+  EXPECT_FALSE(c.stats);
+}
+
+TEST(Config, NumbersAreStrict) {
+  for (const char* bad : {"", "-1", "+3", "3 ", "0x10", "1e3", "99999999999999999999999"}) {
+    std::vector<std::string> warnings;
+    Config c = parse({{"CRYPTINE_POOL", bad}}, &warnings);
+    EXPECT_EQ(warnings.size(), 1u) << "'" << bad << "'";
+    EXPECT_EQ(c.pool, 1u);
+  }
+}
+
+}  // namespace
+}  // namespace cryptine
