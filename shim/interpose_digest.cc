@@ -1,0 +1,110 @@
+// Interposed one-shot digests: EVP_Digest and the legacy SHA*() functions (what
+// `openssl speed` calls for its digest tests). Each runs in a virtine from the calling
+// thread's pool that is reset right after the call (scope "call").
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include <cstring>
+#include <span>
+
+#include "shim/guest_ops.h"
+#include "shim/openssl_errors.h"
+#include "shim/real_symbol.h"
+#include "shim/runtime.h"
+
+namespace cryptine {
+namespace {
+
+enum class Outcome { kDone, kFailed, kNative };
+
+// Runs the digest in a virtine. kNative: the caller should run OpenSSL's own function
+// (algorithm not enabled, or no virtines and CRYPTINE_FALLBACK=native).
+Outcome digest_in_virtine(const EVP_MD* md, const void* data, size_t count, unsigned char* out, unsigned int* size) {
+  Runtime& rt = Runtime::get();
+  if (!rt.digest_enabled(md)) {
+    rt.counters().passed_through.fetch_add(1, std::memory_order_relaxed);
+    return Outcome::kNative;
+  }
+  VirtinePool* pool = rt.thread_pool();
+  if (pool == nullptr) {
+    if (rt.config().fallback == Fallback::kNative) {
+      rt.counters().native_fallbacks.fetch_add(1, std::memory_order_relaxed);
+      return Outcome::kNative;
+    }
+    rt.counters().failed.fetch_add(1, std::memory_order_relaxed);
+    raise_openssl_error(Error(ErrorCode::kUnsupported, "virtines unavailable and CRYPTINE_FALLBACK=fail"));
+    return Outcome::kFailed;
+  }
+  auto virtine = pool->acquire();
+  if (!virtine.ok()) {
+    rt.counters().failed.fetch_add(1, std::memory_order_relaxed);
+    raise_openssl_error(virtine.error());
+    return Outcome::kFailed;
+  }
+  auto digest = guest::digest(*virtine, EVP_MD_get0_name(md), {static_cast<const uint8_t*>(data), count});
+  pool->release(std::move(virtine).value());
+  if (!digest.ok()) {
+    rt.counters().failed.fetch_add(1, std::memory_order_relaxed);
+    raise_openssl_error(digest.error());
+    return Outcome::kFailed;
+  }
+  std::memcpy(out, digest->data(), digest->size());
+  if (size != nullptr) *size = static_cast<unsigned int>(digest->size());
+  rt.counters().virtine_calls.fetch_add(1, std::memory_order_relaxed);
+  return Outcome::kDone;
+}
+
+// The legacy one-shots: OpenSSL's own function when not ours, NULL on failure, and a
+// static buffer when md is NULL, as OpenSSL does.
+template <typename Real>
+unsigned char* legacy_digest(const EVP_MD* md, const unsigned char* d, size_t n, unsigned char* out,
+                             unsigned char* static_buf, Real real) {
+  try {
+    if (d == nullptr && n > 0) return real(d, n, out);  // OpenSSL's behaviour, whatever it is
+    unsigned char* dst = out != nullptr ? out : static_buf;
+    switch (digest_in_virtine(md, d, n, dst, nullptr)) {
+      case Outcome::kDone: return dst;
+      case Outcome::kFailed: return nullptr;
+      case Outcome::kNative: break;
+    }
+  } catch (...) {  // no C++ exception may reach the program
+  }
+  return real(d, n, out);
+}
+
+}  // namespace
+}  // namespace cryptine
+
+using cryptine::legacy_digest;
+
+extern "C" {
+
+__attribute__((visibility("default"))) int EVP_Digest(const void* data, size_t count, unsigned char* md,
+                                                      unsigned int* size, const EVP_MD* type, ENGINE* impl) {
+  try {
+    if (impl == nullptr && type != nullptr && md != nullptr && (data != nullptr || count == 0)) {
+      switch (cryptine::digest_in_virtine(type, data, count, md, size)) {
+        case cryptine::Outcome::kDone: return 1;
+        case cryptine::Outcome::kFailed: return 0;
+        case cryptine::Outcome::kNative: break;
+      }
+    }
+  } catch (...) {
+  }
+  return CRYPTINE_REAL(EVP_Digest)(data, count, md, size, type, impl);
+}
+
+#define CRYPTINE_LEGACY_DIGEST(NAME, EVP_FN, LEN)                                                   \
+  __attribute__((visibility("default"))) unsigned char* NAME(const unsigned char* d, size_t n,      \
+                                                             unsigned char* md) {                   \
+    static unsigned char buf[LEN];                                                                  \
+    return legacy_digest(EVP_FN(), d, n, md, buf, CRYPTINE_REAL(NAME));                             \
+  }
+
+CRYPTINE_LEGACY_DIGEST(SHA1, EVP_sha1, SHA_DIGEST_LENGTH)
+CRYPTINE_LEGACY_DIGEST(SHA224, EVP_sha224, SHA224_DIGEST_LENGTH)
+CRYPTINE_LEGACY_DIGEST(SHA256, EVP_sha256, SHA256_DIGEST_LENGTH)
+CRYPTINE_LEGACY_DIGEST(SHA384, EVP_sha384, SHA384_DIGEST_LENGTH)
+CRYPTINE_LEGACY_DIGEST(SHA512, EVP_sha512, SHA512_DIGEST_LENGTH)
+
+}  // extern "C"

@@ -1,0 +1,126 @@
+#include "shim/runtime.h"
+
+#include <openssl/objects.h>
+#include <pthread.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <vector>
+
+#include "vmm/counters.h"
+
+#ifndef CRYPTINE_DEFAULT_GUEST
+#define CRYPTINE_DEFAULT_GUEST "/usr/local/libexec/cryptine/cryptine-guest.elf"
+#endif
+
+namespace cryptine {
+namespace {
+
+// What the guest serves and warms up before its snapshot; CRYPTINE_ALGS may narrow it.
+const char* const kSupportedDigests[] = {"SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "SHA3-256"};
+
+std::mutex g_start_mu;
+
+// A thread's pool, rebuilt when the process has forked since it was made: the parent's
+// VMs belong to the parent (dropping them only closes fds and unmaps memory).
+struct ThreadPool {
+  std::unique_ptr<VirtinePool> pool;
+  uint64_t generation = 0;
+};
+thread_local ThreadPool t_pool;
+
+}  // namespace
+
+void after_fork_in_child() { Runtime::get().fork_generation_.fetch_add(1); }
+
+Runtime& Runtime::get() {
+  static Runtime* runtime = new Runtime();
+  return *runtime;
+}
+
+Runtime::Runtime() {
+  std::vector<std::string> warnings;
+  config_ = parse_config([](const char* name) { return std::getenv(name); }, &warnings);
+  for (const std::string& w : warnings) std::fprintf(stderr, "cryptine: %s\n", w.c_str());
+
+  std::vector<std::string> names(std::begin(kSupportedDigests), std::end(kSupportedDigests));
+  if (!config_.algs.empty()) names = config_.algs;
+  for (const std::string& name : names) {
+    if (const EVP_MD* md = EVP_get_digestbyname(name.c_str()); md != nullptr) {
+      enabled_nids_.insert(EVP_MD_get_type(md));
+    } else if (!config_.algs.empty() && EVP_get_cipherbyname(name.c_str()) == nullptr && name != "hmac") {
+      std::fprintf(stderr, "cryptine: CRYPTINE_ALGS names '%s', which OpenSSL does not know; ignored\n", name.c_str());
+    }
+  }
+  pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  if (config_.stats) std::atexit([] { Runtime::get().print_stats(); });
+}
+
+bool Runtime::digest_enabled(const EVP_MD* md) const {
+  return md != nullptr && enabled_nids_.count(EVP_MD_get_type(md)) != 0;
+}
+
+bool Runtime::start_virtines() {
+  std::lock_guard lock(g_start_mu);
+  if (started_.load() != 0) return started_.load() > 0;
+  auto fail = [&](const std::string& why) {
+    const char* then = config_.fallback == Fallback::kNative ? "running natively" : "interposed calls will fail";
+    std::fprintf(stderr, "cryptine: virtines unavailable (%s); %s\n", why.c_str(), then);
+    started_.store(-1);
+    return false;
+  };
+  auto kvm = KvmSystem::open();
+  if (!kvm.ok()) return fail(kvm.error().message());
+  kvm_ = std::make_unique<KvmSystem>(std::move(kvm).value());
+
+  const std::string path = config_.guest.empty() ? CRYPTINE_DEFAULT_GUEST : config_.guest;
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<uint8_t> image{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (image.empty()) return fail("cannot read the guest image " + path);
+
+  VirtineConfig vc;
+  vc.timeout_ms = config_.timeout_ms;
+  if (!config_.log) vc.log_sink = [](std::string_view) {};
+  auto boot = Virtine::boot(*kvm_, image, vc);
+  if (!boot.ok()) return fail("booting the guest: " + boot.error().message());
+  auto call = boot->run();
+  if (!call.ok() || call->kind != HypercallKind::kSnapshot)
+    return fail("the guest did not reach its snapshot" + (call.ok() ? std::string() : ": " + call.error().message()));
+  auto snap = boot->take_snapshot(*kvm_);
+  if (!snap.ok()) return fail("snapshot: " + snap.error().message());
+  snapshot_ = *snap;
+  started_.store(1);
+  return true;
+}
+
+VirtinePool* Runtime::thread_pool() {
+  const uint64_t generation = fork_generation_.load(std::memory_order_relaxed);
+  if (t_pool.pool != nullptr && t_pool.generation == generation) return t_pool.pool.get();
+  t_pool.pool.reset();  // made before a fork: the parent's VMs
+  if (started_.load() < 0 || (started_.load() == 0 && !start_virtines())) return nullptr;
+  VirtineConfig vc;
+  vc.timeout_ms = config_.timeout_ms;
+  if (!config_.log) vc.log_sink = [](std::string_view) {};
+  t_pool.pool = std::make_unique<VirtinePool>(*kvm_, snapshot_, vc, config_.pool);
+  t_pool.generation = generation;
+  return t_pool.pool.get();
+}
+
+void Runtime::print_stats() const {
+  const auto v = vmm_counters().read();
+  std::fprintf(stderr,
+               "cryptine stats: virtine_calls=%llu passed_through=%llu native_fallbacks=%llu failed=%llu "
+               "vm_creations=%llu exits=%llu resets=%llu pages_restored=%llu virtine_failures=%llu timeouts=%llu\n",
+               static_cast<unsigned long long>(counters_.virtine_calls.load()),
+               static_cast<unsigned long long>(counters_.passed_through.load()),
+               static_cast<unsigned long long>(counters_.native_fallbacks.load()),
+               static_cast<unsigned long long>(counters_.failed.load()),
+               static_cast<unsigned long long>(v.creations), static_cast<unsigned long long>(v.exits),
+               static_cast<unsigned long long>(v.resets), static_cast<unsigned long long>(v.pages_restored),
+               static_cast<unsigned long long>(v.failures), static_cast<unsigned long long>(v.timeouts));
+}
+
+}  // namespace cryptine

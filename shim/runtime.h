@@ -1,0 +1,60 @@
+// Runtime: the process's cryptine state, made on first use: the configuration, KVM, the
+// crypto guest's snapshot, the allowed algorithms, each thread's pool, the counters.
+#pragma once
+
+#include <openssl/evp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "shim/config.h"
+#include "vmm/kvm_system.h"
+#include "vmm/snapshot.h"
+#include "vmm/virtine_pool.h"
+
+namespace cryptine {
+
+struct ShimCounters {
+  std::atomic<uint64_t> virtine_calls{0};  // interposed calls served by a virtine
+  std::atomic<uint64_t> passed_through{0}; // interposed calls given to OpenSSL: algorithm not enabled
+  std::atomic<uint64_t> native_fallbacks{0};  // calls run natively because virtines are unavailable
+  std::atomic<uint64_t> failed{0};            // calls that failed in or because of a virtine
+};
+
+class Runtime {
+ public:
+  // The process's runtime; never destroyed (threads and atexit handlers may outlive statics).
+  static Runtime& get();
+
+  const Config& config() const { return config_; }
+  ShimCounters& counters() { return counters_; }
+
+  // The calling thread's pool of ready virtines, or nullptr if virtines are unavailable
+  // (no usable KVM, no guest image): the reason is printed once, and callers then run
+  // natively or fail, as CRYPTINE_FALLBACK says.
+  VirtinePool* thread_pool();
+
+  // Whether CRYPTINE_ALGS lets this digest go to a virtine.
+  bool digest_enabled(const EVP_MD* md) const;
+
+  // Prints the counters (CRYPTINE_STATS).
+  void print_stats() const;
+
+ private:
+  Runtime();
+  bool start_virtines();  // KVM and the snapshot, once per process
+
+  Config config_;
+  ShimCounters counters_;
+  std::set<int> enabled_nids_;  // resolved from CRYPTINE_ALGS (or the supported list)
+  std::unique_ptr<KvmSystem> kvm_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::atomic<int> started_{0};  // 0 not yet, 1 running, -1 unavailable
+  std::atomic<uint64_t> fork_generation_{0};
+  friend void after_fork_in_child();
+};
+
+}  // namespace cryptine
