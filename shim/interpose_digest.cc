@@ -60,7 +60,10 @@ template <typename Real>
 unsigned char* legacy_digest(const EVP_MD* md, const unsigned char* d, size_t n, unsigned char* out,
                              unsigned char* static_buf, Real real) {
   try {
-    if (d == nullptr && n > 0) return real(d, n, out);  // OpenSSL's behaviour, whatever it is
+    if (called_from_openssl() || (d == nullptr && n > 0)) {  // OpenSSL's own behaviour
+      InOpenSsl in_openssl;
+      return real(d, n, out);
+    }
     unsigned char* dst = out != nullptr ? out : static_buf;
     switch (digest_in_virtine(md, d, n, dst, nullptr)) {
       case Outcome::kDone: return dst;
@@ -69,6 +72,7 @@ unsigned char* legacy_digest(const EVP_MD* md, const unsigned char* d, size_t n,
     }
   } catch (...) {  // no C++ exception may reach the program
   }
+  InOpenSsl in_openssl;
   return real(d, n, out);
 }
 
@@ -82,7 +86,8 @@ extern "C" {
 __attribute__((visibility("default"))) int EVP_Digest(const void* data, size_t count, unsigned char* md,
                                                       unsigned int* size, const EVP_MD* type, ENGINE* impl) {
   try {
-    if (impl == nullptr && type != nullptr && md != nullptr && (data != nullptr || count == 0)) {
+    if (!cryptine::called_from_openssl() && impl == nullptr && type != nullptr && md != nullptr &&
+        (data != nullptr || count == 0)) {
       switch (cryptine::digest_in_virtine(type, data, count, md, size)) {
         case cryptine::Outcome::kDone: return 1;
         case cryptine::Outcome::kFailed: return 0;
@@ -91,6 +96,7 @@ __attribute__((visibility("default"))) int EVP_Digest(const void* data, size_t c
     }
   } catch (...) {
   }
+  cryptine::InOpenSsl in_openssl;
   return CRYPTINE_REAL(EVP_Digest)(data, count, md, size, type, impl);
 }
 

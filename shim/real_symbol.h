@@ -19,6 +19,20 @@ Fn real_symbol(const char* name) {
   return reinterpret_cast<Fn>(p);
 }
 
+// Set while the shim runs OpenSSL's own function. libcrypto calls its own exported
+// functions through the PLT, so they reach the shim again from inside (the real SHA256()
+// calls EVP_Digest); such nested calls go straight to OpenSSL, routed and counted once.
+inline thread_local int t_in_openssl = 0;
+
+struct InOpenSsl {
+  InOpenSsl() { ++t_in_openssl; }
+  ~InOpenSsl() { --t_in_openssl; }
+  InOpenSsl(const InOpenSsl&) = delete;
+  InOpenSsl& operator=(const InOpenSsl&) = delete;
+};
+
+inline bool called_from_openssl() { return t_in_openssl > 0; }
+
 #define CRYPTINE_REAL(fn) ([] {                                      \
   static const auto real = ::cryptine::real_symbol<decltype(&fn)>(#fn); \
   return real;                                                       \
