@@ -77,6 +77,7 @@ Config parse_config(const std::function<const char*(const char*)>& getenv, std::
     else warn("CRYPTINE_POOL", v, "1 (a number from 0 to 64)");
   }
   if (const char* v = getenv("CRYPTINE_GUEST"); v != nullptr) c.guest = v;
+  if (const char* v = getenv("CRYPTINE_KVM_DEVICE"); v != nullptr && *v != '\0') c.kvm_device = v;
   if (const char* v = getenv("CRYPTINE_TIMEOUT_MS"); v != nullptr) {
     if (parse_uint(v, 1, 3600000, &n)) c.timeout_ms = static_cast<uint32_t>(n);
     else warn("CRYPTINE_TIMEOUT_MS", v, "10000 (milliseconds, 1 to 3600000)");

@@ -21,6 +21,7 @@ struct Config {
   Fallback fallback = Fallback::kNative;  // CRYPTINE_FALLBACK: native | fail (without KVM)
   bool stats = false;             // CRYPTINE_STATS: print the counters at exit
   bool log = false;               // CRYPTINE_LOG: the guest's LOG lines and shim notes on stderr
+  std::string kvm_device = "/dev/kvm";  // CRYPTINE_KVM_DEVICE: for tests of the fallback
 };
 
 const char* scope_name(Scope scope);

@@ -72,7 +72,7 @@ bool Runtime::start_virtines() {
     started_.store(-1);
     return false;
   };
-  auto kvm = KvmSystem::open();
+  auto kvm = KvmSystem::open(config_.kvm_device.c_str());
   if (!kvm.ok()) return fail(kvm.error().message());
   kvm_ = std::make_unique<KvmSystem>(std::move(kvm).value());
 

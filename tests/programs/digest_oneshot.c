@@ -1,6 +1,7 @@
 /* An ordinary program linked against the system's libcrypto: prints one-shot digests
  * (EVP_Digest and the legacy SHA*() functions) of fixed and edge-length inputs, so its
  * output can be compared with and without libcryptine.so underneath. */
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -23,7 +24,11 @@ int main(void) {
   unsigned int n;
   for (size_t l = 0; l < sizeof(lengths) / sizeof(lengths[0]); ++l) {
     for (size_t a = 0; a < sizeof(names) / sizeof(names[0]); ++a) {
-      if (!EVP_Digest(buf, lengths[l], md, &n, EVP_get_digestbyname(names[a]), NULL)) return 2;
+      if (!EVP_Digest(buf, lengths[l], md, &n, EVP_get_digestbyname(names[a]), NULL)) {
+        fprintf(stderr, "EVP_Digest(%s) failed: ", names[a]);
+        ERR_print_errors_fp(stderr);
+        return 2;
+      }
       print(names[a], lengths[l], md, n);
     }
     print("legacy-SHA1", lengths[l], SHA1(buf, lengths[l], md), SHA_DIGEST_LENGTH);

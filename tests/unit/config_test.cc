@@ -35,6 +35,7 @@ TEST(Config, DefaultsWithAnEmptyEnvironment) {
   EXPECT_FALSE(c.stats);
   EXPECT_FALSE(c.log);
   EXPECT_EQ(c.guest, "");
+  EXPECT_EQ(c.kvm_device, "/dev/kvm");
 }
 
 TEST(Config, GoodValues) {
@@ -46,9 +47,11 @@ TEST(Config, GoodValues) {
                     {"CRYPTINE_TIMEOUT_MS", "1"},
                     {"CRYPTINE_FALLBACK", "FAIL"},
                     {"CRYPTINE_STATS", "yes"},
-                    {"CRYPTINE_LOG", "1"}},
+                    {"CRYPTINE_LOG", "1"},
+                    {"CRYPTINE_KVM_DEVICE", "/dev/null"}},
                    &warnings);
   EXPECT_THAT(warnings, IsEmpty());
+  EXPECT_EQ(c.kvm_device, "/dev/null");
   EXPECT_THAT(c.algs, ElementsAre("sha256", "aes-128-gcm", "hmac"));
   EXPECT_EQ(c.scope, Scope::kCall);
   EXPECT_EQ(c.pool, 64u);
