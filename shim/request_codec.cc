@@ -40,7 +40,7 @@ Result<OutputWindow> encode_request(const CryptoRequest& r, std::span<uint8_t> m
   h.magic = CRYPTINE_REQUEST_MAGIC;
   h.op = r.op;
   h.handle = r.handle;
-  std::memcpy(h.name, r.name.data(), r.name.size());
+  if (!r.name.empty()) std::memcpy(h.name, r.name.data(), r.name.size());  // data() may be null
   uint64_t cursor = 0;
   h.key = place(payload, &cursor, r.key);
   h.iv = place(payload, &cursor, r.iv);

@@ -11,6 +11,7 @@ namespace cryptine {
 struct VmmCounters {
   std::atomic<uint64_t> creations{0};       // VMs created (cold boots and starts from a snapshot)
   std::atomic<uint64_t> mappings{0};        // mmap calls (guest memory, run areas, snapshots)
+  std::atomic<uint64_t> unmappings{0};      // munmap of those: mappings - unmappings are live
   std::atomic<uint64_t> exits{0};           // VM exits seen by user space
   std::atomic<uint64_t> hypercalls{0};      // exits that were valid hypercalls
   std::atomic<uint64_t> resets{0};          // resets to a snapshot
@@ -20,12 +21,21 @@ struct VmmCounters {
   std::atomic<uint64_t> log_dropped{0};     // guest LOG lines over the limit
 
   struct Values {
-    uint64_t creations, mappings, exits, hypercalls, resets, pages_restored, failures, timeouts, log_dropped;
+    uint64_t creations, mappings, unmappings, exits, hypercalls, resets, pages_restored, failures, timeouts, log_dropped;
   };
   Values read() const {
     auto r = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-    return {r(creations),      r(mappings), r(exits),    r(hypercalls), r(resets),
-            r(pages_restored), r(failures), r(timeouts), r(log_dropped)};
+    // Designated: a field left out is zero, never a neighbour's value.
+    return {.creations = r(creations),
+            .mappings = r(mappings),
+            .unmappings = r(unmappings),
+            .exits = r(exits),
+            .hypercalls = r(hypercalls),
+            .resets = r(resets),
+            .pages_restored = r(pages_restored),
+            .failures = r(failures),
+            .timeouts = r(timeouts),
+            .log_dropped = r(log_dropped)};
   }
 };
 

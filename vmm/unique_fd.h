@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <utility>
 
+#include "vmm/counters.h"
+
 namespace cryptine {
 
 class UniqueFd {
@@ -54,7 +56,10 @@ class Mapping {
   void* get() const { return addr_; }
   size_t size() const { return size_; }
   void reset() {
-    if (addr_ != nullptr) ::munmap(addr_, size_);
+    if (addr_ != nullptr) {
+      ::munmap(addr_, size_);
+      count(vmm_counters().unmappings);
+    }
     addr_ = nullptr;
     size_ = 0;
   }
