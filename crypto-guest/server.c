@@ -53,15 +53,18 @@ static void* slot_get(uint32_t handle, enum slot_kind kind) {
   return slots[handle - 1].ptr;
 }
 
-static void slot_free(uint32_t handle) {
-  void* p = slots[handle - 1].ptr;
-  switch (slots[handle - 1].kind) {
+static void free_by_kind(enum slot_kind kind, void* p) {
+  switch (kind) {
     case SLOT_CIPHER: EVP_CIPHER_CTX_free(p); break;
     case SLOT_DIGEST: EVP_MD_CTX_free(p); break;
     case SLOT_MAC: EVP_MAC_CTX_free(p); break;
     case SLOT_KEY: EVP_PKEY_free(p); break;
     case SLOT_FREE: break;
   }
+}
+
+static void slot_free(uint32_t handle) {
+  free_by_kind(slots[handle - 1].kind, slots[handle - 1].ptr);
   slots[handle - 1].kind = SLOT_FREE;
   slots[handle - 1].ptr = NULL;
 }
@@ -114,6 +117,14 @@ static void fail(struct call* c, uint32_t status) {
   ERR_clear_error();
 }
 
+/* Gives a new context or key its handle in the reply; with no slot left it is freed. */
+static void keep(struct call* c, enum slot_kind kind, void* ptr) {
+  if ((c->rep.handle = slot_put(kind, ptr)) == 0) {
+    free_by_kind(kind, ptr);
+    fail(c, CRYPTINE_STATUS_NO_SPACE);
+  }
+}
+
 /* For OpenSSL calls: 1 is success; anything else is a crypto error. */
 static int ok(struct call* c, int ret) {
   c->rep.values[1] = ret;
@@ -155,11 +166,8 @@ static void cipher_init(struct call* c) {
     if (created) EVP_CIPHER_CTX_free(ctx);
     return;
   }
-  if (created && (handle = slot_put(SLOT_CIPHER, ctx)) == 0) {
-    EVP_CIPHER_CTX_free(ctx);
-    return fail(c, CRYPTINE_STATUS_NO_SPACE);
-  }
-  c->rep.handle = handle;
+  if (created) keep(c, SLOT_CIPHER, ctx);
+  else c->rep.handle = handle;
 }
 
 static void cipher_update(struct call* c) {
@@ -209,10 +217,7 @@ static void digest_init(struct call* c) {
   int r = ctx != NULL ? EVP_DigestInit_ex(ctx, md, NULL) : 0;
   EVP_MD_free(uncached);
   if (!ok(c, r)) return EVP_MD_CTX_free(ctx);
-  if ((c->rep.handle = slot_put(SLOT_DIGEST, ctx)) == 0) {
-    EVP_MD_CTX_free(ctx);
-    fail(c, CRYPTINE_STATUS_NO_SPACE);
-  }
+  keep(c, SLOT_DIGEST, ctx);
 }
 
 static void digest_update(struct call* c) {
@@ -261,11 +266,7 @@ static EVP_MAC_CTX* mac_new(struct call* c) {
 
 static void mac_init(struct call* c) {
   EVP_MAC_CTX* ctx = mac_new(c);
-  if (ctx == NULL) return;
-  if ((c->rep.handle = slot_put(SLOT_MAC, ctx)) == 0) {
-    EVP_MAC_CTX_free(ctx);
-    fail(c, CRYPTINE_STATUS_NO_SPACE);
-  }
+  if (ctx != NULL) keep(c, SLOT_MAC, ctx);
 }
 
 static void mac_update(struct call* c) {
@@ -300,22 +301,13 @@ static void ctx_copy(struct call* c) {
   void* dup = NULL;
   int r = 0;
   switch (kind) {
-    case SLOT_CIPHER:
-      if ((dup = EVP_CIPHER_CTX_new()) != NULL && !(r = EVP_CIPHER_CTX_copy(dup, src))) EVP_CIPHER_CTX_free(dup);
-      break;
-    case SLOT_DIGEST:
-      if ((dup = EVP_MD_CTX_new()) != NULL && !(r = EVP_MD_CTX_copy_ex(dup, src))) EVP_MD_CTX_free(dup);
-      break;
+    case SLOT_CIPHER: r = (dup = EVP_CIPHER_CTX_new()) != NULL && EVP_CIPHER_CTX_copy(dup, src); break;
+    case SLOT_DIGEST: r = (dup = EVP_MD_CTX_new()) != NULL && EVP_MD_CTX_copy_ex(dup, src); break;
     case SLOT_MAC: r = (dup = EVP_MAC_CTX_dup(src)) != NULL; break;
     default: return fail(c, CRYPTINE_STATUS_NO_HANDLE);
   }
-  if (!ok(c, r)) return;
-  if ((c->rep.handle = slot_put(kind, dup)) == 0) {
-    if (kind == SLOT_CIPHER) /* no slot left: free what we made */ EVP_CIPHER_CTX_free(dup);
-    if (kind == SLOT_DIGEST) EVP_MD_CTX_free(dup);
-    if (kind == SLOT_MAC) EVP_MAC_CTX_free(dup);
-    fail(c, CRYPTINE_STATUS_NO_SPACE);
-  }
+  if (ok(c, r)) keep(c, kind, dup);
+  else free_by_kind(kind, dup);
 }
 
 static void free_handle(struct call* c) {
@@ -336,13 +328,10 @@ static void key_import(struct call* c) {
     key = d2i_AutoPrivateKey(NULL, &p, (long)c->req.in.length);
   }
   if (key == NULL) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
-  if ((c->rep.handle = slot_put(SLOT_KEY, key)) == 0) {
-    EVP_PKEY_free(key);
-    fail(c, CRYPTINE_STATUS_NO_SPACE);
-  }
   c->rep.values[0] = EVP_PKEY_get_id(key);
   c->rep.values[2] = EVP_PKEY_get_bits(key);
   c->rep.values[3] = EVP_PKEY_get_size(key);
+  keep(c, SLOT_KEY, key);
 }
 
 /* RSA padding, PSS salt length and digest, or OAEP digest, where the key is RSA. */

@@ -69,6 +69,32 @@ Status ignore_output(const CryptoReply&) {
   return {};
 }
 
+struct OneShotOps {
+  uint32_t whole, init, update, final;
+};
+
+// A one-shot digest or MAC: one request when key and data fit, else the same through a
+// context (init, updates, final, free), so a long input is split, never truncated.
+Result<Bytes> one_shot(Virtine& v, const OneShotOps& ops, std::string_view name, std::span<const uint8_t> key,
+                       std::span<const uint8_t> data) {
+  CryptoRequest r;
+  r.name = name;
+  r.key = key;
+  if (range_within(key.size(), data.size(), max_request_input(kMaxDigest))) {
+    r.op = ops.whole;
+    r.in = data;
+    r.out_capacity = kMaxDigest;
+    CryptoReply reply = CRYPTINE_TRY(request(v, r));
+    return copy(reply.out);
+  }
+  r.op = ops.init;
+  const Handle h = CRYPTINE_TRY(new_handle(v, r));
+  CRYPTINE_TRY_STATUS(in_pieces(v, ops.update, h, data, 0, 0, ignore_output));
+  Bytes out = CRYPTINE_TRY(final_of(v, ops.final, h, kMaxDigest));
+  CRYPTINE_TRY_STATUS(free_handle(v, h));
+  return out;
+}
+
 }  // namespace
 
 Result<Handle> digest_init(Virtine& v, std::string_view md) {
@@ -87,20 +113,8 @@ Result<Bytes> digest_final(Virtine& v, Handle h) {
 }
 
 Result<Bytes> digest(Virtine& v, std::string_view md, std::span<const uint8_t> data) {
-  if (data.size() <= max_request_input(kMaxDigest)) {
-    CryptoRequest r;
-    r.op = CRYPTINE_OP_DIGEST;
-    r.name = md;
-    r.in = data;
-    r.out_capacity = kMaxDigest;
-    CryptoReply reply = CRYPTINE_TRY(request(v, r));
-    return copy(reply.out);
-  }
-  const Handle h = CRYPTINE_TRY(digest_init(v, md));
-  CRYPTINE_TRY_STATUS(digest_update(v, h, data));
-  Bytes out = CRYPTINE_TRY(digest_final(v, h));
-  CRYPTINE_TRY_STATUS(free_handle(v, h));
-  return out;
+  return one_shot(v, {CRYPTINE_OP_DIGEST, CRYPTINE_OP_DIGEST_INIT, CRYPTINE_OP_DIGEST_UPDATE, CRYPTINE_OP_DIGEST_FINAL},
+                  md, {}, data);
 }
 
 Result<Handle> hmac_init(Virtine& v, std::string_view md, std::span<const uint8_t> key) {
@@ -120,21 +134,8 @@ Result<Bytes> mac_final(Virtine& v, Handle h) {
 }
 
 Result<Bytes> hmac(Virtine& v, std::string_view md, std::span<const uint8_t> key, std::span<const uint8_t> data) {
-  if (!range_within(key.size(), data.size(), max_request_input(kMaxDigest))) {
-    const Handle h = CRYPTINE_TRY(hmac_init(v, md, key));
-    CRYPTINE_TRY_STATUS(mac_update(v, h, data));
-    Bytes out = CRYPTINE_TRY(mac_final(v, h));
-    CRYPTINE_TRY_STATUS(free_handle(v, h));
-    return out;
-  }
-  CryptoRequest r;
-  r.op = CRYPTINE_OP_MAC;
-  r.name = md;
-  r.key = key;
-  r.in = data;
-  r.out_capacity = kMaxDigest;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
-  return copy(reply.out);
+  return one_shot(v, {CRYPTINE_OP_MAC, CRYPTINE_OP_MAC_INIT, CRYPTINE_OP_MAC_UPDATE, CRYPTINE_OP_MAC_FINAL}, md, key,
+                  data);
 }
 
 Result<Handle> cipher_init(Virtine& v, const CipherInit& init) {

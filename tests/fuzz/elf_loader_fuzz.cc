@@ -2,20 +2,19 @@
 // what the monitor relies on: sorted, disjoint segments inside guest memory, file bytes
 // inside the file, an entry point in an executable segment, and a load that succeeds.
 #include <cstdint>
-#include <cstdlib>
 
+#include "tests/fuzz/fuzz_check.h"
 #include "vmm/elf_loader.h"
 
 namespace {
 constexpr uint64_t kMin = 0x400000, kLimit = 0x1000000;
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 }  // namespace
 
+using cryptine::fuzz::check;
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static cryptine::GuestMemory* memory = new cryptine::GuestMemory(std::move(cryptine::GuestMemory::create(kLimit)).value());
+  static cryptine::GuestMemory* memory =
+      new cryptine::GuestMemory(std::move(cryptine::GuestMemory::create(kLimit)).value());
   std::span<const uint8_t> file(data, size);
   auto image = cryptine::parse_elf64(file, kMin, kLimit);
   if (!image.ok()) return 0;

@@ -2,18 +2,14 @@
 // window the host granted, come from the fuzzer. An accepted reply's output must lie in
 // the window and in the mailbox's payload area; a failed one must carry no output.
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "shim/request_codec.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "vmm/guest_memory.h"
 
-namespace {
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-}  // namespace
+using cryptine::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static std::vector<uint8_t> mailbox(CRYPTINE_MAILBOX_SIZE);
@@ -25,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The host only grants windows inside the payload; the fuzzer may not break that.
   if (!cryptine::range_within(window.offset, window.capacity, CRYPTINE_PAYLOAD_SIZE)) return 0;
   std::memset(mailbox.data() + CRYPTINE_REPLY_OFFSET, 0, sizeof(cryptine_reply));
-  std::memcpy(mailbox.data() + CRYPTINE_REPLY_OFFSET, data, size < sizeof(cryptine_reply) ? size : sizeof(cryptine_reply));
+  std::memcpy(mailbox.data() + CRYPTINE_REPLY_OFFSET, data,
+              size < sizeof(cryptine_reply) ? size : sizeof(cryptine_reply));
 
   auto reply = cryptine::decode_reply(mailbox, window);
   if (!reply.ok()) return 0;

@@ -3,19 +3,15 @@
 // algorithm name; whatever is accepted must lay out disjoint spans inside the payload,
 // and whatever does not fit must be refused, never truncated.
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <string_view>
 #include <vector>
 
 #include "shim/request_codec.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "vmm/guest_memory.h"
 
-namespace {
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-}  // namespace
+using cryptine::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static std::vector<uint8_t> mailbox(CRYPTINE_MAILBOX_SIZE);

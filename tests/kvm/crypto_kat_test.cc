@@ -263,20 +263,21 @@ Bytes private_pem(EVP_PKEY* key) {
   return out;
 }
 
-Bytes private_der(EVP_PKEY* key) {
+// DER of a key through one of OpenSSL's i2d functions (private or public form).
+template <typename I2d>
+Bytes der_of(EVP_PKEY* key, I2d i2d) {
   unsigned char* der = nullptr;
-  int len = i2d_PrivateKey(key, &der);
-  Bytes out(der, der + len);
+  int len = i2d(key, &der);
+  EXPECT_GT(len, 0);
+  Bytes out(der, der + (len > 0 ? len : 0));
   OPENSSL_free(der);
   return out;
 }
-
+Bytes private_der(EVP_PKEY* key) {
+  return der_of(key, i2d_PrivateKey);
+}
 Bytes public_der(EVP_PKEY* key) {
-  unsigned char* der = nullptr;
-  int len = i2d_PUBKEY(key, &der);
-  Bytes out(der, der + len);
-  OPENSSL_free(der);
-  return out;
+  return der_of(key, i2d_PUBKEY);
 }
 
 bool host_verify(EVP_PKEY* key, const char* md, const Bytes& digest, const Bytes& sig, int padding = 0) {
