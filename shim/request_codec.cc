@@ -22,8 +22,7 @@ uint64_t max_request_input(uint64_t fixed) {
   return fixed >= CRYPTINE_PAYLOAD_SIZE ? 0 : CRYPTINE_PAYLOAD_SIZE - fixed;
 }
 
-Result<OutputWindow> encode_request(const CryptoRequest& r, std::span<uint8_t> mailbox) {
-  if (mailbox.size() != CRYPTINE_MAILBOX_SIZE) return Error(ErrorCode::kInvalidArgument, "mailbox of the wrong size");
+Result<uint64_t> request_extent(const CryptoRequest& r) {
   if (r.name.size() >= CRYPTINE_NAME_MAX || r.name.find('\0') != std::string_view::npos)
     return Error(ErrorCode::kInvalidArgument, "algorithm name too long or not a C string");
   // Sum with overflow checks: each size may be anything a size_t holds.
@@ -34,6 +33,13 @@ Result<OutputWindow> encode_request(const CryptoRequest& r, std::span<uint8_t> m
                    "request of more than " + std::to_string(CRYPTINE_PAYLOAD_SIZE) + " payload bytes must be split");
     total += part;
   }
+  return uint64_t{CRYPTINE_PAYLOAD_OFFSET} + r.key.size() + r.iv.size() + r.in.size();
+}
+
+Result<OutputWindow> encode_request(const CryptoRequest& r, std::span<uint8_t> mailbox) {
+  const uint64_t extent = CRYPTINE_TRY(request_extent(r));
+  if (mailbox.size() < extent || mailbox.size() > CRYPTINE_MAILBOX_SIZE)
+    return Error(ErrorCode::kInvalidArgument, "mailbox span shorter than the request's extent");
 
   std::span<uint8_t> payload = mailbox.subspan(CRYPTINE_PAYLOAD_OFFSET);
   cryptine_request h{};

@@ -35,8 +35,14 @@ struct OutputWindow {
 // output: what a caller splitting a long input may send at once.
 uint64_t max_request_input(uint64_t fixed);
 
-// Writes header and payload into `mailbox` (CRYPTINE_MAILBOX_SIZE bytes). kOutOfRange
-// if key + iv + in + output do not fit the payload area, kInvalidArgument for a bad name.
+// The bytes from the mailbox's start that encoding `request` writes (header, then key,
+// IV and input in the payload), after checking it: kOutOfRange if key + iv + in + output
+// do not fit the payload area, kInvalidArgument for a bad name.
+Result<uint64_t> request_extent(const CryptoRequest& request);
+
+// Writes header and payload into `mailbox`, the mailbox's first bytes: at least
+// request_extent(request) of them, so a caller can hand over (and mark as written)
+// exactly what the request needs rather than the whole mailbox.
 Result<OutputWindow> encode_request(const CryptoRequest& request, std::span<uint8_t> mailbox);
 
 struct CryptoReply {

@@ -90,6 +90,20 @@ TEST_F(Codec, EncodeSizeBoundaries) {
   EXPECT_EQ(max_request_input(CRYPTINE_PAYLOAD_SIZE + 5), 0u);
 }
 
+TEST_F(Codec, EncodeNeedsExactlyTheRequestsExtent) {
+  const uint8_t in[100] = {};
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_DIGEST;
+  r.name = "SHA256";
+  r.in = in;
+  r.out_capacity = 64;  // output is the guest's to write: not part of the extent
+  auto extent = request_extent(r);
+  ASSERT_TRUE(extent.ok());
+  EXPECT_EQ(*extent, uint64_t{CRYPTINE_PAYLOAD_OFFSET} + 100);
+  EXPECT_TRUE(encode_request(r, std::span(mailbox_).first(*extent)).ok());
+  EXPECT_EQ(encode_request(r, std::span(mailbox_).first(*extent - 1)).error().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST_F(Codec, EncodeRejectsBadNames) {
   CryptoRequest r;
   r.op = CRYPTINE_OP_DIGEST;
