@@ -63,6 +63,14 @@ bool Runtime::digest_enabled(const EVP_MD* md) const {
   return md != nullptr && enabled_nids_.count(EVP_MD_get_type(md)) != 0;
 }
 
+// Guest log lines go to stderr only with CRYPTINE_LOG: a program's stderr is its own.
+VirtineConfig Runtime::virtine_config() const {
+  VirtineConfig vc;
+  vc.timeout_ms = config_.timeout_ms;
+  if (!config_.log) vc.log_sink = [](std::string_view) {};
+  return vc;
+}
+
 bool Runtime::start_virtines() {
   std::lock_guard lock(g_start_mu);
   if (started_.load() != 0) return started_.load() > 0;
@@ -81,10 +89,7 @@ bool Runtime::start_virtines() {
   const std::vector<uint8_t> image{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (image.empty()) return fail("cannot read the guest image " + path);
 
-  VirtineConfig vc;
-  vc.timeout_ms = config_.timeout_ms;
-  if (!config_.log) vc.log_sink = [](std::string_view) {};
-  auto boot = Virtine::boot(*kvm_, image, vc);
+  auto boot = Virtine::boot(*kvm_, image, virtine_config());
   if (!boot.ok()) return fail("booting the guest: " + boot.error().message());
   auto call = boot->run();
   if (!call.ok() || call->kind != HypercallKind::kSnapshot)
@@ -101,10 +106,7 @@ VirtinePool* Runtime::thread_pool() {
   if (t_pool.pool != nullptr && t_pool.generation == generation) return t_pool.pool.get();
   t_pool.pool.reset();  // made before a fork: the parent's VMs
   if (started_.load() < 0 || (started_.load() == 0 && !start_virtines())) return nullptr;
-  VirtineConfig vc;
-  vc.timeout_ms = config_.timeout_ms;
-  if (!config_.log) vc.log_sink = [](std::string_view) {};
-  t_pool.pool = std::make_unique<VirtinePool>(*kvm_, snapshot_, vc, config_.pool);
+  t_pool.pool = std::make_unique<VirtinePool>(*kvm_, snapshot_, virtine_config(), config_.pool);
   t_pool.generation = generation;
   return t_pool.pool.get();
 }

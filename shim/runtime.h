@@ -46,6 +46,7 @@ class Runtime {
  private:
   Runtime();
   bool start_virtines();  // KVM and the snapshot, once per process
+  VirtineConfig virtine_config() const;
 
   Config config_;
   ShimCounters counters_;
