@@ -61,6 +61,11 @@
 #define CRYPTINE_REQUEST_MAGIC  0x51455243u /* "CREQ" */
 #define CRYPTINE_REPLY_MAGIC    0x50455243u /* "CREP" */
 #define CRYPTINE_MAX_HANDLES    256         /* live contexts and keys in one virtine */
+/* Field offsets for assembly guests, checked against the structs below. */
+#define CRYPTINE_REQUEST_OUT_CAPACITY 104
+#define CRYPTINE_REQUEST_OUT_OFFSET   108
+#define CRYPTINE_REPLY_STATUS         4
+#define CRYPTINE_REPLY_OUT            16
 
 /* Operations. A handle names a context or key living inside the guest. */
 #define CRYPTINE_OP_CIPHER_INIT   1  /* name, key, iv, params[0]=enc(1)/dec(0)/keep(-1) -> handle */
@@ -97,6 +102,7 @@
 #define CRYPTINE_STATUS_COUNT        5
 
 #ifndef __ASSEMBLER__
+#include <stddef.h>
 #include <stdint.h>
 
 /* Written by the host before the first entry and rewritten after every start from the
@@ -147,6 +153,10 @@ struct cryptine_reply {
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_boot_info) == 32 + CRYPTINE_ENTROPY_SIZE, "boot info layout");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_request) == 144, "request layout");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_reply) == 64, "reply layout");
+CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_request, out_capacity) == CRYPTINE_REQUEST_OUT_CAPACITY, "offset");
+CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_request, out_offset) == CRYPTINE_REQUEST_OUT_OFFSET, "offset");
+CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_reply, status) == CRYPTINE_REPLY_STATUS, "offset");
+CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_reply, out) == CRYPTINE_REPLY_OUT, "offset");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_request) <= CRYPTINE_REPLY_OFFSET - CRYPTINE_REQUEST_OFFSET,
                        "request header fits before the reply");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_reply) <= CRYPTINE_PAYLOAD_OFFSET - CRYPTINE_REPLY_OFFSET,

@@ -1,6 +1,25 @@
 ; One guest per forbidden exit, chosen with -DCASE_<name>. Each must end only its own
 ; virtine, with the reason reported; log_flood must be throttled, not fatal.
 %include "guest_abi.inc"
+; REPLY magic, status, out.offset, out.length: a forged reply to whatever request is in
+; the mailbox (OUT_OFFSET/OUT_END: the output window the request granted), then DONE.
+%define REQ(field) CRYPTINE_MAILBOX_ADDR + CRYPTINE_REQUEST_OFFSET + field
+%define REP(field) CRYPTINE_MAILBOX_ADDR + CRYPTINE_REPLY_OFFSET + field
+%define OUT_OFFSET r8d
+%define OUT_END r9d
+%macro REPLY 4
+    mov r8d, [REQ(CRYPTINE_REQUEST_OUT_OFFSET)]
+    mov r9d, [REQ(CRYPTINE_REQUEST_OUT_CAPACITY)]
+    add r9d, r8d
+    mov dword [REP(0)], %1
+    mov dword [REP(CRYPTINE_REPLY_STATUS)], %2
+    lea eax, [%3]                                    ; lea: `mov eax, r8d - 1` would drop the - 1
+    mov dword [REP(CRYPTINE_REPLY_OUT)], eax         ; out.offset
+    mov dword [REP(CRYPTINE_REPLY_OUT + 4)], %4      ; out.length
+    mov dx, CRYPTINE_PORT_DONE
+    out dx, eax
+%endmacro
+
 bits 64
 section .text
 global _start
@@ -45,6 +64,18 @@ _start:
     mov dx, CRYPTINE_PORT_EXIT
     xor eax, eax
     out dx, eax
+%elifdef CASE_reply_bad_magic
+    REPLY 0, CRYPTINE_STATUS_OK, OUT_OFFSET, 0
+%elifdef CASE_reply_bad_status
+    REPLY CRYPTINE_REPLY_MAGIC, 99, OUT_OFFSET, 0
+%elifdef CASE_reply_past_window
+    REPLY CRYPTINE_REPLY_MAGIC, CRYPTINE_STATUS_OK, OUT_END - 1, 2
+%elifdef CASE_reply_before_window
+    REPLY CRYPTINE_REPLY_MAGIC, CRYPTINE_STATUS_OK, OUT_OFFSET - 1, 1
+%elifdef CASE_reply_overflow
+    REPLY CRYPTINE_REPLY_MAGIC, CRYPTINE_STATUS_OK, -1, 2       ; offset 0xffffffff: + 2 overflows
+%elifdef CASE_reply_failed_with_output
+    REPLY CRYPTINE_REPLY_MAGIC, CRYPTINE_STATUS_CRYPTO_ERROR, OUT_OFFSET, 4
 %else
 %error "choose a case with -DCASE_<name>"
 %endif
