@@ -11,6 +11,7 @@
 #include "shim/openssl_errors.h"
 #include "shim/real_symbol.h"
 #include "shim/runtime.h"
+#include "vmm/watchdog.h"
 
 namespace cryptine {
 namespace {
@@ -35,6 +36,7 @@ Outcome digest_in_virtine(const EVP_MD* md, const void* data, size_t count, unsi
     raise_openssl_error(Error(ErrorCode::kUnsupported, "virtines unavailable and CRYPTINE_FALLBACK=fail"));
     return Outcome::kFailed;
   }
+  const uint64_t t0 = monotonic_ns();
   auto virtine = pool->acquire();
   if (!virtine.ok()) {
     rt.counters().failed.fetch_add(1, std::memory_order_relaxed);
@@ -51,6 +53,7 @@ Outcome digest_in_virtine(const EVP_MD* md, const void* data, size_t count, unsi
   std::memcpy(out, digest->data(), digest->size());
   if (size != nullptr) *size = static_cast<unsigned int>(digest->size());
   rt.counters().virtine_calls.fetch_add(1, std::memory_order_relaxed);
+  rt.counters().virtine_call_ns.fetch_add(monotonic_ns() - t0, std::memory_order_relaxed);
   return Outcome::kDone;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "vmm/counters.h"
+#include "vmm/watchdog.h"
 
 #ifndef CRYPTINE_DEFAULT_GUEST
 #define CRYPTINE_DEFAULT_GUEST "/usr/local/libexec/cryptine/cryptine-guest.elf"
@@ -97,6 +98,7 @@ bool Runtime::start_virtines() {
   auto snap = boot->take_snapshot(*kvm_);
   if (!snap.ok()) return fail("snapshot: " + snap.error().message());
   snapshot_ = *snap;
+  boot_run_ns_ = vmm_counters().read().run_ns;
   started_.store(1);
   return true;
 }
@@ -115,14 +117,18 @@ void Runtime::print_stats() const {
   const auto v = vmm_counters().read();
   std::fprintf(stderr,
                "cryptine stats: virtine_calls=%llu passed_through=%llu native_fallbacks=%llu failed=%llu "
-               "vm_creations=%llu exits=%llu resets=%llu pages_restored=%llu virtine_failures=%llu timeouts=%llu\n",
+               "vm_creations=%llu exits=%llu resets=%llu pages_restored=%llu virtine_failures=%llu timeouts=%llu "
+               "call_ns=%llu run_ns=%llu reset_ns=%llu\n",  // run_ns: after the boot
                static_cast<unsigned long long>(counters_.virtine_calls.load()),
                static_cast<unsigned long long>(counters_.passed_through.load()),
                static_cast<unsigned long long>(counters_.native_fallbacks.load()),
                static_cast<unsigned long long>(counters_.failed.load()),
                static_cast<unsigned long long>(v.creations), static_cast<unsigned long long>(v.exits),
                static_cast<unsigned long long>(v.resets), static_cast<unsigned long long>(v.pages_restored),
-               static_cast<unsigned long long>(v.failures), static_cast<unsigned long long>(v.timeouts));
+               static_cast<unsigned long long>(v.failures), static_cast<unsigned long long>(v.timeouts),
+               static_cast<unsigned long long>(counters_.virtine_call_ns.load()),
+               static_cast<unsigned long long>(v.run_ns - boot_run_ns_),
+               static_cast<unsigned long long>(v.reset_ns));
 }
 
 }  // namespace cryptine

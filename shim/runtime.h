@@ -22,6 +22,7 @@ struct ShimCounters {
   std::atomic<uint64_t> passed_through{0}; // interposed calls given to OpenSSL: algorithm not enabled
   std::atomic<uint64_t> native_fallbacks{0};  // calls run natively because virtines are unavailable
   std::atomic<uint64_t> failed{0};            // calls that failed in or because of a virtine
+  std::atomic<uint64_t> virtine_call_ns{0};   // wall time of the calls served by virtines
 };
 
 class Runtime {
@@ -54,6 +55,7 @@ class Runtime {
   std::unique_ptr<KvmSystem> kvm_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::atomic<int> started_{0};  // 0 not yet, 1 running, -1 unavailable
+  uint64_t boot_run_ns_ = 0;     // KVM_RUN time of the guest's boot, left out of the per-call figures
   std::atomic<uint64_t> fork_generation_{0};
   friend void after_fork_in_child();
 };

@@ -19,9 +19,12 @@ struct VmmCounters {
   std::atomic<uint64_t> failures{0};        // virtines ended by a fault, ABORT or timeout
   std::atomic<uint64_t> timeouts{0};        // of those, stopped by the watchdog
   std::atomic<uint64_t> log_dropped{0};     // guest LOG lines over the limit
+  std::atomic<uint64_t> run_ns{0};          // time inside KVM_RUN (the guest running, and the exits)
+  std::atomic<uint64_t> reset_ns{0};        // time in resets (pages, registers, entropy)
 
   struct Values {
-    uint64_t creations, mappings, unmappings, exits, hypercalls, resets, pages_restored, failures, timeouts, log_dropped;
+    uint64_t creations, mappings, unmappings, exits, hypercalls, resets, pages_restored, failures, timeouts, log_dropped,
+        run_ns, reset_ns;
   };
   Values read() const {
     auto r = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -35,7 +38,9 @@ struct VmmCounters {
             .pages_restored = r(pages_restored),
             .failures = r(failures),
             .timeouts = r(timeouts),
-            .log_dropped = r(log_dropped)};
+            .log_dropped = r(log_dropped),
+            .run_ns = r(run_ns),
+            .reset_ns = r(reset_ns)};
   }
 };
 

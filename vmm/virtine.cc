@@ -130,7 +130,9 @@ Result<Hypercall> Virtine::run() {
 
 Result<Hypercall> Virtine::run_until_hypercall() {
   for (;;) {
+    const uint64_t t0 = monotonic_ns();
     auto exit = vcpu_.run();
+    count(vmm_counters().run_ns, monotonic_ns() - t0);
     io_pending_ = false;
     if (!exit.ok()) {
       // A signal for the program (not the watchdog's) interrupts KVM_RUN too: go back in.
@@ -212,6 +214,7 @@ Status Virtine::restore_dirty_pages() {
 Status Virtine::reset() {
   if (snapshot_ == nullptr) return Error(ErrorCode::kInvalidArgument, "reset of a virtine without a snapshot");
   if (state_ == State::kPoisoned) return Error(ErrorCode::kInvalidArgument, "reset of a poisoned virtine");
+  const uint64_t t0 = monotonic_ns();
   if (io_pending_) CRYPTINE_TRY_STATUS(vcpu_.complete_pending_io());
   io_pending_ = false;
   CRYPTINE_TRY_STATUS(restore_dirty_pages());
@@ -220,6 +223,7 @@ Status Virtine::reset() {
   state_ = State::kReady;
   ++counters_.resets;
   count(vmm_counters().resets);
+  count(vmm_counters().reset_ns, monotonic_ns() - t0);
   return {};
 }
 
