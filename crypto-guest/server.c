@@ -400,8 +400,18 @@ static void random_bytes(struct call* c) {
 /* ---- the loop ---------------------------------------------------------------------- */
 
 /* A snapshot holds the DRBGs' state: reseed them all from the host's fresh entropy
- * whenever the monitor says it is new, before any request can draw random bytes. */
+ * whenever the monitor says it is new, before any request can draw random bytes.
+ * Reseeding costs more than a small digest, so the operations that never draw random
+ * bytes (hashing, MACs, streaming symmetric updates) skip it; every other operation,
+ * including any added later, reseeds first. */
 static uint64_t last_entropy_seq;
+
+static const unsigned char never_draws_random[CRYPTINE_OP_COUNT] = {
+    [CRYPTINE_OP_DIGEST_INIT] = 1, [CRYPTINE_OP_DIGEST_UPDATE] = 1, [CRYPTINE_OP_DIGEST_FINAL] = 1,
+    [CRYPTINE_OP_DIGEST] = 1,      [CRYPTINE_OP_MAC_INIT] = 1,      [CRYPTINE_OP_MAC_UPDATE] = 1,
+    [CRYPTINE_OP_MAC_FINAL] = 1,   [CRYPTINE_OP_MAC] = 1,           [CRYPTINE_OP_CIPHER_UPDATE] = 1,
+    [CRYPTINE_OP_CIPHER_FINAL] = 1, [CRYPTINE_OP_FREE] = 1,
+};
 
 static void reseed_if_needed(void) {
   volatile struct cryptine_boot_info* boot = cryptine_boot_info();
@@ -452,12 +462,12 @@ static const op_fn ops[CRYPTINE_OP_COUNT] = {
 
 static void serve_one(void) {
   struct call c;
-  reseed_if_needed();
   if (!decode(&c)) {
     fail(&c, CRYPTINE_STATUS_BAD_REQUEST);
   } else if (c.req.op >= CRYPTINE_OP_COUNT || ops[c.req.op] == NULL) {
     fail(&c, CRYPTINE_STATUS_BAD_REQUEST);
   } else {
+    if (!never_draws_random[c.req.op]) reseed_if_needed();
     ops[c.req.op](&c);
   }
   c.rep.magic = CRYPTINE_REPLY_MAGIC;
