@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tests/kvm/guest_image.h"
+#include "tests/kvm/hostile_guest_case.h"
 #include "vmm/counters.h"
 #include "vmm/kvm_system.h"
 #include "vmm/virtine.h"
@@ -15,12 +16,10 @@ namespace cryptine {
 namespace {
 
 using ::testing::HasSubstr;
+using testing_support::ExpectNextVirtineWorks;
+using testing_support::hostile_case_name;
 using testing_support::read_test_guest;
-
-struct Case {
-  const char* guest;
-  const char* reason;
-};
+using Case = testing_support::HostileCase;
 
 class ForbiddenExit : public ::testing::TestWithParam<Case> {};
 
@@ -37,12 +36,7 @@ TEST_P(ForbiddenExit, EndsTheVirtineWithTheReason) {
   EXPECT_EQ(v->state(), Virtine::State::kPoisoned);
   EXPECT_EQ(vmm_counters().read().failures - before.failures, 1u);
 
-  // The process is fine and so is the next virtine.
-  auto next = Virtine::boot(*kvm, read_test_guest("smoke.elf"), VirtineConfig{});
-  ASSERT_TRUE(next.ok());
-  auto ok = next->run();
-  ASSERT_TRUE(ok.ok()) << ok.error().message();
-  EXPECT_EQ(ok->kind, HypercallKind::kExit);
+  ExpectNextVirtineWorks(*kvm);
 }
 
 INSTANTIATE_TEST_SUITE_P(Guests, ForbiddenExit,
@@ -54,11 +48,7 @@ INSTANTIATE_TEST_SUITE_P(Guests, ForbiddenExit,
                                            Case{"hostile-log_too_long.elf", "exceeds the log buffer"},
                                            // The escape byte is replaced, so the guest cannot drive the terminal.
                                            Case{"hostile-abort.elf", "guest aborted: booooo?\n"}),
-                         [](const auto& info) {
-                           std::string name = info.param.guest;
-                           name = name.substr(8, name.size() - 12);  // hostile-<case>.elf
-                           return name;
-                         });
+                         hostile_case_name);
 
 TEST(GuestLog, FloodIsThrottledNotFatal) {
   auto kvm = KvmSystem::open();
