@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "hypercall.h"
+#include "param_wire.h"
 
 #define MAILBOX ((uint8_t*)(uintptr_t)CRYPTINE_MAILBOX_ADDR)
 #define PAYLOAD (MAILBOX + CRYPTINE_PAYLOAD_OFFSET)
@@ -316,17 +317,42 @@ static void free_handle(struct call* c) {
   slot_free(h);
 }
 
-static void key_import(struct call* c) {
+/* A private key in DER (any form d2i_AutoPrivateKey reads, PKCS#8 included) or PEM. */
+static EVP_PKEY* parse_private_key(const uint8_t* bytes, uint32_t len) {
   EVP_PKEY* key = NULL;
-  if (c->in == NULL) return fail(c, CRYPTINE_STATUS_BAD_REQUEST);
-  if (c->req.in.length > 10 && memcmp(c->in, "-----BEGIN", 10) == 0) {
-    BIO* bio = BIO_new_mem_buf(c->in, (int)c->req.in.length);
+  if (len > 10 && memcmp(bytes, "-----BEGIN", 10) == 0) {
+    BIO* bio = BIO_new_mem_buf(bytes, (int)len);
     if (bio != NULL) key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
     BIO_free(bio);
   } else {
-    const unsigned char* p = c->in;
-    key = d2i_AutoPrivateKey(NULL, &p, (long)c->req.in.length);
+    const unsigned char* p = bytes;
+    key = d2i_AutoPrivateKey(NULL, &p, (long)len);
   }
+  return key;
+}
+
+/* The key of a SIGN, DECRYPT, DERIVE or DIGEST_SIGN: an imported handle, or with handle
+ * 0 the key bytes the request carries (*temporary is then set: the caller frees it). */
+static EVP_PKEY* key_of(struct call* c, int* temporary) {
+  *temporary = 0;
+  if (c->req.handle != 0) {
+    EVP_PKEY* key = slot_get(c->req.handle, SLOT_KEY);
+    if (key == NULL) fail(c, CRYPTINE_STATUS_NO_HANDLE);
+    return key;
+  }
+  if (c->key == NULL) {
+    fail(c, CRYPTINE_STATUS_BAD_REQUEST);
+    return NULL;
+  }
+  EVP_PKEY* key = parse_private_key(c->key, c->req.key.length);
+  if (key == NULL) fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+  *temporary = key != NULL;
+  return key;
+}
+
+static void key_import(struct call* c) {
+  if (c->in == NULL) return fail(c, CRYPTINE_STATUS_BAD_REQUEST);
+  EVP_PKEY* key = parse_private_key(c->in, c->req.in.length);
   if (key == NULL) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
   c->rep.values[0] = EVP_PKEY_get_id(key);
   c->rep.values[2] = EVP_PKEY_get_bits(key);
@@ -352,8 +378,9 @@ static int set_rsa_options(struct call* c, EVP_PKEY_CTX* pctx, int for_sign) {
 }
 
 static void sign(struct call* c) {
-  EVP_PKEY* key = slot_get(c->req.handle, SLOT_KEY);
-  if (key == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  int temporary;
+  EVP_PKEY* key = key_of(c, &temporary);
+  if (key == NULL) return;
   EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new(key, NULL);
   EVP_MD* uncached = NULL;
   const EVP_MD* md = c->req.name[0] != '\0' ? get_md(c->req.name, &uncached) : NULL;
@@ -364,22 +391,44 @@ static void sign(struct call* c) {
   EVP_MD_free(uncached);
   EVP_PKEY_CTX_free(pctx);
   if (ok(c, r)) output(c, len);
+  if (temporary) EVP_PKEY_free(key);
+}
+
+/* EVP_DigestSign: hashes and signs in one go (Ed25519 has no separate digest). */
+static void digest_sign(struct call* c) {
+  int temporary;
+  EVP_PKEY* key = key_of(c, &temporary);
+  if (key == NULL) return;
+  EVP_MD_CTX* mctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = NULL;
+  size_t len = c->req.out_capacity;
+  static const unsigned char empty[1];
+  int r = mctx != NULL &&
+          EVP_DigestSignInit_ex(mctx, &pctx, c->req.name[0] != '\0' ? c->req.name : NULL, NULL, NULL, key, NULL) > 0 &&
+          set_rsa_options(c, pctx, 1) &&
+          EVP_DigestSign(mctx, c->out, &len, c->in ? c->in : empty, c->req.in.length) > 0;
+  EVP_MD_CTX_free(mctx);
+  if (ok(c, r)) output(c, len);
+  if (temporary) EVP_PKEY_free(key);
 }
 
 static void decrypt(struct call* c) {
-  EVP_PKEY* key = slot_get(c->req.handle, SLOT_KEY);
-  if (key == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  int temporary;
+  EVP_PKEY* key = key_of(c, &temporary);
+  if (key == NULL) return;
   EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new(key, NULL);
   size_t len = c->req.out_capacity;
   int r = pctx != NULL && EVP_PKEY_decrypt_init(pctx) > 0 && set_rsa_options(c, pctx, 0) &&
           EVP_PKEY_decrypt(pctx, c->out, &len, c->in, c->req.in.length) > 0;
   EVP_PKEY_CTX_free(pctx);
   if (ok(c, r)) output(c, len);
+  if (temporary) EVP_PKEY_free(key);
 }
 
 static void derive(struct call* c) {
-  EVP_PKEY* key = slot_get(c->req.handle, SLOT_KEY);
-  if (key == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  int temporary;
+  EVP_PKEY* key = key_of(c, &temporary);
+  if (key == NULL) return;
   const unsigned char* p = c->in;
   EVP_PKEY* peer = c->in != NULL ? d2i_PUBKEY(NULL, &p, (long)c->req.in.length) : NULL;
   EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new(key, NULL);
@@ -389,12 +438,98 @@ static void derive(struct call* c) {
   EVP_PKEY_CTX_free(pctx);
   EVP_PKEY_free(peer);
   if (ok(c, r)) output(c, len);
+  if (temporary) EVP_PKEY_free(key);
 }
 
 static void random_bytes(struct call* c) {
   if (c->req.params[0] < 0 || (uint64_t)c->req.params[0] > c->req.out_capacity)
     return fail(c, CRYPTINE_STATUS_NO_SPACE);
   if (ok(c, RAND_bytes(c->out, (int)c->req.params[0]))) output(c, (size_t)c->req.params[0]);
+}
+
+/* EVP_Cipher: its return value is the caller's to judge (a TLS record whose tag does not
+ * verify gives -1), so a failure is a reply with that value and OpenSSL's error code. */
+static void cipher_raw(struct call* c) {
+  EVP_CIPHER_CTX* ctx = slot_get(c->req.handle, SLOT_CIPHER);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  if ((uint64_t)c->req.in.length + (uint64_t)EVP_CIPHER_CTX_get_block_size(ctx) > c->req.out_capacity)
+    return fail(c, CRYPTINE_STATUS_NO_SPACE);
+  static const unsigned char empty[1];
+  const unsigned char* in = c->req.params[0] == 1 ? NULL : (c->in ? c->in : empty);
+  unsigned char* out = c->req.params[1] == 1 ? NULL : c->out; /* NULL out: AAD, as in OpenSSL */
+  int r = EVP_Cipher(ctx, out, in, c->req.in.length);
+  c->rep.values[0] = r;
+  if (r <= 0) {
+    c->rep.err_code = ERR_peek_last_error();
+    ERR_clear_error();
+    return output(c, 0);
+  }
+  if (out == NULL) return output(c, 0);
+  output(c, (uint64_t)r < c->req.out_capacity ? (size_t)r : c->req.out_capacity);
+}
+
+/* SET_PARAMS and GET_PARAMS on a cipher or MAC context. */
+static int params_of(struct call* c, uint8_t* buf, struct param_list* list) {
+  if (!param_list_decode(buf, c->req.in.length, list)) {
+    fail(c, CRYPTINE_STATUS_BAD_REQUEST);
+    return 0;
+  }
+  return 1;
+}
+
+static void set_params(struct call* c) {
+  const uint32_t h = c->req.handle;
+  void* ctx = (h == 0 || h > CRYPTINE_MAX_HANDLES) ? NULL : slots[h - 1].ptr;
+  struct param_list list;
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  if (!params_of(c, (uint8_t*)(c->in ? c->in : PAYLOAD), &list)) return;
+  int r;
+  switch (slots[h - 1].kind) {
+    case SLOT_CIPHER: r = EVP_CIPHER_CTX_set_params(ctx, list.params); break;
+    case SLOT_MAC: r = EVP_MAC_CTX_set_params(ctx, list.params); break;
+    default: return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  }
+  c->rep.values[0] = r;
+  ok(c, r);
+}
+
+static void get_params(struct call* c) {
+  const uint32_t h = c->req.handle;
+  void* ctx = (h == 0 || h > CRYPTINE_MAX_HANDLES) ? NULL : slots[h - 1].ptr;
+  struct param_list list;
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  if (c->req.in.length > c->req.out_capacity) return fail(c, CRYPTINE_STATUS_NO_SPACE);
+  if (c->in != NULL) memmove(c->out, c->in, c->req.in.length);
+  if (!params_of(c, c->out, &list)) return;
+  int r;
+  switch (slots[h - 1].kind) {
+    case SLOT_CIPHER: r = EVP_CIPHER_CTX_get_params(ctx, list.params); break;
+    case SLOT_MAC: r = EVP_MAC_CTX_get_params(ctx, list.params); break;
+    default: return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  }
+  c->rep.values[0] = r;
+  if (!ok(c, r)) return;
+  param_list_store_sizes(c->out, &list);
+  output(c, c->req.in.length);
+}
+
+static void mac_new_named(struct call* c) {
+  EVP_MAC* mac = strcmp(c->req.name, "HMAC") == 0 ? NULL : EVP_MAC_fetch(NULL, c->req.name, NULL);
+  if (mac == NULL && strcmp(c->req.name, "HMAC") != 0) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac != NULL ? mac : hmac);
+  EVP_MAC_free(mac); /* the context holds its own reference */
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+  keep(c, SLOT_MAC, ctx);
+}
+
+static void mac_start(struct call* c) {
+  EVP_MAC_CTX* ctx = slot_get(c->req.handle, SLOT_MAC);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  struct param_list list;
+  if (!params_of(c, (uint8_t*)(c->in ? c->in : PAYLOAD), &list)) return;
+  static const unsigned char empty[1];
+  const unsigned char* key = (c->req.params[1] & 1) ? (c->key ? c->key : empty) : NULL;
+  ok(c, EVP_MAC_init(ctx, key, c->req.key.length, list.count > 0 ? list.params : NULL));
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
@@ -410,7 +545,8 @@ static const unsigned char never_draws_random[CRYPTINE_OP_COUNT] = {
     [CRYPTINE_OP_DIGEST_INIT] = 1, [CRYPTINE_OP_DIGEST_UPDATE] = 1, [CRYPTINE_OP_DIGEST_FINAL] = 1,
     [CRYPTINE_OP_DIGEST] = 1,      [CRYPTINE_OP_MAC_INIT] = 1,      [CRYPTINE_OP_MAC_UPDATE] = 1,
     [CRYPTINE_OP_MAC_FINAL] = 1,   [CRYPTINE_OP_MAC] = 1,           [CRYPTINE_OP_CIPHER_UPDATE] = 1,
-    [CRYPTINE_OP_CIPHER_FINAL] = 1, [CRYPTINE_OP_FREE] = 1,
+    [CRYPTINE_OP_CIPHER_FINAL] = 1, [CRYPTINE_OP_FREE] = 1,         [CRYPTINE_OP_CIPHER] = 1,
+    [CRYPTINE_OP_MAC_NEW] = 1,      [CRYPTINE_OP_MAC_START] = 1,    [CRYPTINE_OP_GET_PARAMS] = 1,
 };
 
 static void reseed_if_needed(void) {
@@ -457,7 +593,10 @@ static const op_fn ops[CRYPTINE_OP_COUNT] = {
     [CRYPTINE_OP_CTX_COPY] = ctx_copy,           [CRYPTINE_OP_FREE] = free_handle,
     [CRYPTINE_OP_KEY_IMPORT] = key_import,       [CRYPTINE_OP_SIGN] = sign,
     [CRYPTINE_OP_DECRYPT] = decrypt,             [CRYPTINE_OP_DERIVE] = derive,
-    [CRYPTINE_OP_RANDOM] = random_bytes,
+    [CRYPTINE_OP_RANDOM] = random_bytes,         [CRYPTINE_OP_SET_PARAMS] = set_params,
+    [CRYPTINE_OP_GET_PARAMS] = get_params,       [CRYPTINE_OP_CIPHER] = cipher_raw,
+    [CRYPTINE_OP_DIGEST_SIGN] = digest_sign,     [CRYPTINE_OP_MAC_NEW] = mac_new_named,
+    [CRYPTINE_OP_MAC_START] = mac_start,
 };
 
 static void serve_one(void) {

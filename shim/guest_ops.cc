@@ -5,6 +5,7 @@
 #include <string>
 
 #include "shim/crypto_call.h"
+#include "shim/param_wire.h"
 
 namespace cryptine::guest {
 namespace {
@@ -129,8 +130,8 @@ Status mac_update(Virtine& v, Handle h, std::span<const uint8_t> data) {
   return in_pieces(v, CRYPTINE_OP_MAC_UPDATE, h, data, 0, 0, ignore_output);
 }
 
-Result<Bytes> mac_final(Virtine& v, Handle h) {
-  return final_of(v, CRYPTINE_OP_MAC_FINAL, h, kMaxDigest);
+Result<Bytes> mac_final(Virtine& v, Handle h, uint64_t capacity) {
+  return final_of(v, CRYPTINE_OP_MAC_FINAL, h, static_cast<uint32_t>(std::min<uint64_t>(capacity, kMaxPkeyOutput)));
 }
 
 Result<Bytes> hmac(Virtine& v, std::string_view md, std::span<const uint8_t> key, std::span<const uint8_t> data) {
@@ -163,15 +164,15 @@ Result<Bytes> cipher_update(Virtine& v, Handle h, std::span<const uint8_t> data)
   return out;
 }
 
-Status cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad) {
+Result<int> cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad) {
   // AAD must arrive in one update for some modes (CCM), so it is never split.
   CryptoRequest r;
   r.op = CRYPTINE_OP_CIPHER_UPDATE;
   r.handle = h;
   r.in = aad;
   r.params[0] = 1;
-  CRYPTINE_TRY(request(v, r));
-  return {};
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return static_cast<int>(reply.values[0]);
 }
 
 Result<Bytes> cipher_final(Virtine& v, Handle h) {
@@ -244,6 +245,92 @@ Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, int r
 
 Result<Bytes> derive(Virtine& v, Handle key, std::span<const uint8_t> peer_public_der) {
   return pkey_op(v, CRYPTINE_OP_DERIVE, key, "", peer_public_der, 0, 0);
+}
+
+namespace {
+Result<Bytes> key_op(Virtine& v, uint32_t op, const KeyOp& k, std::span<const uint8_t> in) {
+  if (k.key_der.empty()) return Error(ErrorCode::kInvalidArgument, "no private key to send");
+  CryptoRequest r;
+  r.op = op;
+  r.key = k.key_der;
+  r.name = k.md;
+  r.in = in;
+  r.out_capacity = std::min(k.capacity, kMaxPkeyOutput);
+  r.params[0] = k.rsa_padding;
+  r.params[1] = k.pss_saltlen;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return copy(reply.out);
+}
+}  // namespace
+
+Result<Bytes> sign_with(Virtine& v, const KeyOp& op, std::span<const uint8_t> tbs) {
+  return key_op(v, CRYPTINE_OP_SIGN, op, tbs);
+}
+
+Result<Bytes> digest_sign_with(Virtine& v, const KeyOp& op, std::span<const uint8_t> message) {
+  return key_op(v, CRYPTINE_OP_DIGEST_SIGN, op, message);
+}
+
+Result<Bytes> decrypt_with(Virtine& v, const KeyOp& op, std::span<const uint8_t> in) {
+  return key_op(v, CRYPTINE_OP_DECRYPT, op, in);
+}
+
+Result<Bytes> derive_with(Virtine& v, const KeyOp& op, std::span<const uint8_t> peer_public_der) {
+  return key_op(v, CRYPTINE_OP_DERIVE, op, peer_public_der);
+}
+
+Result<int> set_params(Virtine& v, Handle h, const OSSL_PARAM* params) {
+  const Bytes wire = CRYPTINE_TRY(encode_params(params));
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_SET_PARAMS;
+  r.handle = h;
+  r.in = wire;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return static_cast<int>(reply.values[0]);
+}
+
+Result<int> get_params(Virtine& v, Handle h, OSSL_PARAM* params) {
+  const Bytes wire = CRYPTINE_TRY(encode_params(params));
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_GET_PARAMS;
+  r.handle = h;
+  r.in = wire;
+  r.out_capacity = wire.size();
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  Status decoded = decode_get_reply(reply.out, wire, params);
+  if (!decoded.ok()) return v.poison(std::move(decoded).error());
+  return static_cast<int>(reply.values[0]);
+}
+
+Result<CipherRaw> cipher_raw(Virtine& v, Handle h, std::span<const uint8_t> in, bool in_null, bool out_null) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_CIPHER;
+  r.handle = h;
+  r.in = in;
+  r.out_capacity = in.size() + kMaxBlock;
+  r.params[0] = in_null ? 1 : 0;
+  r.params[1] = out_null ? 1 : 0;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return CipherRaw{static_cast<int>(reply.values[0]), reply.err_code, copy(reply.out)};
+}
+
+Result<Handle> mac_new(Virtine& v, std::string_view mac) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_MAC_NEW;
+  r.name = mac;
+  return new_handle(v, r);
+}
+
+Status mac_start(Virtine& v, Handle h, const std::span<const uint8_t>* key, const OSSL_PARAM* params) {
+  const Bytes wire = CRYPTINE_TRY(encode_params(params));
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_MAC_START;
+  r.handle = h;
+  if (key != nullptr) r.key = *key;
+  r.params[1] = key != nullptr ? 1 : 0;
+  r.in = wire;
+  CRYPTINE_TRY(request(v, r));
+  return {};
 }
 
 Result<Bytes> random_bytes(Virtine& v, uint32_t n) {

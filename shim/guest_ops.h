@@ -6,6 +6,8 @@
 // when the guest's OpenSSL said no, kInvalidArgument for a bad handle.
 #pragma once
 
+#include <openssl/params.h>
+
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -35,7 +37,8 @@ Result<Bytes> digest_final(Virtine& v, Handle h);
 Result<Bytes> hmac(Virtine& v, std::string_view md, std::span<const uint8_t> key, std::span<const uint8_t> data);
 Result<Handle> hmac_init(Virtine& v, std::string_view md, std::span<const uint8_t> key);
 Status mac_update(Virtine& v, Handle h, std::span<const uint8_t> data);
-Result<Bytes> mac_final(Virtine& v, Handle h);
+// `capacity`: the caller's buffer; a MAC longer than it fails as in OpenSSL.
+Result<Bytes> mac_final(Virtine& v, Handle h, uint64_t capacity = kMaxDigest);
 
 // EVP_CipherInit_ex: handle 0 creates a context (then `cipher` is required); a null
 // key or iv leaves it unset, as in OpenSSL; enc is 1, 0, or -1 to keep.
@@ -48,7 +51,8 @@ struct CipherInit {
 };
 Result<Handle> cipher_init(Virtine& v, const CipherInit& init);
 Result<Bytes> cipher_update(Virtine& v, Handle h, std::span<const uint8_t> data);
-Status cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad);
+// An update with out == NULL (AAD, for AEAD ciphers); returns OpenSSL's outl.
+Result<int> cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad);
 Result<Bytes> cipher_final(Virtine& v, Handle h);
 // EVP_CIPHER_CTX_ctrl with a byte-buffer pointer: `in` is copied to the buffer, which
 // holds `out_len` bytes and comes back. Returns (ctrl's return value, buffer).
@@ -74,5 +78,38 @@ Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, int r
 Result<Bytes> derive(Virtine& v, Handle key, std::span<const uint8_t> peer_public_der);
 
 Result<Bytes> random_bytes(Virtine& v, uint32_t n);
+
+// The same private-key operations in one request, the key carried in it (DER or PEM) and
+// freed in the guest afterwards: for call-scoped use, one exit per operation.
+struct KeyOp {
+  std::span<const uint8_t> key_der;
+  std::string_view md;  // the digest ("" for none); for decrypt, the OAEP digest
+  int rsa_padding = 0;  // 0: OpenSSL's default for the operation
+  int pss_saltlen = 0;
+  uint32_t capacity = kMaxPkeyOutput;  // the caller's buffer, at most kMaxPkeyOutput
+};
+Result<Bytes> sign_with(Virtine& v, const KeyOp& op, std::span<const uint8_t> tbs);
+Result<Bytes> digest_sign_with(Virtine& v, const KeyOp& op, std::span<const uint8_t> message);
+Result<Bytes> decrypt_with(Virtine& v, const KeyOp& op, std::span<const uint8_t> in);
+Result<Bytes> derive_with(Virtine& v, const KeyOp& op, std::span<const uint8_t> peer_public_der);
+
+// EVP_CIPHER_CTX_set_params / EVP_MAC_CTX_set_params on a guest context (by handle kind).
+// Returns OpenSSL's return value; kUnsupported for params that cannot cross by value.
+Result<int> set_params(Virtine& v, Handle h, const OSSL_PARAM* params);
+// ..._get_params: fills `params` (values and return sizes) from the guest's context.
+Result<int> get_params(Virtine& v, Handle h, OSSL_PARAM* params);
+
+// EVP_Cipher on a guest context. `in_null`: the program passed in == NULL (for provided
+// ciphers, a final). A return of 0 or less is OpenSSL's answer, not an error here.
+struct CipherRaw {
+  int ret;
+  uint64_t err_code;  // the guest's OpenSSL error when ret <= 0
+  Bytes out;
+};
+Result<CipherRaw> cipher_raw(Virtine& v, Handle h, std::span<const uint8_t> in, bool in_null, bool out_null);
+
+// EVP_MAC_CTX_new for a named MAC, and EVP_MAC_init with an optional key and params.
+Result<Handle> mac_new(Virtine& v, std::string_view mac);
+Status mac_start(Virtine& v, Handle h, const std::span<const uint8_t>* key, const OSSL_PARAM* params);
 
 }  // namespace cryptine::guest

@@ -8,53 +8,32 @@
 #include <span>
 
 #include "shim/guest_ops.h"
-#include "shim/openssl_errors.h"
 #include "shim/real_symbol.h"
-#include "shim/runtime.h"
-#include "vmm/watchdog.h"
+#include "shim/virtine_call.h"
 
 namespace cryptine {
 namespace {
 
 enum class Outcome { kDone, kFailed, kNative };
 
-// Runs the digest in a virtine. kNative: the caller should run OpenSSL's own function
-// (algorithm not enabled, or no virtines and CRYPTINE_FALLBACK=native).
+// Runs the digest in a call-scoped virtine. kNative: the caller should run OpenSSL's own
+// function (algorithm not enabled, or no virtines and CRYPTINE_FALLBACK=native).
 Outcome digest_in_virtine(const EVP_MD* md, const void* data, size_t count, unsigned char* out, unsigned int* size) {
-  Runtime& rt = Runtime::get();
-  if (!rt.digest_enabled(md)) {
-    rt.counters().passed_through.fetch_add(1, std::memory_order_relaxed);
-    return Outcome::kNative;
+  switch (route(Runtime::get().digest_enabled(md))) {
+    case Route::kNative: return Outcome::kNative;
+    case Route::kFail: return Outcome::kFailed;
+    case Route::kVirtine: break;
   }
-  VirtinePool* pool = rt.thread_pool();
-  if (pool == nullptr) {
-    if (rt.config().fallback == Fallback::kNative) {
-      rt.counters().native_fallbacks.fetch_add(1, std::memory_order_relaxed);
-      return Outcome::kNative;
-    }
-    rt.counters().failed.fetch_add(1, std::memory_order_relaxed);
-    raise_openssl_error(Error(ErrorCode::kUnsupported, "virtines unavailable and CRYPTINE_FALLBACK=fail"));
-    return Outcome::kFailed;
-  }
-  const uint64_t t0 = monotonic_ns();
-  auto virtine = pool->acquire();
-  if (!virtine.ok()) {
-    rt.counters().failed.fetch_add(1, std::memory_order_relaxed);
-    raise_openssl_error(virtine.error());
-    return Outcome::kFailed;
-  }
-  auto digest = guest::digest(*virtine, EVP_MD_get0_name(md), {static_cast<const uint8_t*>(data), count});
-  pool->release(std::move(virtine).value());
-  if (!digest.ok()) {
-    rt.counters().failed.fetch_add(1, std::memory_order_relaxed);
-    raise_openssl_error(digest.error());
-    return Outcome::kFailed;
-  }
-  std::memcpy(out, digest->data(), digest->size());
-  if (size != nullptr) *size = static_cast<unsigned int>(digest->size());
-  rt.counters().virtine_calls.fetch_add(1, std::memory_order_relaxed);
-  rt.counters().virtine_call_ns.fetch_add(monotonic_ns() - t0, std::memory_order_relaxed);
-  return Outcome::kDone;
+  const int expected = EVP_MD_get_size(md);
+  const bool done = run_call_scoped(Family::kDigest, [&](Virtine& v) -> Status {
+    guest::Bytes digest = CRYPTINE_TRY(guest::digest(v, EVP_MD_get0_name(md), {static_cast<const uint8_t*>(data), count}));
+    if (expected <= 0 || digest.size() != static_cast<size_t>(expected))
+      return v.poison(Error(ErrorCode::kGuestFault, "digest of the wrong length"));
+    std::memcpy(out, digest.data(), digest.size());
+    if (size != nullptr) *size = static_cast<unsigned int>(digest.size());
+    return {};
+  });
+  return done ? Outcome::kDone : Outcome::kFailed;
 }
 
 // The legacy one-shots: OpenSSL's own function when not ours, NULL on failure, and a
@@ -84,9 +63,7 @@ unsigned char* legacy_digest(const EVP_MD* md, const unsigned char* d, size_t n,
 
 using cryptine::legacy_digest;
 
-extern "C" {
-
-__attribute__((visibility("default"))) int EVP_Digest(const void* data, size_t count, unsigned char* md,
+CRYPTINE_EXPORT int EVP_Digest(const void* data, size_t count, unsigned char* md,
                                                       unsigned int* size, const EVP_MD* type, ENGINE* impl) {
   try {
     if (!cryptine::called_from_openssl() && impl == nullptr && type != nullptr && md != nullptr &&
@@ -104,8 +81,7 @@ __attribute__((visibility("default"))) int EVP_Digest(const void* data, size_t c
 }
 
 #define CRYPTINE_LEGACY_DIGEST(NAME, EVP_FN, LEN)                                                   \
-  __attribute__((visibility("default"))) unsigned char* NAME(const unsigned char* d, size_t n,      \
-                                                             unsigned char* md) {                   \
+  CRYPTINE_EXPORT unsigned char* NAME(const unsigned char* d, size_t n, unsigned char* md) {        \
     static unsigned char buf[LEN];                                                                  \
     return legacy_digest(EVP_FN(), d, n, md, buf, CRYPTINE_REAL(NAME));                             \
   }
@@ -115,5 +91,3 @@ CRYPTINE_LEGACY_DIGEST(SHA224, EVP_sha224, SHA224_DIGEST_LENGTH)
 CRYPTINE_LEGACY_DIGEST(SHA256, EVP_sha256, SHA256_DIGEST_LENGTH)
 CRYPTINE_LEGACY_DIGEST(SHA384, EVP_sha384, SHA384_DIGEST_LENGTH)
 CRYPTINE_LEGACY_DIGEST(SHA512, EVP_sha512, SHA512_DIGEST_LENGTH)
-
-}  // extern "C"

@@ -33,6 +33,9 @@ struct InOpenSsl {
 
 inline bool called_from_openssl() { return t_in_openssl > 0; }
 
+// Marks an interposed libcrypto function: the only symbols libcryptine.so exports.
+#define CRYPTINE_EXPORT extern "C" __attribute__((visibility("default")))
+
 #define CRYPTINE_REAL(fn) ([] {                                      \
   static const auto real = ::cryptine::real_symbol<decltype(&fn)>(#fn); \
   return real;                                                       \

@@ -1,5 +1,6 @@
 #include "shim/runtime.h"
 
+#include <openssl/crypto.h>
 #include <openssl/objects.h>
 #include <pthread.h>
 
@@ -20,8 +21,21 @@
 namespace cryptine {
 namespace {
 
-// What the guest serves and warms up before its snapshot; CRYPTINE_ALGS may narrow it.
-const char* const kSupportedDigests[] = {"SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "SHA3-256"};
+// What the guest serves (and mostly warms up before its snapshot); CRYPTINE_ALGS may
+// narrow it. Names as OpenSSL knows them; "hmac" is the MAC, the rest key types.
+const char* const kSupported[] = {
+    "SHA1",        "SHA224",      "SHA256",      "SHA384",      "SHA512",      "SHA3-256",    "AES-128-ECB",
+    "AES-192-ECB", "AES-256-ECB", "AES-128-CBC", "AES-192-CBC", "AES-256-CBC", "AES-128-CTR", "AES-192-CTR",
+    "AES-256-CTR", "AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "AES-128-CFB", "AES-256-CFB", "AES-128-OFB",
+    "AES-256-OFB", "ChaCha20",    "ChaCha20-Poly1305",          "hmac",        "rsa",         "rsa-pss",
+    "ec",          "x25519",      "ed25519"};
+
+struct KeyType {
+  const char* name;
+  int id;
+};
+const KeyType kKeyTypes[] = {{"rsa", EVP_PKEY_RSA},       {"rsa-pss", EVP_PKEY_RSA_PSS}, {"ec", EVP_PKEY_EC},
+                             {"x25519", EVP_PKEY_X25519}, {"ed25519", EVP_PKEY_ED25519}};
 
 std::mutex g_start_mu;
 
@@ -47,21 +61,52 @@ Runtime::Runtime() {
   config_ = parse_config([](const char* name) { return std::getenv(name); }, &warnings);
   for (const std::string& w : warnings) std::fprintf(stderr, "cryptine: %s\n", w.c_str());
 
-  std::vector<std::string> names(std::begin(kSupportedDigests), std::end(kSupportedDigests));
-  if (!config_.algs.empty()) names = config_.algs;
-  for (const std::string& name : names) {
-    if (const EVP_MD* md = EVP_get_digestbyname(name.c_str()); md != nullptr) {
-      enabled_nids_.insert(EVP_MD_get_type(md));
-    } else if (!config_.algs.empty() && EVP_get_cipherbyname(name.c_str()) == nullptr && name != "hmac") {
-      std::fprintf(stderr, "cryptine: CRYPTINE_ALGS names '%s', which OpenSSL does not know; ignored\n", name.c_str());
-    }
+  if (config_.algs.empty()) {
+    for (const char* name : kSupported) enable(name, false);
+  } else {
+    for (const std::string& name : config_.algs) enable(name, true);
   }
   pthread_atfork(nullptr, nullptr, after_fork_in_child);
   if (config_.stats) std::atexit([] { Runtime::get().print_stats(); });
 }
 
+void Runtime::enable(const std::string& name, bool warn_unknown) {
+  if (const EVP_MD* md = EVP_get_digestbyname(name.c_str()); md != nullptr) {
+    enabled_digests_.insert(EVP_MD_get_type(md));
+    return;
+  }
+  if (const EVP_CIPHER* cipher = EVP_get_cipherbyname(name.c_str()); cipher != nullptr) {
+    enabled_ciphers_.insert(EVP_CIPHER_get_nid(cipher));
+    return;
+  }
+  if (OPENSSL_strcasecmp(name.c_str(), "hmac") == 0) {
+    hmac_enabled_ = true;
+    return;
+  }
+  for (const KeyType& k : kKeyTypes) {
+    if (OPENSSL_strcasecmp(name.c_str(), k.name) == 0) {
+      enabled_pkeys_.insert(k.id);
+      return;
+    }
+  }
+  if (warn_unknown)
+    std::fprintf(stderr, "cryptine: CRYPTINE_ALGS names '%s', which OpenSSL does not know; ignored\n", name.c_str());
+}
+
 bool Runtime::digest_enabled(const EVP_MD* md) const {
-  return md != nullptr && enabled_nids_.count(EVP_MD_get_type(md)) != 0;
+  return md != nullptr && enabled_digests_.count(EVP_MD_get_type(md)) != 0;
+}
+
+bool Runtime::cipher_enabled(const EVP_CIPHER* cipher) const {
+  return cipher != nullptr && enabled_ciphers_.count(EVP_CIPHER_get_nid(cipher)) != 0;
+}
+
+bool Runtime::mac_enabled(const char* mac_name) const {
+  return hmac_enabled_ && mac_name != nullptr && OPENSSL_strcasecmp(mac_name, "HMAC") == 0;
+}
+
+bool Runtime::pkey_enabled(const EVP_PKEY* pkey) const {
+  return pkey != nullptr && enabled_pkeys_.count(EVP_PKEY_get_base_id(pkey)) != 0;
 }
 
 // Guest log lines go to stderr only with CRYPTINE_LOG: a program's stderr is its own.
@@ -115,15 +160,19 @@ VirtinePool* Runtime::thread_pool() {
 
 void Runtime::print_stats() const {
   const auto v = vmm_counters().read();
+  auto family = [&](Family f) { return counters_.by_family[static_cast<int>(f)].load(); };
   std::fprintf(stderr,
                "cryptine stats: virtine_calls=%llu passed_through=%llu native_fallbacks=%llu failed=%llu "
-               "vm_creations=%llu exits=%llu resets=%llu pages_restored=%llu virtine_failures=%llu timeouts=%llu "
+               "cipher=%llu digest=%llu mac=%llu pkey=%llu vm_creations=%llu exits=%llu resets=%llu pages_restored=%llu virtine_failures=%llu timeouts=%llu "
                "call_ns=%llu run_ns=%llu reset_ns=%llu\n",  // run_ns: after the boot
                static_cast<unsigned long long>(counters_.virtine_calls.load()),
                static_cast<unsigned long long>(counters_.passed_through.load()),
                static_cast<unsigned long long>(counters_.native_fallbacks.load()),
                static_cast<unsigned long long>(counters_.failed.load()),
-               static_cast<unsigned long long>(v.creations), static_cast<unsigned long long>(v.exits),
+               static_cast<unsigned long long>(family(Family::kCipher)),
+               static_cast<unsigned long long>(family(Family::kDigest)),
+               static_cast<unsigned long long>(family(Family::kMac)),
+               static_cast<unsigned long long>(family(Family::kPkey)), static_cast<unsigned long long>(v.creations), static_cast<unsigned long long>(v.exits),
                static_cast<unsigned long long>(v.resets), static_cast<unsigned long long>(v.pages_restored),
                static_cast<unsigned long long>(v.failures), static_cast<unsigned long long>(v.timeouts),
                static_cast<unsigned long long>(counters_.virtine_call_ns.load()),

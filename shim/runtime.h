@@ -3,6 +3,7 @@
 #pragma once
 
 #include <openssl/evp.h>
+#include <openssl/types.h>
 
 #include <atomic>
 #include <cstdint>
@@ -17,8 +18,12 @@
 
 namespace cryptine {
 
+// The families of interposed calls, counted apart in the stats.
+enum class Family { kCipher, kDigest, kMac, kPkey, kCount };
+
 struct ShimCounters {
   std::atomic<uint64_t> virtine_calls{0};  // interposed calls served by a virtine
+  std::atomic<uint64_t> by_family[static_cast<int>(Family::kCount)] = {};  // of those
   std::atomic<uint64_t> passed_through{0}; // interposed calls given to OpenSSL: algorithm not enabled
   std::atomic<uint64_t> native_fallbacks{0};  // calls run natively because virtines are unavailable
   std::atomic<uint64_t> failed{0};            // calls that failed in or because of a virtine
@@ -38,8 +43,15 @@ class Runtime {
   // natively or fail, as CRYPTINE_FALLBACK says.
   VirtinePool* thread_pool();
 
-  // Whether CRYPTINE_ALGS lets this digest go to a virtine.
+  // Whether CRYPTINE_ALGS (or, without it, the supported list) sends this algorithm to
+  // a virtine.
   bool digest_enabled(const EVP_MD* md) const;
+  bool cipher_enabled(const EVP_CIPHER* cipher) const;
+  bool mac_enabled(const char* mac_name) const;
+  bool pkey_enabled(const EVP_PKEY* pkey) const;
+
+  // Changes in a child after fork(): what was made before belongs to the parent.
+  uint64_t fork_generation() const { return fork_generation_.load(std::memory_order_relaxed); }
 
   // Prints the counters (CRYPTINE_STATS).
   void print_stats() const;
@@ -51,7 +63,11 @@ class Runtime {
 
   Config config_;
   ShimCounters counters_;
-  std::set<int> enabled_nids_;  // resolved from CRYPTINE_ALGS (or the supported list)
+  void enable(const std::string& name, bool warn_unknown);
+
+  // Resolved from CRYPTINE_ALGS (or the supported list).
+  std::set<int> enabled_digests_, enabled_ciphers_, enabled_pkeys_;  // NIDs, EVP_PKEY ids
+  bool hmac_enabled_ = false;
   std::unique_ptr<KvmSystem> kvm_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::atomic<int> started_{0};  // 0 not yet, 1 running, -1 unavailable

@@ -91,7 +91,35 @@
                                * params[0]=RSA padding -> out */
 #define CRYPTINE_OP_DERIVE 18 /* handle (key), in = peer public key (DER SubjectPublicKeyInfo) -> out */
 #define CRYPTINE_OP_RANDOM 19 /* params[0] = byte count -> out */
-#define CRYPTINE_OP_COUNT  20
+#define CRYPTINE_OP_SET_PARAMS 20 /* handle (cipher or MAC context), in = a param list -> values[0]=ret */
+#define CRYPTINE_OP_GET_PARAMS                                                         \
+  21 /* handle, in = a param list whose data areas are the caller's buffers -> out = \
+      * the same list with the values and return sizes filled in, values[0]=ret */
+#define CRYPTINE_OP_CIPHER                                                           \
+  22 /* EVP_Cipher: handle, in; params[0]=1: in is NULL, params[1]=1: out is NULL -> \
+      * out, values[0]=ret */
+#define CRYPTINE_OP_DIGEST_SIGN                                                  \
+  23 /* EVP_DigestSign: handle (key), name = digest or "", in = message, params \
+      * as for SIGN -> out */
+#define CRYPTINE_OP_MAC_NEW   24 /* name = MAC algorithm ("HMAC", "CMAC", ...) -> handle */
+#define CRYPTINE_OP_MAC_START 25 /* EVP_MAC_init: handle, key, params[1] bit 0: key given, in = param list */
+#define CRYPTINE_OP_COUNT     26
+/* SIGN, DECRYPT, DERIVE and DIGEST_SIGN with handle 0 take the private key (DER or PEM)
+ * from the request's key span and free it afterwards: one request, one exit. */
+
+/* A param list (OSSL_PARAM array on the wire): records back to back, each a
+ * cryptine_param header, then name_len bytes of name (no NUL), then data_len bytes of
+ * data, the record padded to 8 bytes. Types are OpenSSL's OSSL_PARAM_* numbers; only
+ * values (never pointers) cross. return_size is 0 in requests; in a GET_PARAMS reply it
+ * is OpenSSL's return_size, or CRYPTINE_PARAM_UNMODIFIED if the guest left it unset. */
+#define CRYPTINE_PARAM_MAX        16
+#define CRYPTINE_PARAM_NAME_MAX   63
+#define CRYPTINE_PARAM_DATA_MAX   4096
+#define CRYPTINE_PARAM_INTEGER    1
+#define CRYPTINE_PARAM_UNSIGNED   2
+#define CRYPTINE_PARAM_UTF8       4
+#define CRYPTINE_PARAM_OCTETS     5
+#define CRYPTINE_PARAM_UNMODIFIED 0xffffffffu
 
 /* Reply status. Anything else in a reply is a protocol violation by the guest. */
 #define CRYPTINE_STATUS_OK           0
@@ -135,6 +163,14 @@ struct cryptine_request {
   int64_t params[4];
 };
 
+struct cryptine_param {
+  uint32_t data_len;
+  uint32_t return_size;
+  uint8_t name_len;
+  uint8_t type; /* CRYPTINE_PARAM_* */
+  uint8_t reserved[6];
+};
+
 struct cryptine_reply {
   uint32_t magic;  /* CRYPTINE_REPLY_MAGIC */
   uint32_t status; /* CRYPTINE_STATUS_* */
@@ -153,6 +189,7 @@ struct cryptine_reply {
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_boot_info) == 32 + CRYPTINE_ENTROPY_SIZE, "boot info layout");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_request) == 144, "request layout");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_reply) == 64, "reply layout");
+CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_param) == 16, "param layout");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_request, out_capacity) == CRYPTINE_REQUEST_OUT_CAPACITY, "offset");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_request, out_offset) == CRYPTINE_REQUEST_OUT_OFFSET, "offset");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_reply, status) == CRYPTINE_REPLY_STATUS, "offset");

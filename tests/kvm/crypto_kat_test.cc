@@ -144,7 +144,7 @@ Result<Sealed> guest_encrypt(Virtine& v, const char* name, const Bytes& key, con
                              const Bytes& in, bool aead) {
   std::span<const uint8_t> k = key, i = iv;
   guest::Handle h = CRYPTINE_TRY(guest::cipher_init(v, {0, name, &k, iv.empty() ? nullptr : &i, 1}));
-  if (!aad.empty()) CRYPTINE_TRY_STATUS(guest::cipher_aad(v, h, aad));
+  if (!aad.empty()) CRYPTINE_TRY(guest::cipher_aad(v, h, aad));
   Sealed s;
   s.out = CRYPTINE_TRY(guest::cipher_update(v, h, in));
   Bytes fin = CRYPTINE_TRY(guest::cipher_final(v, h));
@@ -162,7 +162,7 @@ Result<Bytes> guest_decrypt(Virtine& v, const char* name, const Bytes& key, cons
     auto set = CRYPTINE_TRY(guest::cipher_ctrl(v, h, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag.size()), tag, 0));
     if (set.first != 1) return Error(ErrorCode::kCryptoFailed, "SET_TAG refused");
   }
-  if (!aad.empty()) CRYPTINE_TRY_STATUS(guest::cipher_aad(v, h, aad));
+  if (!aad.empty()) CRYPTINE_TRY(guest::cipher_aad(v, h, aad));
   Bytes out = CRYPTINE_TRY(guest::cipher_update(v, h, in));
   auto fin = guest::cipher_final(v, h);
   CRYPTINE_TRY_STATUS(guest::free_handle(v, h));

@@ -1,0 +1,466 @@
+// Interposed EVP cipher contexts. A context whose cipher is enabled gets a twin: the
+// program's EVP_CIPHER_CTX is initialised with the cipher and direction only (so block
+// size, IV length, mode and the cipher object still answer), while the key, the IV and
+// every state change go to the twin context inside a virtine, which runs the same
+// OpenSSL code and so keeps its exact semantics (padding, AEAD tags, the TLS ctrls).
+// Contexts without a twin, and calls made by OpenSSL itself, go to OpenSSL unchanged.
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "shim/guest_ops.h"
+#include "shim/real_symbol.h"
+#include "shim/virtine_call.h"
+
+namespace cryptine {
+namespace {
+
+TwinTable& twins() {
+  static TwinTable* table = new TwinTable();  // never destroyed: threads may outlive statics
+  return *table;
+}
+
+std::span<const uint8_t> bytes(const unsigned char* p, int n) {
+  return p == nullptr || n <= 0 ? std::span<const uint8_t>() : std::span<const uint8_t>(p, static_cast<size_t>(n));
+}
+
+// Ends ctx's twin, if it has one: the context is being reset, freed or taken over.
+void forget(const EVP_CIPHER_CTX* ctx) {
+  if (auto twin = twins().take(ctx)) release_twin(*twin);
+}
+
+bool on_twin(const Twin& twin, const std::function<Status(Virtine&)>& fn) {
+  return run_on_twin(twin, Family::kCipher, fn);
+}
+
+int real_init(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, ENGINE* impl, const unsigned char* key,
+              const unsigned char* iv, int enc) {
+  InOpenSsl in_openssl;
+  return CRYPTINE_REAL(EVP_CipherInit_ex)(ctx, cipher, impl, key, iv, enc);
+}
+
+int init(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, ENGINE* impl, const unsigned char* key,
+         const unsigned char* iv, int enc) {
+  if (ctx == nullptr || called_from_openssl()) return real_init(ctx, cipher, impl, key, iv, enc);
+  Runtime& rt = Runtime::get();
+  std::optional<Twin> twin = twins().find(ctx);
+  if (!twin) {
+    if (cipher == nullptr || impl != nullptr) return real_init(ctx, cipher, impl, key, iv, enc);  // not ours
+    switch (route(rt.cipher_enabled(cipher))) {
+      case Route::kNative: return real_init(ctx, cipher, impl, key, iv, enc);
+      case Route::kFail: return 0;
+      case Route::kVirtine: break;
+    }
+  } else if (impl != nullptr || (cipher != nullptr && !rt.cipher_enabled(cipher))) {
+    forget(ctx);  // re-initialised for something not served here: OpenSSL's from now on
+    (void)route(false);
+    return real_init(ctx, cipher, impl, key, iv, enc);
+  }
+  // The host context: algorithm and direction only, never the key or IV.
+  if (!real_init(ctx, cipher, nullptr, nullptr, nullptr, enc)) return 0;
+  const std::span<const uint8_t> k = bytes(key, EVP_CIPHER_CTX_get_key_length(ctx));
+  const std::span<const uint8_t> i = bytes(iv, EVP_CIPHER_CTX_get_iv_length(ctx));
+  guest::CipherInit request;
+  request.cipher = cipher != nullptr ? EVP_CIPHER_get0_name(cipher) : "";
+  request.key = key != nullptr ? &k : nullptr;
+  request.iv = iv != nullptr ? &i : nullptr;
+  request.enc = enc;
+  if (twin) {
+    request.handle = twin->handle;
+    return on_twin(*twin, [&](Virtine& v) -> Status {
+             CRYPTINE_TRY(guest::cipher_init(v, request));
+             return {};
+           })
+               ? 1
+               : 0;
+  }
+  auto made = make_twin(Family::kCipher, [&](Virtine& v) { return guest::cipher_init(v, request); });
+  if (!made) return 0;
+  twins().put(ctx, *made);
+  return 1;
+}
+
+// OpenSSL's argument checks, in its order, for an update or final on a twin; `dir` is
+// 1 for the Encrypt* calls, 0 for Decrypt*, -1 for Cipher*.
+bool checked(const EVP_CIPHER_CTX* ctx, int* outl, int inl, int dir) {
+  if (inl < 0) {
+    ERR_raise(ERR_LIB_EVP, EVP_R_INVALID_LENGTH);
+    return false;
+  }
+  if (outl == nullptr) {
+    ERR_raise(ERR_LIB_EVP, ERR_R_PASSED_NULL_PARAMETER);
+    return false;
+  }
+  *outl = 0;
+  if (dir != -1 && dir != EVP_CIPHER_CTX_is_encrypting(ctx)) {
+    ERR_raise(ERR_LIB_EVP, EVP_R_INVALID_OPERATION);
+    return false;
+  }
+  return true;
+}
+
+template <typename Real>
+int update(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, const unsigned char* in, int inl, int dir, Real real) {
+  std::optional<Twin> twin = twin_of(twins(), ctx);
+  if (!twin) {
+    InOpenSsl in_openssl;
+    return real(ctx, out, outl, in, inl);
+  }
+  if (!checked(ctx, outl, inl, dir)) return 0;
+  if (in == nullptr && inl > 0) {  // (CCM's length-only update is not served)
+    ERR_raise(ERR_LIB_EVP, ERR_R_PASSED_NULL_PARAMETER);
+    return 0;
+  }
+  const std::span<const uint8_t> data = bytes(in, inl);
+  if (out == nullptr) {  // AAD
+    return on_twin(*twin, [&](Virtine& v) -> Status {
+             *outl = CRYPTINE_TRY(guest::cipher_aad(v, twin->handle, data));
+             return {};
+           })
+               ? 1
+               : 0;
+  }
+  // OpenSSL writes at most inl + block_size - 1 bytes; a guest claiming more is lying.
+  const size_t limit = static_cast<size_t>(inl) + static_cast<size_t>(EVP_CIPHER_CTX_get_block_size(ctx));
+  return on_twin(*twin, [&](Virtine& v) -> Status {
+           guest::Bytes o = CRYPTINE_TRY(guest::cipher_update(v, twin->handle, data));
+           if (o.size() > limit) return v.poison(Error(ErrorCode::kGuestFault, "cipher update returned too much"));
+           if (!o.empty()) std::memcpy(out, o.data(), o.size());
+           *outl = static_cast<int>(o.size());
+           return {};
+         })
+             ? 1
+             : 0;
+}
+
+template <typename Real>
+int final(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, int dir, Real real) {
+  std::optional<Twin> twin = twin_of(twins(), ctx);
+  if (!twin) {
+    InOpenSsl in_openssl;
+    return real(ctx, out, outl);
+  }
+  if (!checked(ctx, outl, 0, dir)) return 0;
+  const size_t limit = static_cast<size_t>(std::max(EVP_CIPHER_CTX_get_block_size(ctx), 0));
+  return on_twin(*twin, [&](Virtine& v) -> Status {
+           guest::Bytes o = CRYPTINE_TRY(guest::cipher_final(v, twin->handle));
+           if (o.size() > limit) return v.poison(Error(ErrorCode::kGuestFault, "cipher final returned too much"));
+           if (!o.empty()) std::memcpy(out, o.data(), o.size());
+           *outl = static_cast<int>(o.size());
+           return {};
+         })
+             ? 1
+             : 0;
+}
+
+// What a ctrl's pointer argument holds: bytes sent to the guest, bytes coming back.
+struct CtrlBuffer {
+  bool known;
+  int in, out;
+};
+
+CtrlBuffer ctrl_buffer(const EVP_CIPHER_CTX* ctx, int type, int arg, const void* ptr) {
+  const int given = ptr != nullptr ? arg : 0;
+  switch (type) {
+    case EVP_CTRL_INIT:
+    case EVP_CTRL_SET_KEY_LENGTH:
+    case EVP_CTRL_AEAD_SET_IVLEN:
+    case EVP_CTRL_CCM_SET_L: return {true, 0, 0};
+    case EVP_CTRL_AEAD_SET_TAG: return {true, given, given};  // NULL: sets the tag length only
+    case EVP_CTRL_AEAD_GET_TAG:
+    case EVP_CTRL_GCM_IV_GEN: return {true, 0, given};
+    case EVP_CTRL_AEAD_SET_IV_FIXED:
+      return {true, ptr == nullptr ? 0 : arg == -1 ? EVP_CIPHER_CTX_get_iv_length(ctx) : arg, 0};
+    case EVP_CTRL_GCM_SET_IV_INV:
+    case EVP_CTRL_AEAD_SET_MAC_KEY: return {true, given, 0};
+    case EVP_CTRL_AEAD_TLS1_AAD: return {true, given, given};
+    case EVP_CTRL_GET_IVLEN: return {true, 0, ptr != nullptr ? static_cast<int>(sizeof(int)) : 0};
+    case EVP_CTRL_RAND_KEY: return {true, 0, ptr != nullptr ? EVP_CIPHER_CTX_get_key_length(ctx) : 0};
+    default: return {false, 0, 0};
+  }
+}
+
+// The params of a set_params that the host context mirrors: its geometry, never secrets,
+// so OpenSSL's accessors on the program's context stay right.
+std::vector<OSSL_PARAM> geometry_of(const OSSL_PARAM* params) {
+  std::vector<OSSL_PARAM> kept;
+  for (const OSSL_PARAM* p = params; p != nullptr && p->key != nullptr; ++p) {
+    const std::string_view key = p->key;
+    if (key == OSSL_CIPHER_PARAM_KEYLEN || key == OSSL_CIPHER_PARAM_IVLEN || key == OSSL_CIPHER_PARAM_PADDING)
+      kept.push_back(*p);
+  }
+  kept.push_back(OSSL_PARAM_construct_end());
+  return kept;
+}
+
+int set_params(EVP_CIPHER_CTX* ctx, const OSSL_PARAM* params) {
+  std::optional<Twin> twin = twin_of(twins(), ctx);
+  if (!twin) {
+    InOpenSsl in_openssl;
+    return CRYPTINE_REAL(EVP_CIPHER_CTX_set_params)(ctx, params);
+  }
+  int ret = 0;
+  if (!on_twin(*twin, [&](Virtine& v) -> Status {
+        ret = CRYPTINE_TRY(guest::set_params(v, twin->handle, params));
+        return {};
+      }))
+    return 0;
+  std::vector<OSSL_PARAM> geometry = geometry_of(params);
+  if (ret > 0 && geometry.size() > 1) {
+    InOpenSsl in_openssl;
+    (void)CRYPTINE_REAL(EVP_CIPHER_CTX_set_params)(ctx, geometry.data());
+  }
+  return ret;
+}
+
+}  // namespace
+}  // namespace cryptine
+
+using namespace cryptine;
+
+CRYPTINE_EXPORT int EVP_CipherInit_ex(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, ENGINE* impl,
+                                      const unsigned char* key, const unsigned char* iv, int enc) {
+  return no_throw(0, [&] { return init(ctx, cipher, impl, key, iv, enc); });
+}
+
+CRYPTINE_EXPORT int EVP_EncryptInit_ex(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, ENGINE* impl,
+                                       const unsigned char* key, const unsigned char* iv) {
+  return no_throw(0, [&] { return init(ctx, cipher, impl, key, iv, 1); });
+}
+
+CRYPTINE_EXPORT int EVP_DecryptInit_ex(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, ENGINE* impl,
+                                       const unsigned char* key, const unsigned char* iv) {
+  return no_throw(0, [&] { return init(ctx, cipher, impl, key, iv, 0); });
+}
+
+// The non-_ex forms reset the context first when given a cipher, as OpenSSL's do.
+CRYPTINE_EXPORT int EVP_CipherInit(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, const unsigned char* key,
+                                   const unsigned char* iv, int enc) {
+  return no_throw(0, [&] {
+    if (called_from_openssl() || ctx == nullptr) {
+      InOpenSsl in_openssl;
+      return CRYPTINE_REAL(EVP_CipherInit)(ctx, cipher, key, iv, enc);
+    }
+    if (cipher != nullptr) {
+      forget(ctx);
+      InOpenSsl in_openssl;
+      CRYPTINE_REAL(EVP_CIPHER_CTX_reset)(ctx);
+    }
+    return init(ctx, cipher, nullptr, key, iv, enc);
+  });
+}
+
+// The _ex2 forms: params apply after the algorithm is set and before the key and IV.
+namespace cryptine {
+namespace {
+int init_ex2(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, const unsigned char* key, const unsigned char* iv,
+             int enc, const OSSL_PARAM params[]) {
+  if (params == nullptr || params[0].key == nullptr) return init(ctx, cipher, nullptr, key, iv, enc);
+  return init(ctx, cipher, nullptr, nullptr, nullptr, enc) && set_params(ctx, params) > 0 &&
+                 init(ctx, nullptr, nullptr, key, iv, enc)
+             ? 1
+             : 0;
+}
+}  // namespace
+}  // namespace cryptine
+
+CRYPTINE_EXPORT int EVP_CipherInit_ex2(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, const unsigned char* key,
+                                       const unsigned char* iv, int enc, const OSSL_PARAM params[]) {
+  return no_throw(0, [&] { return init_ex2(ctx, cipher, key, iv, enc, params); });
+}
+
+CRYPTINE_EXPORT int EVP_EncryptInit_ex2(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, const unsigned char* key,
+                                        const unsigned char* iv, const OSSL_PARAM params[]) {
+  return no_throw(0, [&] { return init_ex2(ctx, cipher, key, iv, 1, params); });
+}
+
+CRYPTINE_EXPORT int EVP_DecryptInit_ex2(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, const unsigned char* key,
+                                        const unsigned char* iv, const OSSL_PARAM params[]) {
+  return no_throw(0, [&] { return init_ex2(ctx, cipher, key, iv, 0, params); });
+}
+
+CRYPTINE_EXPORT int EVP_CipherUpdate(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, const unsigned char* in,
+                                     int inl) {
+  return no_throw(0, [&] { return update(ctx, out, outl, in, inl, -1, CRYPTINE_REAL(EVP_CipherUpdate)); });
+}
+
+CRYPTINE_EXPORT int EVP_EncryptUpdate(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, const unsigned char* in,
+                                      int inl) {
+  return no_throw(0, [&] { return update(ctx, out, outl, in, inl, 1, CRYPTINE_REAL(EVP_EncryptUpdate)); });
+}
+
+CRYPTINE_EXPORT int EVP_DecryptUpdate(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, const unsigned char* in,
+                                      int inl) {
+  return no_throw(0, [&] { return update(ctx, out, outl, in, inl, 0, CRYPTINE_REAL(EVP_DecryptUpdate)); });
+}
+
+CRYPTINE_EXPORT int EVP_CipherFinal_ex(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl) {
+  return no_throw(0, [&] { return final(ctx, out, outl, -1, CRYPTINE_REAL(EVP_CipherFinal_ex)); });
+}
+
+CRYPTINE_EXPORT int EVP_EncryptFinal_ex(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl) {
+  return no_throw(0, [&] { return final(ctx, out, outl, 1, CRYPTINE_REAL(EVP_EncryptFinal_ex)); });
+}
+
+CRYPTINE_EXPORT int EVP_DecryptFinal_ex(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl) {
+  return no_throw(0, [&] { return final(ctx, out, outl, 0, CRYPTINE_REAL(EVP_DecryptFinal_ex)); });
+}
+
+// EVP_Cipher: the whole-record call (TLS 1.2 AEAD on legacy paths, some programs).
+CRYPTINE_EXPORT int EVP_Cipher(EVP_CIPHER_CTX* ctx, unsigned char* out, const unsigned char* in, unsigned int inl) {
+  return no_throw(-1, [&] {
+    std::optional<Twin> twin = twin_of(twins(), ctx);
+    if (!twin) {
+      InOpenSsl in_openssl;
+      return CRYPTINE_REAL(EVP_Cipher)(ctx, out, in, inl);
+    }
+    if (in == nullptr && inl > 0) {
+      ERR_raise(ERR_LIB_EVP, ERR_R_PASSED_NULL_PARAMETER);
+      return -1;
+    }
+    const size_t limit = size_t{inl} + static_cast<size_t>(EVP_CIPHER_CTX_get_block_size(ctx));
+    int ret = -1;
+    if (!on_twin(*twin, [&](Virtine& v) -> Status {
+          auto raw = CRYPTINE_TRY(guest::cipher_raw(v, twin->handle, {in, in != nullptr ? inl : 0u}, in == nullptr,
+                                                    out == nullptr));
+          if (raw.out.size() > limit) return v.poison(Error(ErrorCode::kGuestFault, "EVP_Cipher returned too much"));
+          if (out != nullptr && !raw.out.empty()) std::memcpy(out, raw.out.data(), raw.out.size());
+          ret = raw.ret;
+          if (ret <= 0 && raw.err_code != 0)
+            ERR_raise_data(ERR_GET_LIB(raw.err_code), ERR_GET_REASON(raw.err_code), "in a cryptine virtine");
+          return {};
+        }))
+      return -1;
+    return ret;
+  });
+}
+
+CRYPTINE_EXPORT int EVP_CIPHER_CTX_ctrl(EVP_CIPHER_CTX* ctx, int type, int arg, void* ptr) {
+  return no_throw(0, [&] {
+    std::optional<Twin> twin = twin_of(twins(), ctx);
+    if (!twin) {
+      InOpenSsl in_openssl;
+      return CRYPTINE_REAL(EVP_CIPHER_CTX_ctrl)(ctx, type, arg, ptr);
+    }
+    const CtrlBuffer buf = ctrl_buffer(ctx, type, arg, ptr);
+    if (!buf.known) {
+      fail_call(Error(ErrorCode::kUnsupported, "cipher ctrl " + std::to_string(type) + " is not served in a virtine"));
+      return 0;
+    }
+    if (buf.in < 0 || buf.out < 0 || buf.in > EVP_MAX_KEY_LENGTH * 4 || buf.out > EVP_MAX_KEY_LENGTH * 4) {
+      ERR_raise(ERR_LIB_EVP, EVP_R_INVALID_LENGTH);
+      return 0;
+    }
+    int ret = 0;
+    if (!on_twin(*twin, [&](Virtine& v) -> Status {
+          auto [r, back] = CRYPTINE_TRY(guest::cipher_ctrl(
+              v, twin->handle, type, arg, bytes(static_cast<const unsigned char*>(ptr), buf.in), buf.out));
+          if (back.size() != static_cast<size_t>(buf.out))
+            return v.poison(Error(ErrorCode::kGuestFault, "cipher ctrl returned the wrong length"));
+          if (buf.out > 0) std::memcpy(ptr, back.data(), back.size());
+          ret = r;
+          return {};
+        }))
+      return 0;
+    if (ret > 0 && (type == EVP_CTRL_AEAD_SET_IVLEN || type == EVP_CTRL_SET_KEY_LENGTH)) {
+      InOpenSsl in_openssl;  // geometry the program's context must report too
+      (void)CRYPTINE_REAL(EVP_CIPHER_CTX_ctrl)(ctx, type, arg, nullptr);
+    }
+    return ret;
+  });
+}
+
+CRYPTINE_EXPORT int EVP_CIPHER_CTX_set_params(EVP_CIPHER_CTX* ctx, const OSSL_PARAM params[]) {
+  return no_throw(0, [&] { return set_params(ctx, params); });
+}
+
+CRYPTINE_EXPORT int EVP_CIPHER_CTX_get_params(EVP_CIPHER_CTX* ctx, OSSL_PARAM params[]) {
+  return no_throw(0, [&] {
+    std::optional<Twin> twin = twin_of(twins(), ctx);
+    if (!twin) {
+      InOpenSsl in_openssl;
+      return CRYPTINE_REAL(EVP_CIPHER_CTX_get_params)(ctx, params);
+    }
+    int ret = 0;
+    return on_twin(*twin, [&](Virtine& v) -> Status {
+             ret = CRYPTINE_TRY(guest::get_params(v, twin->handle, params));
+             return {};
+           })
+               ? ret
+               : 0;
+  });
+}
+
+// set_padding and set_key_length reach the provider without EVP_CIPHER_CTX_set_params.
+CRYPTINE_EXPORT int EVP_CIPHER_CTX_set_padding(EVP_CIPHER_CTX* ctx, int pad) {
+  return no_throw(0, [&] {
+    if (called_from_openssl() || ctx == nullptr || !twins().find(ctx)) {
+      InOpenSsl in_openssl;
+      return CRYPTINE_REAL(EVP_CIPHER_CTX_set_padding)(ctx, pad);
+    }
+    unsigned int pd = pad != 0 ? 1 : 0;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pd), OSSL_PARAM_construct_end()};
+    return set_params(ctx, params) > 0 ? 1 : 0;  // mirrors the padding flag on the host context too
+  });
+}
+
+CRYPTINE_EXPORT int EVP_CIPHER_CTX_set_key_length(EVP_CIPHER_CTX* ctx, int keylen) {
+  return no_throw(0, [&] {
+    if (called_from_openssl() || ctx == nullptr || !twins().find(ctx) || EVP_CIPHER_CTX_get_key_length(ctx) == keylen) {
+      InOpenSsl in_openssl;
+      return CRYPTINE_REAL(EVP_CIPHER_CTX_set_key_length)(ctx, keylen);
+    }
+    if (keylen <= 0) {
+      ERR_raise(ERR_LIB_EVP, EVP_R_INVALID_KEY_LENGTH);
+      return 0;
+    }
+    size_t len = static_cast<size_t>(keylen);
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_KEYLEN, &len), OSSL_PARAM_construct_end()};
+    return set_params(ctx, params) > 0 ? 1 : 0;
+  });
+}
+
+CRYPTINE_EXPORT int EVP_CIPHER_CTX_copy(EVP_CIPHER_CTX* out, const EVP_CIPHER_CTX* in) {
+  return no_throw(0, [&] {
+    if (out != nullptr && out != in) forget(out);
+    std::optional<Twin> twin = in != nullptr ? twins().find(in) : std::nullopt;
+    int copied;
+    {
+      InOpenSsl in_openssl;  // the host context: algorithm and direction, no key
+      copied = CRYPTINE_REAL(EVP_CIPHER_CTX_copy)(out, in);
+    }
+    if (!copied || !twin) return copied;
+    guest::Handle handle = 0;
+    if (!on_twin(*twin, [&](Virtine& v) -> Status {
+          handle = CRYPTINE_TRY(guest::copy_context(v, twin->handle));
+          return {};
+        }))
+      return 0;
+    twin->lease->add_context();
+    twins().put(out, Twin{twin->lease, handle});
+    return 1;
+  });
+}
+
+// Reset and free always end the twin, even when OpenSSL itself calls them.
+CRYPTINE_EXPORT int EVP_CIPHER_CTX_reset(EVP_CIPHER_CTX* ctx) {
+  return no_throw(0, [&] {
+    if (ctx != nullptr) forget(ctx);
+    InOpenSsl in_openssl;
+    return CRYPTINE_REAL(EVP_CIPHER_CTX_reset)(ctx);
+  });
+}
+
+CRYPTINE_EXPORT void EVP_CIPHER_CTX_free(EVP_CIPHER_CTX* ctx) {
+  no_throw(0, [&] {
+    if (ctx != nullptr) forget(ctx);
+    InOpenSsl in_openssl;
+    CRYPTINE_REAL(EVP_CIPHER_CTX_free)(ctx);
+    return 0;
+  });
+}

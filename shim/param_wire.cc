@@ -1,0 +1,76 @@
+#include "shim/param_wire.h"
+
+#include <cstring>
+#include <string>
+
+#include "vmm/guest_abi.h"
+
+namespace cryptine {
+namespace {
+
+constexpr size_t padded(size_t n) { return (n + 7u) & ~size_t{7}; }
+
+bool by_value(unsigned type) {
+  return type == OSSL_PARAM_INTEGER || type == OSSL_PARAM_UNSIGNED_INTEGER || type == OSSL_PARAM_UTF8_STRING ||
+         type == OSSL_PARAM_OCTET_STRING;
+}
+
+}  // namespace
+
+static_assert(OSSL_PARAM_INTEGER == CRYPTINE_PARAM_INTEGER && OSSL_PARAM_UNSIGNED_INTEGER == CRYPTINE_PARAM_UNSIGNED &&
+              OSSL_PARAM_UTF8_STRING == CRYPTINE_PARAM_UTF8 && OSSL_PARAM_OCTET_STRING == CRYPTINE_PARAM_OCTETS);
+
+Result<std::vector<uint8_t>> encode_params(const OSSL_PARAM* params) {
+  std::vector<uint8_t> out;
+  if (params == nullptr) return out;
+  for (size_t i = 0; params[i].key != nullptr; ++i) {
+    const OSSL_PARAM& p = params[i];
+    if (i == CRYPTINE_PARAM_MAX)
+      return Error(ErrorCode::kOutOfRange, "more than " + std::to_string(CRYPTINE_PARAM_MAX) + " params");
+    const size_t name_len = std::strlen(p.key);
+    if (name_len == 0 || name_len > CRYPTINE_PARAM_NAME_MAX)
+      return Error(ErrorCode::kOutOfRange, std::string("param name too long: ") + p.key);
+    if (!by_value(p.data_type) || (p.data == nullptr && p.data_size != 0))
+      return Error(ErrorCode::kUnsupported, std::string("param '") + p.key + "' cannot be passed by value");
+    if (p.data_size > CRYPTINE_PARAM_DATA_MAX)
+      return Error(ErrorCode::kOutOfRange, std::string("param '") + p.key + "' is too large");
+    cryptine_param h{};
+    h.data_len = static_cast<uint32_t>(p.data_size);
+    h.name_len = static_cast<uint8_t>(name_len);
+    h.type = static_cast<uint8_t>(p.data_type);
+    const size_t at = out.size();
+    out.resize(at + padded(sizeof(h) + name_len + p.data_size));  // zero-filled padding
+    std::memcpy(out.data() + at, &h, sizeof(h));
+    std::memcpy(out.data() + at + sizeof(h), p.key, name_len);
+    if (p.data_size != 0) std::memcpy(out.data() + at + sizeof(h) + name_len, p.data, p.data_size);
+  }
+  return out;
+}
+
+Status decode_get_reply(std::span<const uint8_t> reply, std::span<const uint8_t> sent, OSSL_PARAM* params) {
+  auto bad = [](const std::string& why) { return Error(ErrorCode::kGuestFault, "GET_PARAMS reply: " + why); };
+  if (reply.size() != sent.size()) return bad("its length differs from the request's");
+  size_t at = 0;
+  for (size_t i = 0; at < sent.size(); ++i) {
+    // `sent` is ours and well formed; the reply's copy of each header is checked against it.
+    cryptine_param mine, theirs;
+    std::memcpy(&mine, sent.data() + at, sizeof(mine));
+    std::memcpy(&theirs, reply.data() + at, sizeof(theirs));
+    const size_t body = mine.name_len + size_t{mine.data_len};
+    if (theirs.data_len != mine.data_len || theirs.name_len != mine.name_len || theirs.type != mine.type ||
+        std::memcmp(reply.data() + at + sizeof(mine), sent.data() + at + sizeof(mine), mine.name_len) != 0)
+      return bad("record " + std::to_string(i) + " is not the one asked for");
+    OSSL_PARAM& p = params[i];
+    if (theirs.return_size == CRYPTINE_PARAM_UNMODIFIED) {
+      p.return_size = OSSL_PARAM_UNMODIFIED;
+    } else {
+      p.return_size = theirs.return_size;
+      if (p.data != nullptr && p.data_size != 0)
+        std::memcpy(p.data, reply.data() + at + sizeof(mine) + mine.name_len, p.data_size);
+    }
+    at += padded(sizeof(mine) + body);
+  }
+  return {};
+}
+
+}  // namespace cryptine

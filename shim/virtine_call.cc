@@ -1,0 +1,92 @@
+#include "shim/virtine_call.h"
+
+#include "shim/openssl_errors.h"
+#include "vmm/watchdog.h"
+
+namespace cryptine {
+namespace {
+
+void count_call(Family family, uint64_t t0) {
+  ShimCounters& c = Runtime::get().counters();
+  c.virtine_calls.fetch_add(1, std::memory_order_relaxed);
+  c.by_family[static_cast<int>(family)].fetch_add(1, std::memory_order_relaxed);
+  c.virtine_call_ns.fetch_add(monotonic_ns() - t0, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+Route route(bool enabled) {
+  Runtime& rt = Runtime::get();
+  if (!enabled) {
+    rt.counters().passed_through.fetch_add(1, std::memory_order_relaxed);
+    return Route::kNative;
+  }
+  if (rt.thread_pool() != nullptr) return Route::kVirtine;
+  if (rt.config().fallback == Fallback::kNative) {
+    rt.counters().native_fallbacks.fetch_add(1, std::memory_order_relaxed);
+    return Route::kNative;
+  }
+  fail_call(Error(ErrorCode::kUnsupported, "virtines unavailable and CRYPTINE_FALLBACK=fail"));
+  return Route::kFail;
+}
+
+void fail_call(const Error& error) {
+  Runtime::get().counters().failed.fetch_add(1, std::memory_order_relaxed);
+  raise_openssl_error(error);
+}
+
+namespace {
+// The end of a call that reached a virtine: when the guest's OpenSSL said no (a bad
+// tag, a wrong key size) the virtine did its job, so the call counts as served and
+// OpenSSL's own error is raised; any other error is a failed call.
+bool finish(Family family, uint64_t t0, const Status& s) {
+  if (s.ok() || s.error().code() == ErrorCode::kCryptoFailed) count_call(family, t0);
+  if (s.ok()) return true;
+  if (s.error().code() == ErrorCode::kCryptoFailed) raise_openssl_error(s.error());
+  else fail_call(s.error());
+  return false;
+}
+}  // namespace
+
+bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Virtine&)>& fn) {
+  const uint64_t t0 = monotonic_ns();
+  return finish(family, t0, twin.lease->with_virtine(fn));
+}
+
+bool run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn) {
+  const uint64_t t0 = monotonic_ns();
+  VirtinePool* pool = Runtime::get().thread_pool();
+  if (pool == nullptr) {
+    fail_call(Error(ErrorCode::kUnsupported, "virtines are unavailable"));
+    return false;
+  }
+  auto virtine = pool->acquire();
+  if (!virtine.ok()) {
+    fail_call(virtine.error());
+    return false;
+  }
+  Status s = fn(*virtine);
+  pool->release(std::move(virtine).value());  // reset to the snapshot (or discarded if poisoned)
+  return finish(family, t0, s);
+}
+
+std::optional<Twin> make_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make) {
+  const uint64_t t0 = monotonic_ns();
+  auto lease = lease_for_new_context();
+  if (!lease.ok()) {
+    fail_call(lease.error());
+    return std::nullopt;
+  }
+  guest::Handle handle = 0;
+  Status s = (*lease)->with_virtine([&](Virtine& v) -> Status {
+    handle = CRYPTINE_TRY(make(v));
+    return {};
+  });
+  if (!finish(family, t0, s)) {
+    drop_context(*lease, 0);
+    return std::nullopt;
+  }
+  return Twin{*lease, handle};
+}
+
+}  // namespace cryptine

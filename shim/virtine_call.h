@@ -1,0 +1,46 @@
+// How an interposed call runs: routing (virtine, OpenSSL's own function, or failure),
+// running on a context's twin or in a call-scoped virtine, and the accounting of each.
+#pragma once
+
+#include <functional>
+
+#include "shim/runtime.h"
+#include "shim/twin_table.h"
+#include "vmm/result.h"
+#include "vmm/virtine.h"
+
+namespace cryptine {
+
+enum class Route {
+  kVirtine,  // run it in a virtine
+  kNative,   // run OpenSSL's own function: not enabled (counted as passed through), or no
+             // virtines with CRYPTINE_FALLBACK=native (counted as a fallback)
+  kFail,     // no virtines with CRYPTINE_FALLBACK=fail: the error is already raised
+};
+Route route(bool enabled);
+
+// Counts a failed virtine call and puts `error` on OpenSSL's error queue.
+void fail_call(const Error& error);
+
+// Runs `fn` in the twin's virtine and counts the call in `family`; on an error, counts
+// and raises it. Returns whether it succeeded.
+bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Virtine&)>& fn);
+
+// Runs `fn` in a virtine from the thread's pool that is reset right after (scope call).
+bool run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn);
+
+// A new twin for a context: a lease by CRYPTINE_SCOPE and the guest context that `make`
+// creates in it. On failure the error is counted and raised, and nothing is kept.
+std::optional<Twin> make_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make);
+
+// Runs an extern "C" body with no C++ exception escaping into the program.
+template <typename R, typename Fn>
+R no_throw(R on_exception, Fn&& fn) noexcept {
+  try {
+    return fn();
+  } catch (...) {
+    return on_exception;
+  }
+}
+
+}  // namespace cryptine

@@ -1,0 +1,80 @@
+#include "shim/virtine_lease.h"
+
+#include "shim/guest_ops.h"
+#include "shim/runtime.h"
+
+namespace cryptine {
+namespace {
+
+// scope=thread: the thread's shared lease, replaced when its virtine is gone.
+thread_local LeaseRef t_thread_lease;
+
+}  // namespace
+
+Status Lease::with_virtine(const std::function<Status(Virtine&)>& fn) {
+  std::lock_guard lock(mu_);
+  if (fork_generation_ != Runtime::get().fork_generation())
+    return Error(ErrorCode::kUnsupported, "this context was made before fork(); its virtine belongs to the parent");
+  if (!virtine_.has_value() || virtine_->state() != Virtine::State::kReady)
+    return Error(ErrorCode::kGuestFault, "this context's virtine failed earlier; the context is lost");
+  return fn(*virtine_);
+}
+
+void Lease::add_context() {
+  std::lock_guard lock(mu_);
+  ++contexts_;
+}
+
+Result<LeaseRef> lease_for_new_context() {
+  Runtime& rt = Runtime::get();
+  const bool per_thread = rt.config().scope == Scope::kThread;
+  if (per_thread && t_thread_lease != nullptr) {
+    std::lock_guard lock(t_thread_lease->mu_);
+    if (t_thread_lease->fork_generation_ == rt.fork_generation() && t_thread_lease->virtine_.has_value() &&
+        t_thread_lease->virtine_->state() == Virtine::State::kReady) {
+      ++t_thread_lease->contexts_;
+      return t_thread_lease;
+    }
+  }
+  VirtinePool* pool = rt.thread_pool();
+  if (pool == nullptr) return Error(ErrorCode::kUnsupported, "virtines are unavailable");
+  Virtine virtine = CRYPTINE_TRY(pool->acquire());
+  auto lease = std::make_shared<Lease>();
+  lease->virtine_.emplace(std::move(virtine));
+  lease->contexts_ = 1;
+  lease->fork_generation_ = rt.fork_generation();
+  lease->thread_shared_ = per_thread;
+  if (per_thread) t_thread_lease = lease;
+  return lease;
+}
+
+void drop_context(const LeaseRef& lease, uint32_t handle) {
+  Runtime& rt = Runtime::get();
+  std::optional<Virtine> to_pool;
+  {
+    std::lock_guard lock(lease->mu_);
+    if (lease->contexts_ > 0) --lease->contexts_;
+    const bool ours = lease->fork_generation_ == rt.fork_generation();
+    if (!ours || !lease->virtine_.has_value()) {
+      if (lease->contexts_ == 0) lease->virtine_.reset();  // the parent's VM: only our fds and mappings go
+      return;
+    }
+    if (lease->contexts_ > 0) {
+      // Others still live here: free just this context (a failure poisons the virtine).
+      if (lease->virtine_->state() == Virtine::State::kReady) (void)guest::free_handle(*lease->virtine_, handle);
+      return;
+    }
+    if (lease->thread_shared_) {
+      // The thread's virtine stays with the thread, back at the snapshot.
+      if (lease->virtine_->state() != Virtine::State::kReady || !lease->virtine_->reset().ok())
+        lease->virtine_.reset();
+      return;
+    }
+    to_pool.emplace(std::move(*lease->virtine_));
+    lease->virtine_.reset();
+  }
+  // The pool resets it (or discards it if poisoned) outside the lease's lock.
+  if (VirtinePool* pool = rt.thread_pool(); pool != nullptr) pool->release(std::move(*to_pool));
+}
+
+}  // namespace cryptine

@@ -1,0 +1,52 @@
+// Leases: the virtine that one or more contexts live in, chosen by CRYPTINE_SCOPE.
+//
+// scope=context (and call, for streaming contexts): each context that is initialised
+// gets a virtine of its own; a copy of a context lives beside it in the same virtine.
+// scope=thread: all contexts a thread initialises share that thread's one virtine.
+// When the last context of a lease goes, its virtine is reset to the snapshot (all its
+// keys gone) and, unless it is the thread's, given back to the calling thread's pool.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "vmm/result.h"
+#include "vmm/virtine.h"
+
+namespace cryptine {
+
+class Lease {
+ public:
+  // Runs `fn` on the virtine, one caller at a time (copies of a context may be used on
+  // different threads). An error when the virtine is gone: poisoned by an earlier call,
+  // or made by the parent before a fork (a child cannot run its parent's VMs).
+  Status with_virtine(const std::function<Status(Virtine&)>& fn);
+
+  // A context joined this lease (a copy of one in it).
+  void add_context();
+
+ private:
+  friend Result<std::shared_ptr<Lease>> lease_for_new_context();
+  friend void drop_context(const std::shared_ptr<Lease>& lease, uint32_t handle);
+
+  std::mutex mu_;
+  std::optional<Virtine> virtine_;
+  uint32_t contexts_ = 0;
+  uint64_t fork_generation_ = 0;
+  bool thread_shared_ = false;
+};
+
+using LeaseRef = std::shared_ptr<Lease>;
+
+// The lease for a context being initialised, by CRYPTINE_SCOPE (see above). Its
+// context count includes the new context.
+Result<LeaseRef> lease_for_new_context();
+
+// The context `handle` living in `lease` was freed or reset: its guest context is freed
+// (unless the virtine is about to be reset anyway), then see the header comment.
+void drop_context(const LeaseRef& lease, uint32_t handle);
+
+}  // namespace cryptine
