@@ -180,9 +180,18 @@ static void cipher_update(struct call* c) {
     return fail(c, CRYPTINE_STATUS_NO_SPACE);
   int outl = 0;
   static const unsigned char empty[1];
-  if (!ok(c, EVP_CipherUpdate(ctx, aad ? NULL : c->out, &outl, c->in ? c->in : empty, (int)c->req.in.length)))
-    return;
+  const unsigned char* in = c->in ? c->in : empty;
+  /* In place, as the program asked: some modes (TLS records in GCM) work only so, and
+   * may write anywhere in the buffer (the plaintext after the explicit IV), so the
+   * whole buffer comes back. */
+  const int in_place = !aad && c->req.params[1] == 1 && c->in != NULL;
+  if (in_place) {
+    memmove(c->out, c->in, c->req.in.length);
+    in = c->out;
+  }
+  if (!ok(c, EVP_CipherUpdate(ctx, aad ? NULL : c->out, &outl, in, (int)c->req.in.length))) return;
   c->rep.values[0] = outl;
+  if (in_place && (uint32_t)outl < c->req.in.length) return output(c, c->req.in.length);
   output(c, aad ? 0 : (size_t)outl);
 }
 
@@ -457,6 +466,11 @@ static void cipher_raw(struct call* c) {
   static const unsigned char empty[1];
   const unsigned char* in = c->req.params[0] == 1 ? NULL : (c->in ? c->in : empty);
   unsigned char* out = c->req.params[1] == 1 ? NULL : c->out; /* NULL out: AAD, as in OpenSSL */
+  const int in_place = c->req.params[2] == 1 && out != NULL && c->in != NULL; /* see cipher_update */
+  if (in_place) {
+    memmove(out, c->in, c->req.in.length);
+    in = out;
+  }
   int r = EVP_Cipher(ctx, out, in, c->req.in.length);
   c->rep.values[0] = r;
   if (r <= 0) {
@@ -465,6 +479,7 @@ static void cipher_raw(struct call* c) {
     return output(c, 0);
   }
   if (out == NULL) return output(c, 0);
+  if (in_place && (uint32_t)r < c->req.in.length) return output(c, c->req.in.length);
   output(c, (uint64_t)r < c->req.out_capacity ? (size_t)r : c->req.out_capacity);
 }
 

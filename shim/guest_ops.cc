@@ -164,6 +164,25 @@ Result<Bytes> cipher_update(Virtine& v, Handle h, std::span<const uint8_t> data)
   return out;
 }
 
+uint64_t max_in_place() {
+  return max_request_input(kMaxBlock) / 2;
+}
+
+Result<InPlace> cipher_update_in_place(Virtine& v, Handle h, std::span<const uint8_t> data) {
+  if (data.size() > max_in_place()) return Error(ErrorCode::kOutOfRange, "in-place update larger than one request");
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_CIPHER_UPDATE;
+  r.handle = h;
+  r.in = data;
+  r.out_capacity = data.size() + kMaxBlock;
+  r.params[1] = 1;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  const int64_t outl = reply.values[0];
+  if (outl < 0 || static_cast<uint64_t>(outl) > reply.out.size())
+    return v.poison(Error(ErrorCode::kGuestFault, "in-place update: outl outside the returned buffer"));
+  return InPlace{static_cast<int>(outl), copy(reply.out)};
+}
+
 Result<int> cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad) {
   // AAD must arrive in one update for some modes (CCM), so it is never split.
   CryptoRequest r;
@@ -302,7 +321,8 @@ Result<int> get_params(Virtine& v, Handle h, OSSL_PARAM* params) {
   return static_cast<int>(reply.values[0]);
 }
 
-Result<CipherRaw> cipher_raw(Virtine& v, Handle h, std::span<const uint8_t> in, bool in_null, bool out_null) {
+Result<CipherRaw> cipher_raw(Virtine& v, Handle h, std::span<const uint8_t> in, bool in_null, bool out_null,
+                             bool in_place) {
   CryptoRequest r;
   r.op = CRYPTINE_OP_CIPHER;
   r.handle = h;
@@ -310,6 +330,7 @@ Result<CipherRaw> cipher_raw(Virtine& v, Handle h, std::span<const uint8_t> in, 
   r.out_capacity = in.size() + kMaxBlock;
   r.params[0] = in_null ? 1 : 0;
   r.params[1] = out_null ? 1 : 0;
+  r.params[2] = in_place ? 1 : 0;
   CryptoReply reply = CRYPTINE_TRY(request(v, r));
   return CipherRaw{static_cast<int>(reply.values[0]), reply.err_code, copy(reply.out)};
 }

@@ -51,6 +51,16 @@ struct CipherInit {
 };
 Result<Handle> cipher_init(Virtine& v, const CipherInit& init);
 Result<Bytes> cipher_update(Virtine& v, Handle h, std::span<const uint8_t> data);
+// The same in place, for a program whose output buffer is its input: some modes (TLS
+// records in GCM) work only so and write anywhere in the buffer, so the whole buffer
+// comes back (max(data, outl) bytes) with OpenSSL's outl. One request: data must fit it.
+struct InPlace {
+  int outl;
+  Bytes buffer;
+};
+Result<InPlace> cipher_update_in_place(Virtine& v, Handle h, std::span<const uint8_t> data);
+// The most bytes cipher_update_in_place takes.
+uint64_t max_in_place();
 // An update with out == NULL (AAD, for AEAD ciphers); returns OpenSSL's outl.
 Result<int> cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad);
 Result<Bytes> cipher_final(Virtine& v, Handle h);
@@ -101,12 +111,14 @@ Result<int> get_params(Virtine& v, Handle h, OSSL_PARAM* params);
 
 // EVP_Cipher on a guest context. `in_null`: the program passed in == NULL (for provided
 // ciphers, a final). A return of 0 or less is OpenSSL's answer, not an error here.
+// `in_place`: as for cipher_update_in_place (out then holds the whole buffer).
 struct CipherRaw {
   int ret;
   uint64_t err_code;  // the guest's OpenSSL error when ret <= 0
   Bytes out;
 };
-Result<CipherRaw> cipher_raw(Virtine& v, Handle h, std::span<const uint8_t> in, bool in_null, bool out_null);
+Result<CipherRaw> cipher_raw(Virtine& v, Handle h, std::span<const uint8_t> in, bool in_null, bool out_null,
+                             bool in_place);
 
 // EVP_MAC_CTX_new for a named MAC, and EVP_MAC_init with an optional key and params.
 Result<Handle> mac_new(Virtine& v, std::string_view mac);

@@ -127,6 +127,17 @@ int update(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, const unsigned ch
   }
   // OpenSSL writes at most inl + block_size - 1 bytes; a guest claiming more is lying.
   const size_t limit = static_cast<size_t>(inl) + static_cast<size_t>(EVP_CIPHER_CTX_get_block_size(ctx));
+  if (out == in && data.size() <= guest::max_in_place()) {
+    return on_twin(*twin, [&](Virtine& v) -> Status {
+             guest::InPlace r = CRYPTINE_TRY(guest::cipher_update_in_place(v, twin->handle, data));
+             if (r.buffer.size() > limit) return v.poison(Error(ErrorCode::kGuestFault, "cipher update returned too much"));
+             if (!r.buffer.empty()) std::memcpy(out, r.buffer.data(), r.buffer.size());
+             *outl = r.outl;
+             return {};
+           })
+               ? 1
+               : 0;
+  }
   return on_twin(*twin, [&](Virtine& v) -> Status {
            guest::Bytes o = CRYPTINE_TRY(guest::cipher_update(v, twin->handle, data));
            if (o.size() > limit) return v.poison(Error(ErrorCode::kGuestFault, "cipher update returned too much"));
@@ -327,7 +338,7 @@ CRYPTINE_EXPORT int EVP_Cipher(EVP_CIPHER_CTX* ctx, unsigned char* out, const un
     int ret = -1;
     if (!on_twin(*twin, [&](Virtine& v) -> Status {
           auto raw = CRYPTINE_TRY(guest::cipher_raw(v, twin->handle, {in, in != nullptr ? inl : 0u}, in == nullptr,
-                                                    out == nullptr));
+                                                    out == nullptr, out == in));
           if (raw.out.size() > limit) return v.poison(Error(ErrorCode::kGuestFault, "EVP_Cipher returned too much"));
           if (out != nullptr && !raw.out.empty()) std::memcpy(out, raw.out.data(), raw.out.size());
           ret = raw.ret;

@@ -46,10 +46,45 @@ int mirror_params(EVP_MAC_CTX* ctx, const OSSL_PARAM* params) {
   return CRYPTINE_REAL(EVP_MAC_CTX_set_params)(ctx, kept.data());
 }
 
+// A size the MAC reports (OSSL_MAC_PARAM_SIZE, _BLOCK_SIZE), from the twin: for HMAC
+// it depends on the keyed state that only the guest's context has. 0 if unknown.
+size_t twin_size(const Twin& twin, const char* name) {
+  size_t size = 0;
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(name, &size), OSSL_PARAM_construct_end()};
+  int ret = 0;
+  const bool asked = on_twin(twin, [&](Virtine& v) -> Status {
+    ret = CRYPTINE_TRY(guest::get_params(v, twin.handle, params));
+    return {};
+  });
+  return asked && ret > 0 && OSSL_PARAM_modified(&params[0]) ? size : 0;
+}
+
 }  // namespace
 }  // namespace cryptine
 
 using namespace cryptine;
+
+CRYPTINE_EXPORT size_t EVP_MAC_CTX_get_mac_size(EVP_MAC_CTX* ctx) {
+  return no_throw<size_t>(0, [&] {
+    std::optional<Twin> twin = twin_of(twins(), ctx);
+    if (!twin) {
+      InOpenSsl in_openssl;
+      return CRYPTINE_REAL(EVP_MAC_CTX_get_mac_size)(ctx);
+    }
+    return twin_size(*twin, OSSL_MAC_PARAM_SIZE);
+  });
+}
+
+CRYPTINE_EXPORT size_t EVP_MAC_CTX_get_block_size(EVP_MAC_CTX* ctx) {
+  return no_throw<size_t>(0, [&] {
+    std::optional<Twin> twin = twin_of(twins(), ctx);
+    if (!twin) {
+      InOpenSsl in_openssl;
+      return CRYPTINE_REAL(EVP_MAC_CTX_get_block_size)(ctx);
+    }
+    return twin_size(*twin, OSSL_MAC_PARAM_BLOCK_SIZE);
+  });
+}
 
 CRYPTINE_EXPORT EVP_MAC_CTX* EVP_MAC_CTX_new(EVP_MAC* mac) {
   return no_throw<EVP_MAC_CTX*>(nullptr, [&]() -> EVP_MAC_CTX* {
@@ -151,9 +186,17 @@ CRYPTINE_EXPORT int EVP_MAC_update(EVP_MAC_CTX* ctx, const unsigned char* data, 
 CRYPTINE_EXPORT int EVP_MAC_final(EVP_MAC_CTX* ctx, unsigned char* out, size_t* outl, size_t outsize) {
   return no_throw(0, [&] {
     std::optional<Twin> twin = twin_of(twins(), ctx);
-    if (!twin || out == nullptr) {  // no output: a size query the program's context answers
+    if (!twin) {
       InOpenSsl in_openssl;
       return CRYPTINE_REAL(EVP_MAC_final)(ctx, out, outl, outsize);
+    }
+    if (out == nullptr) {  // a size query
+      if (outl == nullptr) {
+        ERR_raise(ERR_LIB_EVP, ERR_R_PASSED_NULL_PARAMETER);
+        return 0;
+      }
+      *outl = twin_size(*twin, OSSL_MAC_PARAM_SIZE);
+      return 1;
     }
     return on_twin(*twin, [&](Virtine& v) -> Status {
              guest::Bytes mac = CRYPTINE_TRY(guest::mac_final(v, twin->handle, outsize));

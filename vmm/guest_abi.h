@@ -69,7 +69,7 @@
 
 /* Operations. A handle names a context or key living inside the guest. */
 #define CRYPTINE_OP_CIPHER_INIT   1  /* name, key, iv, params[0]=enc(1)/dec(0)/keep(-1) -> handle */
-#define CRYPTINE_OP_CIPHER_UPDATE 2  /* handle, in; params[0]=1: in is AAD -> out */
+#define CRYPTINE_OP_CIPHER_UPDATE 2  /* handle, in; params[0]=1: in is AAD, params[1]=1: in place -> out */
 #define CRYPTINE_OP_CIPHER_FINAL  3  /* handle -> out */
 #define CRYPTINE_OP_CIPHER_CTRL   4  /* handle, params[0]=type, params[1]=arg, in=ptr bytes -> out, values[0]=ret */
 #define CRYPTINE_OP_DIGEST_INIT   5  /* name -> handle */
@@ -96,8 +96,8 @@
   21 /* handle, in = a param list whose data areas are the caller's buffers -> out = \
       * the same list with the values and return sizes filled in, values[0]=ret */
 #define CRYPTINE_OP_CIPHER                                                           \
-  22 /* EVP_Cipher: handle, in; params[0]=1: in is NULL, params[1]=1: out is NULL -> \
-      * out, values[0]=ret */
+  22 /* EVP_Cipher: handle, in; params[0]=1: in is NULL, params[1]=1: out is NULL, \
+      * params[2]=1: in place -> out, values[0]=ret */
 #define CRYPTINE_OP_DIGEST_SIGN                                                  \
   23 /* EVP_DigestSign: handle (key), name = digest or "", in = message, params \
       * as for SIGN -> out */
