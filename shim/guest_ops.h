@@ -92,8 +92,8 @@ Result<Bytes> random_bytes(Virtine& v, uint32_t n);
 // The same private-key operations in one request, the key carried in it (DER or PEM) and
 // freed in the guest afterwards: for call-scoped use, one exit per operation.
 struct KeyOp {
-  std::span<const uint8_t> key_der;
-  std::string_view md;  // the digest ("" for none); for decrypt, the OAEP digest
+  std::span<const uint8_t> key_der{};
+  std::string_view md{};  // the digest ("" for none); for decrypt, the OAEP digest
   int rsa_padding = 0;  // 0: OpenSSL's default for the operation
   int pss_saltlen = 0;
   uint32_t capacity = kMaxPkeyOutput;  // the caller's buffer, at most kMaxPkeyOutput

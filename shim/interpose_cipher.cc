@@ -61,8 +61,15 @@ int init(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, ENGINE* impl, const unsi
     (void)route(false);
     return real_init(ctx, cipher, impl, key, iv, enc);
   }
-  // The host context: algorithm and direction only, never the key or IV.
-  if (!real_init(ctx, cipher, nullptr, nullptr, nullptr, enc)) return 0;
+  // The host context: algorithm and direction only, never the key or IV. Re-initialising
+  // it with a cipher makes OpenSSL reset it (through EVP_CIPHER_CTX_reset, which ends
+  // twins), so the twin stays out of the table meanwhile.
+  if (twin) twins().take(ctx);
+  if (!real_init(ctx, cipher, nullptr, nullptr, nullptr, enc)) {
+    if (twin) release_twin(*twin);
+    return 0;
+  }
+  if (twin) twins().put(ctx, *twin);
   const std::span<const uint8_t> k = bytes(key, EVP_CIPHER_CTX_get_key_length(ctx));
   const std::span<const uint8_t> i = bytes(iv, EVP_CIPHER_CTX_get_iv_length(ctx));
   guest::CipherInit request;

@@ -49,7 +49,14 @@ int init(EVP_MD_CTX* ctx, const EVP_MD* type, ENGINE* impl) {
     (void)route(false);
     return real_init(ctx, type, impl);
   }
-  if (!real_init(ctx, type, nullptr)) return 0;  // the host context: the digest, no data
+  // The host context: the digest, no data. As for ciphers, the twin stays out of the
+  // table while OpenSSL re-initialises (and may reset) the context.
+  if (twin) twins().take(ctx);
+  if (!real_init(ctx, type, nullptr)) {
+    if (twin) release_twin(*twin);
+    return 0;
+  }
+  if (twin) twins().put(ctx, *twin);
   const char* name = EVP_MD_get0_name(EVP_MD_CTX_get0_md(ctx));
   if (name == nullptr) {
     ERR_raise(ERR_LIB_EVP, EVP_R_NO_DIGEST_SET);

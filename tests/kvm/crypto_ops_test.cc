@@ -1,0 +1,243 @@
+// Known answers for the operations the shim's interposers use beyond the basic protocol:
+// params by value, in-place updates and EVP_Cipher (TLS records), one-shot DigestSign,
+// key-carrying key operations, named MACs. Each is compared with the host's libcrypto.
+#include <gtest/gtest.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include <memory>
+#include <string>
+
+#include "shim/guest_ops.h"
+#include "tests/kvm/crypto_guest_fixture.h"
+
+namespace cryptine {
+namespace {
+
+using testing_support::Bytes;
+using testing_support::CryptoGuest;
+using testing_support::random_bytes;
+
+class CryptoOps : public CryptoGuest {};
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+Bytes der(EVP_PKEY* key, int (*i2d)(const EVP_PKEY*, unsigned char**)) {
+  unsigned char* p = nullptr;
+  const int n = i2d(key, &p);
+  Bytes out(p, p + (n > 0 ? n : 0));
+  OPENSSL_free(p);
+  return out;
+}
+
+Bytes host_digest_sign(EVP_PKEY* key, const char* md, const Bytes& msg, int padding = 0) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = nullptr;
+  size_t len = 0;
+  Bytes sig;
+  if (EVP_DigestSignInit_ex(ctx, &pctx, md, nullptr, nullptr, key, nullptr) > 0 &&
+      (padding == 0 || EVP_PKEY_CTX_set_rsa_padding(pctx, padding) > 0) &&
+      EVP_DigestSign(ctx, nullptr, &len, msg.data(), msg.size()) > 0) {
+    sig.resize(len);
+    if (EVP_DigestSign(ctx, sig.data(), &len, msg.data(), msg.size()) > 0) sig.resize(len);
+    else sig.clear();
+  }
+  EVP_MD_CTX_free(ctx);
+  return sig;
+}
+
+bool host_digest_verify(EVP_PKEY* key, const char* md, const Bytes& msg, const Bytes& sig, int padding) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = nullptr;
+  const bool ok = EVP_DigestVerifyInit_ex(ctx, &pctx, md, nullptr, nullptr, key, nullptr) > 0 &&
+                  EVP_PKEY_CTX_set_rsa_padding(pctx, padding) > 0 &&
+                  EVP_DigestVerify(ctx, sig.data(), sig.size(), msg.data(), msg.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
+TEST_F(CryptoOps, CipherParamsCrossByValue) {
+  const Bytes key = random_bytes(16);
+  const std::span<const uint8_t> k(key);
+  auto h = guest::cipher_init(*v_, {.cipher = "AES-128-GCM", .key = &k, .enc = 1});
+  ASSERT_TRUE(h.ok()) << h.error().message();
+  size_t ivlen = 16;
+  OSSL_PARAM set[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen), OSSL_PARAM_construct_end()};
+  auto r = guest::set_params(*v_, *h, set);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(*r, 1);
+  size_t got_ivlen = 0, got_keylen = 0;
+  OSSL_PARAM get[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_IVLEN, &got_ivlen),
+                      OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_KEYLEN, &got_keylen), OSSL_PARAM_construct_end()};
+  r = guest::get_params(*v_, *h, get);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(*r, 1);
+  EXPECT_EQ(got_ivlen, 16u);
+  EXPECT_EQ(got_keylen, 16u);
+  EXPECT_EQ(get[0].return_size, sizeof(size_t));
+  // A pointer-typed param cannot cross: refused before anything is sent.
+  void* mac = nullptr;
+  OSSL_PARAM ptr[] = {OSSL_PARAM_construct_octet_ptr(OSSL_CIPHER_PARAM_TLS_MAC, &mac, 16), OSSL_PARAM_construct_end()};
+  EXPECT_EQ(guest::get_params(*v_, *h, ptr).error().code(), ErrorCode::kUnsupported);
+}
+
+// A TLS 1.2 AES-GCM record (explicit IV, payload, tag) sealed by the host is opened in
+// place in the guest: the plaintext lands after the explicit IV, outl is its length.
+TEST_F(CryptoOps, TlsGcmRecordOpensInPlace) {
+  const Bytes key = random_bytes(16), fixed_iv = random_bytes(4), payload = random_bytes(100);
+  unsigned char aad[13] = {0, 0, 0, 0, 0, 0, 0, 1, 23, 3, 3, 0, 0};
+  const size_t record_len = 8 + payload.size() + 16;
+  auto set_len = [&](size_t len) {
+    aad[11] = static_cast<unsigned char>(len >> 8);
+    aad[12] = static_cast<unsigned char>(len);
+  };
+  // Host: seal in place, as libssl does.
+  Bytes record(record_len);
+  std::copy(payload.begin(), payload.end(), record.begin() + 8);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int outl = 0;
+  set_len(8 + payload.size());  // the provider takes the explicit IV off (and, opening, the tag)
+  ASSERT_EQ(1, EVP_CipherInit_ex(ctx, EVP_aes_128_gcm(), nullptr, key.data(), nullptr, 1));
+  ASSERT_EQ(1, EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IV_FIXED, 4, const_cast<uint8_t*>(fixed_iv.data())));
+  ASSERT_EQ(16, EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_TLS1_AAD, 13, aad));
+  ASSERT_EQ(1, EVP_CipherUpdate(ctx, record.data(), &outl, record.data(), static_cast<int>(record_len)));
+  EVP_CIPHER_CTX_free(ctx);
+  // Guest: open in place.
+  const std::span<const uint8_t> k(key);
+  auto h = guest::cipher_init(*v_, {.cipher = "AES-128-GCM", .key = &k, .enc = 0});
+  ASSERT_TRUE(h.ok()) << h.error().message();
+  auto fixed = guest::cipher_ctrl(*v_, *h, EVP_CTRL_GCM_SET_IV_FIXED, 4, fixed_iv, 0);
+  ASSERT_TRUE(fixed.ok()) << fixed.error().message();
+  set_len(record_len);
+  auto pad = guest::cipher_ctrl(*v_, *h, EVP_CTRL_AEAD_TLS1_AAD, 13, {aad, 13}, 13);
+  ASSERT_TRUE(pad.ok()) << pad.error().message();
+  EXPECT_EQ(pad->first, 16);
+  auto opened = guest::cipher_update_in_place(*v_, *h, record);
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  EXPECT_EQ(opened->outl, static_cast<int>(payload.size()));
+  ASSERT_EQ(opened->buffer.size(), record_len);  // the whole buffer comes back
+  EXPECT_EQ(Bytes(opened->buffer.begin() + 8, opened->buffer.begin() + 8 + payload.size()), payload);
+  // A record with one flipped bit fails as in OpenSSL, as a crypto error.
+  record[20] ^= 1;
+  auto h2 = guest::cipher_init(*v_, {.cipher = "AES-128-GCM", .key = &k, .enc = 0});
+  ASSERT_TRUE(h2.ok());
+  ASSERT_TRUE(guest::cipher_ctrl(*v_, *h2, EVP_CTRL_GCM_SET_IV_FIXED, 4, fixed_iv, 0).ok());
+  ASSERT_TRUE(guest::cipher_ctrl(*v_, *h2, EVP_CTRL_AEAD_TLS1_AAD, 13, {aad, 13}, 13).ok());
+  EXPECT_EQ(guest::cipher_update_in_place(*v_, *h2, record).error().code(), ErrorCode::kCryptoFailed);
+}
+
+TEST_F(CryptoOps, EvpCipherMatchesHostInPlaceAndNot) {
+  const Bytes key = random_bytes(16), iv = random_bytes(16), data = random_bytes(64);
+  Bytes host(64);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  ASSERT_EQ(1, EVP_CipherInit_ex(ctx, EVP_aes_128_cbc(), nullptr, key.data(), iv.data(), 1));
+  const int host_ret = EVP_Cipher(ctx, host.data(), data.data(), 64);
+  EVP_CIPHER_CTX_free(ctx);
+  for (bool in_place : {false, true}) {
+    const std::span<const uint8_t> k(key), i(iv);
+    auto h = guest::cipher_init(*v_, {.cipher = "AES-128-CBC", .key = &k, .iv = &i, .enc = 1});
+    ASSERT_TRUE(h.ok()) << h.error().message();
+    auto raw = guest::cipher_raw(*v_, *h, data, false, false, in_place);
+    ASSERT_TRUE(raw.ok()) << raw.error().message();
+    EXPECT_EQ(raw->ret, host_ret) << in_place;
+    EXPECT_EQ(raw->out, host) << in_place;
+  }
+}
+
+TEST_F(CryptoOps, DigestSignWithTheKeyInTheRequestMatchesHost) {
+  Pkey rsa(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}));
+  Pkey ed(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+  ASSERT_TRUE(rsa && ed);
+  const Bytes msg = random_bytes(300), rsa_der = der(rsa.get(), i2d_PrivateKey), ed_der = der(ed.get(), i2d_PrivateKey);
+  // PKCS#1 v1.5 and Ed25519 are deterministic: the same bytes as the host.
+  auto sig = guest::digest_sign_with(*v_, {.key_der = rsa_der, .md = "SHA256"}, msg);
+  ASSERT_TRUE(sig.ok()) << sig.error().message();
+  EXPECT_EQ(*sig, host_digest_sign(rsa.get(), "SHA256", msg));
+  auto ed_sig = guest::digest_sign_with(*v_, {.key_der = ed_der, .md = ""}, msg);
+  ASSERT_TRUE(ed_sig.ok()) << ed_sig.error().message();
+  EXPECT_EQ(*ed_sig, host_digest_sign(ed.get(), nullptr, msg));
+  // PSS is randomised: the host verifies it.
+  auto pss = guest::digest_sign_with(
+      *v_, {.key_der = rsa_der, .md = "SHA256", .rsa_padding = RSA_PKCS1_PSS_PADDING, .pss_saltlen = -1}, msg);
+  ASSERT_TRUE(pss.ok()) << pss.error().message();
+  EXPECT_TRUE(host_digest_verify(rsa.get(), "SHA256", msg, *pss, RSA_PKCS1_PSS_PADDING));
+  // A buffer too small for the signature fails as in OpenSSL.
+  EXPECT_EQ(guest::digest_sign_with(*v_, {.key_der = rsa_der, .md = "SHA256", .capacity = 255}, msg).error().code(),
+            ErrorCode::kCryptoFailed);
+  // No key at all is refused before anything is sent.
+  EXPECT_EQ(guest::digest_sign_with(*v_, {.md = "SHA256"}, msg).error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(CryptoOps, KeyOperationsWithTheKeyInTheRequestMatchHost) {
+  Pkey rsa(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}));
+  Pkey x1(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519")), x2(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
+  ASSERT_TRUE(rsa && x1 && x2);
+  const Bytes rsa_der = der(rsa.get(), i2d_PrivateKey);
+  // Sign a SHA-256 digest with PKCS#1 v1.5: deterministic.
+  const Bytes digest = random_bytes(32);
+  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new(rsa.get(), nullptr);
+  size_t len = 256;
+  Bytes host_sig(len);
+  ASSERT_TRUE(EVP_PKEY_sign_init(pctx) > 0 && EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) > 0 &&
+              EVP_PKEY_sign(pctx, host_sig.data(), &len, digest.data(), digest.size()) > 0);
+  EVP_PKEY_CTX_free(pctx);
+  auto sig = guest::sign_with(*v_, {.key_der = rsa_der, .md = "SHA256"}, digest);
+  ASSERT_TRUE(sig.ok()) << sig.error().message();
+  EXPECT_EQ(*sig, host_sig);
+  // OAEP-SHA256: the guest decrypts what the host encrypted.
+  const Bytes secret = random_bytes(48);
+  pctx = EVP_PKEY_CTX_new(rsa.get(), nullptr);
+  Bytes ct(256);
+  len = ct.size();
+  ASSERT_TRUE(EVP_PKEY_encrypt_init(pctx) > 0 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) > 0 &&
+              EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) > 0 &&
+              EVP_PKEY_encrypt(pctx, ct.data(), &len, secret.data(), secret.size()) > 0);
+  EVP_PKEY_CTX_free(pctx);
+  auto pt = guest::decrypt_with(*v_, {.key_der = rsa_der, .md = "SHA256", .rsa_padding = RSA_PKCS1_OAEP_PADDING}, ct);
+  ASSERT_TRUE(pt.ok()) << pt.error().message();
+  EXPECT_EQ(*pt, secret);
+  // X25519: the same shared secret as the host's derive.
+  pctx = EVP_PKEY_CTX_new(x1.get(), nullptr);
+  Bytes host_shared(32);
+  len = host_shared.size();
+  ASSERT_TRUE(EVP_PKEY_derive_init(pctx) > 0 && EVP_PKEY_derive_set_peer(pctx, x2.get()) > 0 &&
+              EVP_PKEY_derive(pctx, host_shared.data(), &len) > 0);
+  EVP_PKEY_CTX_free(pctx);
+  auto shared = guest::derive_with(*v_, {.key_der = der(x1.get(), i2d_PrivateKey)}, der(x2.get(), i2d_PUBKEY));
+  ASSERT_TRUE(shared.ok()) << shared.error().message();
+  EXPECT_EQ(*shared, host_shared);
+}
+
+TEST_F(CryptoOps, NamedMacWithParamsMatchesHostHmac) {
+  const Bytes key = random_bytes(40), data = random_bytes(1000);
+  unsigned char host[EVP_MAX_MD_SIZE];
+  size_t host_len = 0;
+  ASSERT_NE(nullptr, EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA384", nullptr, key.data(), key.size(), data.data(),
+                               data.size(), host, sizeof(host), &host_len));
+  auto h = guest::mac_new(*v_, "HMAC");
+  ASSERT_TRUE(h.ok()) << h.error().message();
+  char md[] = "SHA384";
+  OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, md, 0), OSSL_PARAM_construct_end()};
+  auto set = guest::set_params(*v_, *h, digest);
+  ASSERT_TRUE(set.ok()) << set.error().message();
+  const std::span<const uint8_t> k(key);
+  ASSERT_TRUE(guest::mac_start(*v_, *h, &k, nullptr).ok());
+  size_t size = 0;
+  OSSL_PARAM get[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end()};
+  ASSERT_TRUE(guest::get_params(*v_, *h, get).ok());
+  EXPECT_EQ(size, 48u);
+  ASSERT_TRUE(guest::mac_update(*v_, *h, data).ok());
+  auto mac = guest::mac_final(*v_, *h, 47);  // one byte short: refused as OpenSSL does
+  EXPECT_EQ(mac.error().code(), ErrorCode::kCryptoFailed);
+  mac = guest::mac_final(*v_, *h, 48);
+  ASSERT_TRUE(mac.ok()) << mac.error().message();
+  EXPECT_EQ(*mac, Bytes(host, host + host_len));
+}
+
+}  // namespace
+}  // namespace cryptine
