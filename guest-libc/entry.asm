@@ -7,7 +7,7 @@
 bits 64
 default rel
 
-extern main, exit, atexit
+extern main, exit, atexit, cryptine_environment_from_boot
 extern __libc_init_array, __libc_fini_array
 extern __bss_start, __bss_end
 extern cryptine_boot_info_ptr
@@ -34,6 +34,7 @@ _start:
     ; C runtime start-up as a crt0 does it: destructors at exit, then .preinit_array,
     ; _init (.init, where OpenSSL's x86_64cpuid puts `call OPENSSL_cpuid_setup`),
     ; .init_array. rsp is 16-byte aligned before each call, as the SysV ABI wants.
+    call cryptine_environment_from_boot ; before any initialiser reads it (boot_env.c)
     lea rdi, [__libc_fini_array]
     call atexit
     call __libc_init_array

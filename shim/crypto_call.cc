@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "vmm/counters.h"
 #include "vmm/guest_abi.h"
 
 namespace cryptine {
@@ -19,6 +20,7 @@ Result<CryptoReply> call_in_virtine(Virtine& virtine, const CryptoRequest& reque
   auto mailbox = CRYPTINE_TRY(virtine.memory().translate(GuestAddr{CRYPTINE_MAILBOX_ADDR}, CRYPTINE_MAILBOX_SIZE));
   auto reply = decode_reply(mailbox, window);
   if (!reply.ok()) return virtine.poison(std::move(reply).error());
+  count(vmm_counters().payload_bytes, request.key.size() + request.iv.size() + request.in.size() + reply->out.size());
   return reply;
 }
 

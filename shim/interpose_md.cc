@@ -34,7 +34,10 @@ int real_init(EVP_MD_CTX* ctx, const EVP_MD* type, ENGINE* impl) {
 }
 
 int init(EVP_MD_CTX* ctx, const EVP_MD* type, ENGINE* impl) {
-  if (ctx == nullptr || called_from_openssl()) return real_init(ctx, type, impl);
+  // A signing or verifying context (its digest re-initialised, as BIO_f_md does between
+  // inputs) is OpenSSL's.
+  if (ctx == nullptr || called_from_openssl() || EVP_MD_CTX_get_pkey_ctx(ctx) != nullptr)
+    return real_init(ctx, type, impl);
   Runtime& rt = Runtime::get();
   std::optional<Twin> twin = twins().find(ctx);
   if (!twin) {

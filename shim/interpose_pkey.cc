@@ -44,7 +44,8 @@ bool private_key_der(const EVP_PKEY* pkey, Der* der) {
 
 // The options a program set on its EVP_PKEY_CTX that change the result.
 struct Options {
-  std::string md;  // the signature or OAEP digest, "" for none
+  bool known = true;  // false: a mode the request cannot carry (libssl's TLS padding)
+  std::string md;     // the signature or OAEP digest, "" for none
   int padding = 0;
   int saltlen = 0;
 };
@@ -61,23 +62,56 @@ Options options_of(EVP_PKEY_CTX* pctx, bool for_decrypt) {
   const EVP_PKEY* pkey = EVP_PKEY_CTX_get0_pkey(pctx);
   const int id = pkey != nullptr ? EVP_PKEY_get_base_id(pkey) : 0;
   if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) {
-    if (EVP_PKEY_CTX_get_rsa_padding(pctx, &o.padding) <= 0) o.padding = 0;
-    if (o.padding == RSA_PKCS1_PSS_PADDING && EVP_PKEY_CTX_get_rsa_pss_saltlen(pctx, &o.saltlen) <= 0) o.saltlen = 0;
+    // The padding as a param: EVP_PKEY_CTX_get_rsa_padding crashes inside OpenSSL 3.0 on a
+    // context in libssl's TLS padding mode, whose number the provider does not report.
+    OSSL_PARAM pad[] = {OSSL_PARAM_construct_int(
+                            for_decrypt ? OSSL_ASYM_CIPHER_PARAM_PAD_MODE : OSSL_SIGNATURE_PARAM_PAD_MODE, &o.padding),
+                        OSSL_PARAM_construct_end()};
+    if (EVP_PKEY_CTX_get_params(pctx, pad) <= 0 || !OSSL_PARAM_modified(&pad[0])) o.known = false;
+    // The modes the guest runs with nothing but the padding number (and the digests):
+    // RSA_PKCS1_WITH_TLS_PADDING, say, needs the client's version besides.
+    const bool carried = for_decrypt ? (o.padding == RSA_PKCS1_PADDING || o.padding == RSA_NO_PADDING ||
+                                        o.padding == RSA_PKCS1_OAEP_PADDING)
+                                     : (o.padding == RSA_PKCS1_PADDING || o.padding == RSA_NO_PADDING ||
+                                        o.padding == RSA_X931_PADDING || o.padding == RSA_PKCS1_PSS_PADDING);
+    if (!carried) o.known = false;
+    // Nor can it carry an OAEP label or an MGF1 digest other than the main one.
+    char mgf1[80] = "";
+    void* label = nullptr;
+    OSSL_PARAM more[] = {
+        OSSL_PARAM_construct_utf8_string(
+            for_decrypt ? OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST : OSSL_SIGNATURE_PARAM_MGF1_DIGEST, mgf1, sizeof(mgf1)),
+        OSSL_PARAM_construct_octet_ptr(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, &label, 0), OSSL_PARAM_construct_end()};
+    if (!for_decrypt) more[1] = OSSL_PARAM_construct_end();
+    if (EVP_PKEY_CTX_get_params(pctx, more) > 0) {
+      if (OSSL_PARAM_modified(&more[0]) && mgf1[0] != '\0' && !o.md.empty() &&
+          EVP_MD_is_a(EVP_get_digestbyname(o.md.c_str()), mgf1) == 0)
+        o.known = false;
+      if (for_decrypt && OSSL_PARAM_modified(&more[1]) && more[1].return_size > 0) o.known = false;
+    }
+    if (o.padding == RSA_PKCS1_PSS_PADDING && EVP_PKEY_CTX_get_rsa_pss_saltlen(pctx, &o.saltlen) <= 0) o.known = false;
     if (for_decrypt && o.padding != RSA_PKCS1_OAEP_PADDING) o.md.clear();
   }
   return o;
 }
 
-// Runs a key operation whose size query `*len` OpenSSL already answered; `op` sends it.
+// Runs a key operation whose size query OpenSSL already answered; `op` sends it. With
+// options it cannot carry, OpenSSL's own function `native` runs it (counted as passed
+// through).
 int served(EVP_PKEY_CTX* pctx, unsigned char* out, size_t* outlen, bool for_decrypt,
-           const std::function<Result<guest::Bytes>(Virtine&, const guest::KeyOp&)>& op) {
+           const std::function<Result<guest::Bytes>(Virtine&, const guest::KeyOp&)>& op,
+           const std::function<int()>& native) {
+  const Options o = options_of(pctx, for_decrypt);
+  if (!o.known) {
+    Runtime::get().counters().passed_through.fetch_add(1, std::memory_order_relaxed);
+    return native();
+  }
   const EVP_PKEY* pkey = EVP_PKEY_CTX_get0_pkey(pctx);
   Der der;
   if (!private_key_der(pkey, &der)) {
     fail_call(Error(ErrorCode::kUnsupported, "the private key could not be encoded for the virtine"));
     return 0;
   }
-  const Options o = options_of(pctx, for_decrypt);
   guest::KeyOp k;
   k.key_der = der.bytes();
   k.md = o.md;
@@ -131,9 +165,10 @@ CRYPTINE_EXPORT int EVP_PKEY_sign(EVP_PKEY_CTX* ctx, unsigned char* sig, size_t*
       InOpenSsl in_openssl;  // checks the context, answers the size; no private-key use
       if (CRYPTINE_REAL(EVP_PKEY_sign)(ctx, nullptr, &needed, tbs, tbslen) <= 0) return 0;
     }
-    return served(ctx, sig, siglen, false, [&](Virtine& v, const guest::KeyOp& k) {
-      return guest::sign_with(v, k, {tbs, tbslen});
-    });
+    return served(
+        ctx, sig, siglen, false,
+        [&](Virtine& v, const guest::KeyOp& k) { return guest::sign_with(v, k, {tbs, tbslen}); },
+        [&] { return real(sig); });
   });
 }
 
@@ -155,9 +190,10 @@ CRYPTINE_EXPORT int EVP_PKEY_decrypt(EVP_PKEY_CTX* ctx, unsigned char* out, size
       InOpenSsl in_openssl;
       if (CRYPTINE_REAL(EVP_PKEY_decrypt)(ctx, nullptr, &needed, in, inlen) <= 0) return 0;
     }
-    return served(ctx, out, outlen, true, [&](Virtine& v, const guest::KeyOp& k) {
-      return guest::decrypt_with(v, k, {in, inlen});
-    });
+    return served(
+        ctx, out, outlen, true,
+        [&](Virtine& v, const guest::KeyOp& k) { return guest::decrypt_with(v, k, {in, inlen}); },
+        [&] { return real(out); });
   });
 }
 
@@ -185,9 +221,10 @@ CRYPTINE_EXPORT int EVP_PKEY_derive(EVP_PKEY_CTX* ctx, unsigned char* key, size_
       fail_call(Error(ErrorCode::kUnsupported, "the peer key could not be encoded for the virtine"));
       return 0;
     }
-    return served(ctx, key, keylen, false, [&](Virtine& v, const guest::KeyOp& k) {
-      return guest::derive_with(v, k, peer.bytes());
-    });
+    return served(
+        ctx, key, keylen, false,
+        [&](Virtine& v, const guest::KeyOp& k) { return guest::derive_with(v, k, peer.bytes()); },
+        [&] { return real(key); });
   });
 }
 
@@ -215,8 +252,9 @@ CRYPTINE_EXPORT int EVP_DigestSign(EVP_MD_CTX* ctx, unsigned char* sigret, size_
       InOpenSsl in_openssl;  // checks the context is a signing one; answers the size
       if (CRYPTINE_REAL(EVP_DigestSign)(ctx, nullptr, &needed, tbs, tbslen) <= 0) return 0;
     }
-    return served(pctx, sigret, siglen, false, [&](Virtine& v, const guest::KeyOp& k) {
-      return guest::digest_sign_with(v, k, {tbs, tbslen});
-    });
+    return served(
+        pctx, sigret, siglen, false,
+        [&](Virtine& v, const guest::KeyOp& k) { return guest::digest_sign_with(v, k, {tbs, tbslen}); },
+        [&] { return real(sigret); });
   });
 }

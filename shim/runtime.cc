@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -44,8 +45,13 @@ std::mutex g_start_mu;
 struct ThreadPool {
   std::unique_ptr<VirtinePool> pool;
   uint64_t generation = 0;
+  ~ThreadPool();
 };
 thread_local ThreadPool t_pool;
+// Set once t_pool is destroyed (thread exit; for the main thread, exit()): OpenSSL's own
+// clean-up may free contexts after that, and must then find no pool rather than a dead one.
+thread_local bool t_pool_destroyed = false;
+ThreadPool::~ThreadPool() { t_pool_destroyed = true; }
 
 }  // namespace
 
@@ -67,7 +73,6 @@ Runtime::Runtime() {
     for (const std::string& name : config_.algs) enable(name, true);
   }
   pthread_atfork(nullptr, nullptr, after_fork_in_child);
-  if (config_.stats) std::atexit([] { Runtime::get().print_stats(); });
 }
 
 void Runtime::enable(const std::string& name, bool warn_unknown) {
@@ -113,6 +118,10 @@ bool Runtime::pkey_enabled(const EVP_PKEY* pkey) const {
 VirtineConfig Runtime::virtine_config() const {
   VirtineConfig vc;
   vc.timeout_ms = config_.timeout_ms;
+  // The guest's OpenSSL sees the CPU capabilities the program's does: a run with
+  // OPENSSL_ia32cap masking AES-NI (as the paper's study did) masks it on both sides.
+  if (const char* cap = std::getenv("OPENSSL_ia32cap"); cap != nullptr && std::strlen(cap) < 128)
+    vc.boot_env.push_back(std::string("OPENSSL_ia32cap=") + cap);
   if (!config_.log) vc.log_sink = [](std::string_view) {};
   return vc;
 }
@@ -143,12 +152,13 @@ bool Runtime::start_virtines() {
   auto snap = boot->take_snapshot(*kvm_);
   if (!snap.ok()) return fail("snapshot: " + snap.error().message());
   snapshot_ = *snap;
-  boot_run_ns_ = vmm_counters().read().run_ns;
+  shim_counters().boot_run_ns.store(vmm_counters().read().run_ns);
   started_.store(1);
   return true;
 }
 
 VirtinePool* Runtime::thread_pool() {
+  if (t_pool_destroyed) return nullptr;
   const uint64_t generation = fork_generation_.load(std::memory_order_relaxed);
   if (t_pool.pool != nullptr && t_pool.generation == generation) return t_pool.pool.get();
   t_pool.pool.reset();  // made before a fork: the parent's VMs
@@ -158,13 +168,31 @@ VirtinePool* Runtime::thread_pool() {
   return t_pool.pool.get();
 }
 
-void Runtime::print_stats() const {
+ShimCounters& shim_counters() {
+  static ShimCounters* counters = new ShimCounters();  // never destroyed: read at exit
+  return *counters;
+}
+
+namespace {
+// CRYPTINE_STATS is read at load, alone (the rest of the configuration, and its warnings,
+// wait for the first interposed call), so the line is printed even without one.
+__attribute__((constructor)) void print_stats_at_exit_if_asked() {
+  std::vector<std::string> ignored;
+  const Config c = parse_config(
+      [](const char* name) { return std::strcmp(name, "CRYPTINE_STATS") == 0 ? std::getenv(name) : nullptr; },
+      &ignored);
+  if (c.stats) std::atexit(print_stats);
+}
+}  // namespace
+
+void print_stats() {
   const auto v = vmm_counters().read();
+  const ShimCounters& counters_ = shim_counters();
   auto family = [&](Family f) { return counters_.by_family[static_cast<int>(f)].load(); };
   std::fprintf(stderr,
                "cryptine stats: virtine_calls=%llu passed_through=%llu native_fallbacks=%llu failed=%llu "
                "cipher=%llu digest=%llu mac=%llu pkey=%llu vm_creations=%llu exits=%llu resets=%llu pages_restored=%llu virtine_failures=%llu timeouts=%llu "
-               "call_ns=%llu run_ns=%llu reset_ns=%llu\n",  // run_ns: after the boot
+               "call_ns=%llu run_ns=%llu reset_ns=%llu payload_bytes=%llu\n",  // run_ns: after the boot
                static_cast<unsigned long long>(counters_.virtine_calls.load()),
                static_cast<unsigned long long>(counters_.passed_through.load()),
                static_cast<unsigned long long>(counters_.native_fallbacks.load()),
@@ -176,8 +204,8 @@ void Runtime::print_stats() const {
                static_cast<unsigned long long>(v.resets), static_cast<unsigned long long>(v.pages_restored),
                static_cast<unsigned long long>(v.failures), static_cast<unsigned long long>(v.timeouts),
                static_cast<unsigned long long>(counters_.virtine_call_ns.load()),
-               static_cast<unsigned long long>(v.run_ns - boot_run_ns_),
-               static_cast<unsigned long long>(v.reset_ns));
+               static_cast<unsigned long long>(v.run_ns - counters_.boot_run_ns.load()),
+               static_cast<unsigned long long>(v.reset_ns), static_cast<unsigned long long>(v.payload_bytes));
 }
 
 }  // namespace cryptine

@@ -28,7 +28,15 @@ struct ShimCounters {
   std::atomic<uint64_t> native_fallbacks{0};  // calls run natively because virtines are unavailable
   std::atomic<uint64_t> failed{0};            // calls that failed in or because of a virtine
   std::atomic<uint64_t> virtine_call_ns{0};   // wall time of the calls served by virtines
+  std::atomic<uint64_t> boot_run_ns{0};       // KVM_RUN time of the guest's boot, left out of run_ns
 };
+
+// The process's counters: they exist before (and without) the runtime, so CRYPTINE_STATS
+// prints a line for every process, even one that made no interposed call.
+ShimCounters& shim_counters();
+
+// Prints the counters on stderr (CRYPTINE_STATS, at exit).
+void print_stats();
 
 class Runtime {
  public:
@@ -36,11 +44,11 @@ class Runtime {
   static Runtime& get();
 
   const Config& config() const { return config_; }
-  ShimCounters& counters() { return counters_; }
+  ShimCounters& counters() { return shim_counters(); }
 
   // The calling thread's pool of ready virtines, or nullptr if virtines are unavailable
   // (no usable KVM, no guest image): the reason is printed once, and callers then run
-  // natively or fail, as CRYPTINE_FALLBACK says.
+  // natively or fail, as CRYPTINE_FALLBACK says. Also nullptr once the thread is exiting.
   VirtinePool* thread_pool();
 
   // Whether CRYPTINE_ALGS (or, without it, the supported list) sends this algorithm to
@@ -53,16 +61,12 @@ class Runtime {
   // Changes in a child after fork(): what was made before belongs to the parent.
   uint64_t fork_generation() const { return fork_generation_.load(std::memory_order_relaxed); }
 
-  // Prints the counters (CRYPTINE_STATS).
-  void print_stats() const;
-
  private:
   Runtime();
   bool start_virtines();  // KVM and the snapshot, once per process
   VirtineConfig virtine_config() const;
 
   Config config_;
-  ShimCounters counters_;
   void enable(const std::string& name, bool warn_unknown);
 
   // Resolved from CRYPTINE_ALGS (or the supported list).
@@ -71,7 +75,6 @@ class Runtime {
   std::unique_ptr<KvmSystem> kvm_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::atomic<int> started_{0};  // 0 not yet, 1 running, -1 unavailable
-  uint64_t boot_run_ns_ = 0;     // KVM_RUN time of the guest's boot, left out of the per-call figures
   std::atomic<uint64_t> fork_generation_{0};
   friend void after_fork_in_child();
 };

@@ -16,6 +16,7 @@ void count_call(Family family, uint64_t t0) {
 }  // namespace
 
 Route route(bool enabled) {
+  if (t_openssl_machinery > 0) return Route::kNative;  // not the program's call: not counted
   Runtime& rt = Runtime::get();
   if (!enabled) {
     rt.counters().passed_through.fetch_add(1, std::memory_order_relaxed);

@@ -21,10 +21,11 @@ struct VmmCounters {
   std::atomic<uint64_t> log_dropped{0};     // guest LOG lines over the limit
   std::atomic<uint64_t> run_ns{0};          // time inside KVM_RUN (the guest running, and the exits)
   std::atomic<uint64_t> reset_ns{0};        // time in resets (pages, registers, entropy)
+  std::atomic<uint64_t> payload_bytes{0};   // request bytes copied in plus reply bytes copied out
 
   struct Values {
     uint64_t creations, mappings, unmappings, exits, hypercalls, resets, pages_restored, failures, timeouts, log_dropped,
-        run_ns, reset_ns;
+        run_ns, reset_ns, payload_bytes;
   };
   Values read() const {
     auto r = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -40,7 +41,8 @@ struct VmmCounters {
             .timeouts = r(timeouts),
             .log_dropped = r(log_dropped),
             .run_ns = r(run_ns),
-            .reset_ns = r(reset_ns)};
+            .reset_ns = r(reset_ns),
+            .payload_bytes = r(payload_bytes)};
   }
 };
 

@@ -44,6 +44,11 @@
  * rdi = CRYPTINE_BOOTINFO_ADDR, every other general register zero, interrupts off. */
 
 #define CRYPTINE_BOOT_MAGIC   0x656e697470797263ULL /* "cryptine" little-endian */
+
+/* At a cold boot the mailbox holds the guest's environment, read before its C runtime
+ * runs any initialiser (OpenSSL reads OPENSSL_ia32cap in .init): NAME=VALUE strings,
+ * each NUL-terminated, ended by an empty one, within CRYPTINE_BOOT_ENV_MAX bytes. */
+#define CRYPTINE_BOOT_ENV_MAX 1024
 #define CRYPTINE_ENTROPY_SIZE 48
 
 /* ---- Crypto request protocol (mailbox) ----------------------------------------------

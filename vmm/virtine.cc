@@ -82,12 +82,34 @@ Result<UniqueFd> Virtine::create_vm(const KvmSystem& kvm, GuestMemory& memory) {
   return vm;
 }
 
+namespace {
+// The environment strings, then the empty one that ends them, at the mailbox's start.
+Status write_boot_env(GuestMemory& memory, const std::vector<std::string>& env) {
+  size_t total = 1;
+  for (const std::string& e : env) {
+    if (e.find('=') == std::string::npos || e.find('\0') != std::string::npos)
+      return Error(ErrorCode::kInvalidArgument, "boot environment entry is not NAME=VALUE: " + e);
+    total += e.size() + 1;
+  }
+  if (total > CRYPTINE_BOOT_ENV_MAX) return Error(ErrorCode::kOutOfRange, "boot environment too large");
+  auto bytes = CRYPTINE_TRY(memory.translate_mut(GuestAddr{CRYPTINE_MAILBOX_ADDR}, total));
+  size_t at = 0;
+  for (const std::string& e : env) {
+    std::memcpy(bytes.data() + at, e.c_str(), e.size() + 1);
+    at += e.size() + 1;
+  }
+  bytes[at] = 0;
+  return {};
+}
+}  // namespace
+
 Result<Virtine> Virtine::boot(const KvmSystem& kvm, std::span<const uint8_t> elf, const VirtineConfig& config) {
   GuestMemory memory = CRYPTINE_TRY(GuestMemory::create(config.mem_size));
   CRYPTINE_TRY_STATUS(write_long_mode_tables(memory));
   ElfImage image = CRYPTINE_TRY(parse_elf64(elf, CRYPTINE_IMAGE_BASE, memory.size()));
   CRYPTINE_TRY_STATUS(load_elf64(image, elf, memory));
   CRYPTINE_TRY_STATUS(write_boot_info(memory));
+  CRYPTINE_TRY_STATUS(write_boot_env(memory, config.boot_env));
 
   UniqueFd vm = CRYPTINE_TRY(create_vm(kvm, memory));
   Vcpu vcpu = CRYPTINE_TRY(Vcpu::create(kvm, vm.get()));

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct VirtineConfig {
   // Where LOG text goes (already sanitised); empty: stderr, prefixed.
   std::function<void(std::string_view)> log_sink;
   uint32_t max_log_lines = 256;  // per virtine; more are counted, not printed
+  // The guest's environment at a cold boot (NAME=VALUE each); see CRYPTINE_BOOT_ENV_MAX.
+  std::vector<std::string> boot_env;
 };
 
 struct VirtineCounters {
