@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "shim/crypto_call.h"
@@ -164,11 +165,23 @@ Result<Bytes> cipher_update(Virtine& v, Handle h, std::span<const uint8_t> data)
   return out;
 }
 
+Result<size_t> cipher_update_into(Virtine& v, Handle h, std::span<const uint8_t> data, std::span<uint8_t> out) {
+  size_t written = 0;
+  CRYPTINE_TRY_STATUS(in_pieces(v, CRYPTINE_OP_CIPHER_UPDATE, h, data, 1, kMaxBlock, [&](const CryptoReply& reply) {
+    if (reply.out.size() > out.size() - written)
+      return Status(v.poison(Error(ErrorCode::kGuestFault, "cipher update returned more than it may")));
+    if (!reply.out.empty()) std::memcpy(out.data() + written, reply.out.data(), reply.out.size());
+    written += reply.out.size();
+    return Status{};
+  }));
+  return written;
+}
+
 uint64_t max_in_place() {
   return max_request_input(kMaxBlock) / 2;
 }
 
-Result<InPlace> cipher_update_in_place(Virtine& v, Handle h, std::span<const uint8_t> data) {
+Result<int> cipher_update_in_place(Virtine& v, Handle h, std::span<const uint8_t> data, std::span<uint8_t> buffer) {
   if (data.size() > max_in_place()) return Error(ErrorCode::kOutOfRange, "in-place update larger than one request");
   CryptoRequest r;
   r.op = CRYPTINE_OP_CIPHER_UPDATE;
@@ -178,9 +191,10 @@ Result<InPlace> cipher_update_in_place(Virtine& v, Handle h, std::span<const uin
   r.params[1] = 1;
   CryptoReply reply = CRYPTINE_TRY(request(v, r));
   const int64_t outl = reply.values[0];
-  if (outl < 0 || static_cast<uint64_t>(outl) > reply.out.size())
-    return v.poison(Error(ErrorCode::kGuestFault, "in-place update: outl outside the returned buffer"));
-  return InPlace{static_cast<int>(outl), copy(reply.out)};
+  if (outl < 0 || static_cast<uint64_t>(outl) > reply.out.size() || reply.out.size() > buffer.size())
+    return v.poison(Error(ErrorCode::kGuestFault, "in-place update: output outside the buffer"));
+  if (!reply.out.empty()) std::memcpy(buffer.data(), reply.out.data(), reply.out.size());
+  return static_cast<int>(outl);
 }
 
 Result<int> cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad) {

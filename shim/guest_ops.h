@@ -51,14 +51,15 @@ struct CipherInit {
 };
 Result<Handle> cipher_init(Virtine& v, const CipherInit& init);
 Result<Bytes> cipher_update(Virtine& v, Handle h, std::span<const uint8_t> data);
+// The same, the output copied from the mailbox straight into `out` (the one copy out);
+// returns its length. More output than `out` holds is the guest's lie: kGuestFault.
+Result<size_t> cipher_update_into(Virtine& v, Handle h, std::span<const uint8_t> data, std::span<uint8_t> out);
 // The same in place, for a program whose output buffer is its input: some modes (TLS
 // records in GCM) work only so and write anywhere in the buffer, so the whole buffer
 // comes back (max(data, outl) bytes) with OpenSSL's outl. One request: data must fit it.
-struct InPlace {
-  int outl;
-  Bytes buffer;
-};
-Result<InPlace> cipher_update_in_place(Virtine& v, Handle h, std::span<const uint8_t> data);
+// `buffer` (the program's, holding `data`'s bytes on entry) receives the whole buffer
+// back; returns OpenSSL's outl.
+Result<int> cipher_update_in_place(Virtine& v, Handle h, std::span<const uint8_t> data, std::span<uint8_t> buffer);
 // The most bytes cipher_update_in_place takes.
 uint64_t max_in_place();
 // An update with out == NULL (AAD, for AEAD ciphers); returns OpenSSL's outl.

@@ -92,23 +92,12 @@ int init(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, ENGINE* impl, const unsi
   return 1;
 }
 
-// OpenSSL's argument checks, in its order, for an update or final on a twin; `dir` is
-// 1 for the Encrypt* calls, 0 for Decrypt*, -1 for Cipher*.
-bool checked(const EVP_CIPHER_CTX* ctx, int* outl, int inl, int dir) {
-  if (inl < 0) {
-    ERR_raise(ERR_LIB_EVP, EVP_R_INVALID_LENGTH);
-    return false;
-  }
-  if (outl == nullptr) {
-    ERR_raise(ERR_LIB_EVP, ERR_R_PASSED_NULL_PARAMETER);
-    return false;
-  }
-  *outl = 0;
-  if (dir != -1 && dir != EVP_CIPHER_CTX_is_encrypting(ctx)) {
-    ERR_raise(ERR_LIB_EVP, EVP_R_INVALID_OPERATION);
-    return false;
-  }
-  return true;
+// Arguments OpenSSL refuses before it touches any data (a negative length, no outl, the
+// wrong direction; `dir` is 1 for Encrypt*, 0 for Decrypt*, -1 for Cipher*): its own
+// function on the program's (unkeyed) context then gives its exact verdict and error,
+// and nothing reaches the guest.
+bool refused_by_openssl(const EVP_CIPHER_CTX* ctx, const int* outl, int inl, int dir) {
+  return inl < 0 || outl == nullptr || (dir != -1 && dir != EVP_CIPHER_CTX_is_encrypting(ctx));
 }
 
 template <typename Real>
@@ -118,7 +107,11 @@ int update(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, const unsigned ch
     InOpenSsl in_openssl;
     return real(ctx, out, outl, in, inl);
   }
-  if (!checked(ctx, outl, inl, dir)) return 0;
+  if (refused_by_openssl(ctx, outl, inl, dir)) {
+    InOpenSsl in_openssl;
+    return real(ctx, out, outl, in, inl);
+  }
+  *outl = 0;
   if (in == nullptr && inl > 0) {  // (CCM's length-only update is not served)
     ERR_raise(ERR_LIB_EVP, ERR_R_PASSED_NULL_PARAMETER);
     return 0;
@@ -132,24 +125,20 @@ int update(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, const unsigned ch
                ? 1
                : 0;
   }
-  // OpenSSL writes at most inl + block_size - 1 bytes; a guest claiming more is lying.
+  // OpenSSL writes at most inl + block_size - 1 bytes: the room the program must give,
+  // and all a guest may fill.
   const size_t limit = static_cast<size_t>(inl) + static_cast<size_t>(EVP_CIPHER_CTX_get_block_size(ctx));
+  const std::span<uint8_t> room(out, limit);
   if (out == in && data.size() <= guest::max_in_place()) {
     return on_twin(*twin, [&](Virtine& v) -> Status {
-             guest::InPlace r = CRYPTINE_TRY(guest::cipher_update_in_place(v, twin->handle, data));
-             if (r.buffer.size() > limit) return v.poison(Error(ErrorCode::kGuestFault, "cipher update returned too much"));
-             if (!r.buffer.empty()) std::memcpy(out, r.buffer.data(), r.buffer.size());
-             *outl = r.outl;
+             *outl = CRYPTINE_TRY(guest::cipher_update_in_place(v, twin->handle, data, room));
              return {};
            })
                ? 1
                : 0;
   }
   return on_twin(*twin, [&](Virtine& v) -> Status {
-           guest::Bytes o = CRYPTINE_TRY(guest::cipher_update(v, twin->handle, data));
-           if (o.size() > limit) return v.poison(Error(ErrorCode::kGuestFault, "cipher update returned too much"));
-           if (!o.empty()) std::memcpy(out, o.data(), o.size());
-           *outl = static_cast<int>(o.size());
+           *outl = static_cast<int>(CRYPTINE_TRY(guest::cipher_update_into(v, twin->handle, data, room)));
            return {};
          })
              ? 1
@@ -163,7 +152,11 @@ int final(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, int dir, Real real
     InOpenSsl in_openssl;
     return real(ctx, out, outl);
   }
-  if (!checked(ctx, outl, 0, dir)) return 0;
+  if (refused_by_openssl(ctx, outl, 0, dir)) {
+    InOpenSsl in_openssl;
+    return real(ctx, out, outl);
+  }
+  *outl = 0;
   const size_t limit = static_cast<size_t>(std::max(EVP_CIPHER_CTX_get_block_size(ctx), 0));
   return on_twin(*twin, [&](Virtine& v) -> Status {
            guest::Bytes o = CRYPTINE_TRY(guest::cipher_final(v, twin->handle));
@@ -366,12 +359,18 @@ CRYPTINE_EXPORT int EVP_CIPHER_CTX_ctrl(EVP_CIPHER_CTX* ctx, int type, int arg, 
       return CRYPTINE_REAL(EVP_CIPHER_CTX_ctrl)(ctx, type, arg, ptr);
     }
     const CtrlBuffer buf = ctrl_buffer(ctx, type, arg, ptr);
-    if (!buf.known) {
+    if (!buf.known || buf.in < 0 || buf.out < 0 || buf.in > EVP_MAX_KEY_LENGTH * 4 ||
+        buf.out > EVP_MAX_KEY_LENGTH * 4) {
+      // A ctrl not carried, or a size no cipher takes: the program's (unkeyed) context of
+      // the same cipher gives OpenSSL's own verdict, and nothing is sent. Should OpenSSL
+      // accept it, the twin cannot follow: refused.
+      int host;
+      {
+        InOpenSsl in_openssl;
+        host = CRYPTINE_REAL(EVP_CIPHER_CTX_ctrl)(ctx, type, arg, ptr);
+      }
+      if (host <= 0) return host;
       fail_call(Error(ErrorCode::kUnsupported, "cipher ctrl " + std::to_string(type) + " is not served in a virtine"));
-      return 0;
-    }
-    if (buf.in < 0 || buf.out < 0 || buf.in > EVP_MAX_KEY_LENGTH * 4 || buf.out > EVP_MAX_KEY_LENGTH * 4) {
-      ERR_raise(ERR_LIB_EVP, EVP_R_INVALID_LENGTH);
       return 0;
     }
     int ret = 0;
@@ -415,31 +414,44 @@ CRYPTINE_EXPORT int EVP_CIPHER_CTX_get_params(EVP_CIPHER_CTX* ctx, OSSL_PARAM pa
 }
 
 // set_padding and set_key_length reach the provider without EVP_CIPHER_CTX_set_params.
+// OpenSSL's own function judges them on the program's context first (it refuses a key
+// length the cipher cannot take, which the provider's set_params would just ignore);
+// what it accepts goes to the twin too.
+namespace cryptine {
+namespace {
+template <typename Real>
+int geometry_change(EVP_CIPHER_CTX* ctx, Real real, const OSSL_PARAM* params) {
+  std::optional<Twin> twin = twin_of(twins(), ctx);
+  int host;
+  {
+    InOpenSsl in_openssl;
+    host = real();
+  }
+  if (!twin || host <= 0) return host;
+  int ret = 0;
+  return on_twin(*twin, [&](Virtine& v) -> Status {
+           ret = CRYPTINE_TRY(guest::set_params(v, twin->handle, params));
+           return {};
+         }) && ret > 0
+             ? host
+             : 0;
+}
+}  // namespace
+}  // namespace cryptine
+
 CRYPTINE_EXPORT int EVP_CIPHER_CTX_set_padding(EVP_CIPHER_CTX* ctx, int pad) {
   return no_throw(0, [&] {
-    if (called_from_openssl() || ctx == nullptr || !twins().find(ctx)) {
-      InOpenSsl in_openssl;
-      return CRYPTINE_REAL(EVP_CIPHER_CTX_set_padding)(ctx, pad);
-    }
     unsigned int pd = pad != 0 ? 1 : 0;
     OSSL_PARAM params[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pd), OSSL_PARAM_construct_end()};
-    return set_params(ctx, params) > 0 ? 1 : 0;  // mirrors the padding flag on the host context too
+    return geometry_change(ctx, [&] { return CRYPTINE_REAL(EVP_CIPHER_CTX_set_padding)(ctx, pad); }, params);
   });
 }
 
 CRYPTINE_EXPORT int EVP_CIPHER_CTX_set_key_length(EVP_CIPHER_CTX* ctx, int keylen) {
   return no_throw(0, [&] {
-    if (called_from_openssl() || ctx == nullptr || !twins().find(ctx) || EVP_CIPHER_CTX_get_key_length(ctx) == keylen) {
-      InOpenSsl in_openssl;
-      return CRYPTINE_REAL(EVP_CIPHER_CTX_set_key_length)(ctx, keylen);
-    }
-    if (keylen <= 0) {
-      ERR_raise(ERR_LIB_EVP, EVP_R_INVALID_KEY_LENGTH);
-      return 0;
-    }
-    size_t len = static_cast<size_t>(keylen);
+    size_t len = keylen > 0 ? static_cast<size_t>(keylen) : 0;
     OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_KEYLEN, &len), OSSL_PARAM_construct_end()};
-    return set_params(ctx, params) > 0 ? 1 : 0;
+    return geometry_change(ctx, [&] { return CRYPTINE_REAL(EVP_CIPHER_CTX_set_key_length)(ctx, keylen); }, params);
   });
 }
 

@@ -155,10 +155,7 @@ CRYPTINE_EXPORT int EVP_MAC_init(EVP_MAC_CTX* ctx, const unsigned char* key, siz
       InOpenSsl in_openssl;
       return CRYPTINE_REAL(EVP_MAC_init)(ctx, key, keylen, params);
     }
-    if (key == nullptr && keylen > 0) {
-      ERR_raise(ERR_LIB_EVP, ERR_R_PASSED_NULL_PARAMETER);
-      return 0;
-    }
+    // A NULL key keeps the key set before, whatever keylen says, as in OpenSSL.
     const std::span<const uint8_t> k(key, key != nullptr ? keylen : 0);
     if (!on_twin(*twin, [&](Virtine& v) { return guest::mac_start(v, twin->handle, key != nullptr ? &k : nullptr, params); }))
       return 0;

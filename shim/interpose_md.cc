@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "shim/guest_ops.h"
+#include "shim/md_context_links.h"
 #include "shim/real_symbol.h"
 #include "shim/virtine_call.h"
 
@@ -82,6 +83,9 @@ int init(EVP_MD_CTX* ctx, const EVP_MD* type, ENGINE* impl) {
 }
 
 }  // namespace
+
+void forget_md_twin(const EVP_MD_CTX* ctx) { forget(ctx); }
+
 }  // namespace cryptine
 
 using namespace cryptine;
@@ -154,13 +158,17 @@ CRYPTINE_EXPORT int EVP_DigestFinal_ex(EVP_MD_CTX* ctx, unsigned char* md, unsig
 
 CRYPTINE_EXPORT int EVP_MD_CTX_copy_ex(EVP_MD_CTX* out, const EVP_MD_CTX* in) {
   return no_throw(0, [&] {
-    if (out != nullptr && out != in) forget(out);
+    if (out != nullptr && out != in) {
+      forget(out);
+      forget_shadow(out);
+    }
     std::optional<Twin> twin = in != nullptr ? twins().find(in) : std::nullopt;
     int copied;
     {
       InOpenSsl in_openssl;  // the host context: the digest, no data
       copied = CRYPTINE_REAL(EVP_MD_CTX_copy_ex)(out, in);
     }
+    if (copied && out != in) copy_shadow(out, in);
     if (!copied || !twin) return copied;
     guest::Handle handle = 0;
     if (!on_twin(*twin, [&](Virtine& v) -> Status {
@@ -176,7 +184,10 @@ CRYPTINE_EXPORT int EVP_MD_CTX_copy_ex(EVP_MD_CTX* out, const EVP_MD_CTX* in) {
 
 CRYPTINE_EXPORT int EVP_MD_CTX_reset(EVP_MD_CTX* ctx) {
   return no_throw(0, [&] {
-    if (ctx != nullptr) forget(ctx);
+    if (ctx != nullptr) {
+      forget(ctx);
+      forget_shadow(ctx);
+    }
     InOpenSsl in_openssl;
     return CRYPTINE_REAL(EVP_MD_CTX_reset)(ctx);
   });
@@ -184,33 +195,18 @@ CRYPTINE_EXPORT int EVP_MD_CTX_reset(EVP_MD_CTX* ctx) {
 
 CRYPTINE_EXPORT void EVP_MD_CTX_free(EVP_MD_CTX* ctx) {
   no_throw(0, [&] {
-    if (ctx != nullptr) forget(ctx);
+    if (ctx != nullptr) {
+      forget(ctx);
+      forget_shadow(ctx);
+    }
     InOpenSsl in_openssl;
     CRYPTINE_REAL(EVP_MD_CTX_free)(ctx);
     return 0;
   });
 }
 
-// A context initialised for signing or verifying is OpenSSL's: its twin, if any, goes.
-CRYPTINE_EXPORT int EVP_DigestSignInit(EVP_MD_CTX* ctx, EVP_PKEY_CTX** pctx, const EVP_MD* type, ENGINE* e,
-                                       EVP_PKEY* pkey) {
-  return no_throw(0, [&] {
-    if (ctx != nullptr) forget(ctx);
-    InOpenSsl in_openssl;
-    return CRYPTINE_REAL(EVP_DigestSignInit)(ctx, pctx, type, e, pkey);
-  });
-}
-
-CRYPTINE_EXPORT int EVP_DigestSignInit_ex(EVP_MD_CTX* ctx, EVP_PKEY_CTX** pctx, const char* mdname,
-                                          OSSL_LIB_CTX* libctx, const char* props, EVP_PKEY* pkey,
-                                          const OSSL_PARAM params[]) {
-  return no_throw(0, [&] {
-    if (ctx != nullptr) forget(ctx);
-    InOpenSsl in_openssl;
-    return CRYPTINE_REAL(EVP_DigestSignInit_ex)(ctx, pctx, mdname, libctx, props, pkey, params);
-  });
-}
-
+// A context initialised for verifying is OpenSSL's: its twin, if any, goes. (Signing
+// contexts: interpose_digest_sign.cc.)
 CRYPTINE_EXPORT int EVP_DigestVerifyInit(EVP_MD_CTX* ctx, EVP_PKEY_CTX** pctx, const EVP_MD* type, ENGINE* e,
                                          EVP_PKEY* pkey) {
   return no_throw(0, [&] {

@@ -5,9 +5,11 @@
 namespace cryptine {
 
 void raise_openssl_error(const Error& error) {
-  if (error.code() == ErrorCode::kCryptoFailed && error.detail() != 0) {
-    const unsigned long code = static_cast<unsigned long>(error.detail());
-    ERR_raise_data(ERR_GET_LIB(code), ERR_GET_REASON(code), "in a cryptine virtine");
+  if (error.code() == ErrorCode::kCryptoFailed) {
+    // OpenSSL's own error as it raised it; some refusals (a GCM tag that does not verify)
+    // raise none, and then neither does the shim.
+    if (const unsigned long code = static_cast<unsigned long>(error.detail()); code != 0)
+      ERR_raise_data(ERR_GET_LIB(code), ERR_GET_REASON(code), "in a cryptine virtine");
     return;
   }
   ERR_raise_data(ERR_LIB_EVP, ERR_R_INTERNAL_ERROR, "cryptine: %s", error.message().c_str());

@@ -117,18 +117,19 @@ TEST_F(CryptoOps, TlsGcmRecordOpensInPlace) {
   auto pad = guest::cipher_ctrl(*v_, *h, EVP_CTRL_AEAD_TLS1_AAD, 13, {aad, 13}, 13);
   ASSERT_TRUE(pad.ok()) << pad.error().message();
   EXPECT_EQ(pad->first, 16);
-  auto opened = guest::cipher_update_in_place(*v_, *h, record);
+  Bytes buffer(record_len + 16, 0xee);  // the whole record comes back, nothing past it
+  auto opened = guest::cipher_update_in_place(*v_, *h, record, buffer);
   ASSERT_TRUE(opened.ok()) << opened.error().message();
-  EXPECT_EQ(opened->outl, static_cast<int>(payload.size()));
-  ASSERT_EQ(opened->buffer.size(), record_len);  // the whole buffer comes back
-  EXPECT_EQ(Bytes(opened->buffer.begin() + 8, opened->buffer.begin() + 8 + payload.size()), payload);
+  EXPECT_EQ(*opened, static_cast<int>(payload.size()));
+  EXPECT_EQ(Bytes(buffer.begin() + 8, buffer.begin() + 8 + payload.size()), payload);
+  EXPECT_EQ(Bytes(buffer.begin() + record_len, buffer.end()), Bytes(16, 0xee));
   // A record with one flipped bit fails as in OpenSSL, as a crypto error.
   record[20] ^= 1;
   auto h2 = guest::cipher_init(*v_, {.cipher = "AES-128-GCM", .key = &k, .enc = 0});
   ASSERT_TRUE(h2.ok());
   ASSERT_TRUE(guest::cipher_ctrl(*v_, *h2, EVP_CTRL_GCM_SET_IV_FIXED, 4, fixed_iv, 0).ok());
   ASSERT_TRUE(guest::cipher_ctrl(*v_, *h2, EVP_CTRL_AEAD_TLS1_AAD, 13, {aad, 13}, 13).ok());
-  EXPECT_EQ(guest::cipher_update_in_place(*v_, *h2, record).error().code(), ErrorCode::kCryptoFailed);
+  EXPECT_EQ(guest::cipher_update_in_place(*v_, *h2, record, buffer).error().code(), ErrorCode::kCryptoFailed);
 }
 
 TEST_F(CryptoOps, EvpCipherMatchesHostInPlaceAndNot) {
