@@ -86,10 +86,13 @@ int init(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, ENGINE* impl, const unsi
                ? 1
                : 0;
   }
-  auto made = make_twin(Family::kCipher, [&](Virtine& v) { return guest::cipher_init(v, request); });
-  if (!made) return 0;
-  twins().put(ctx, *made);
-  return 1;
+  Twin made;
+  switch (make_twin(Family::kCipher, [&](Virtine& v) { return guest::cipher_init(v, request); }, &made)) {
+    case Served::kDone: twins().put(ctx, made); return 1;
+    case Served::kFailed: return 0;
+    case Served::kNative: return real_init(ctx, nullptr, nullptr, key, iv, enc);  // the host context, keyed
+  }
+  return 0;
 }
 
 // Arguments OpenSSL refuses before it touches any data (a negative length, no outl, the

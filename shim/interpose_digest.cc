@@ -25,7 +25,7 @@ Outcome digest_in_virtine(const EVP_MD* md, const void* data, size_t count, unsi
     case Route::kVirtine: break;
   }
   const int expected = EVP_MD_get_size(md);
-  const bool done = run_call_scoped(Family::kDigest, [&](Virtine& v) -> Status {
+  const Served served = run_call_scoped(Family::kDigest, [&](Virtine& v) -> Status {
     guest::Bytes digest = CRYPTINE_TRY(guest::digest(v, EVP_MD_get0_name(md), {static_cast<const uint8_t*>(data), count}));
     if (expected <= 0 || digest.size() != static_cast<size_t>(expected))
       return v.poison(Error(ErrorCode::kGuestFault, "digest of the wrong length"));
@@ -33,7 +33,12 @@ Outcome digest_in_virtine(const EVP_MD* md, const void* data, size_t count, unsi
     if (size != nullptr) *size = static_cast<unsigned int>(digest.size());
     return {};
   });
-  return done ? Outcome::kDone : Outcome::kFailed;
+  switch (served) {
+    case Served::kDone: return Outcome::kDone;
+    case Served::kNative: return Outcome::kNative;
+    case Served::kFailed: break;
+  }
+  return Outcome::kFailed;
 }
 
 // The legacy one-shots: OpenSSL's own function when not ours, NULL on failure, and a

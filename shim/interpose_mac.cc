@@ -98,12 +98,15 @@ CRYPTINE_EXPORT EVP_MAC_CTX* EVP_MAC_CTX_new(EVP_MAC* mac) {
     switch (route(Runtime::get().mac_enabled(name))) {
       case Route::kNative: return ctx;
       case Route::kFail: break;
-      case Route::kVirtine:
-        if (auto made = make_twin(Family::kMac, [&](Virtine& v) { return guest::mac_new(v, name); })) {
-          twins().put(ctx, *made);
-          return ctx;
+      case Route::kVirtine: {
+        Twin made;
+        switch (make_twin(Family::kMac, [&](Virtine& v) { return guest::mac_new(v, name); }, &made)) {
+          case Served::kDone: twins().put(ctx, made); return ctx;
+          case Served::kNative: return ctx;
+          case Served::kFailed: break;
         }
         break;
+      }
     }
     InOpenSsl in_openssl;
     CRYPTINE_REAL(EVP_MAC_CTX_free)(ctx);
@@ -271,13 +274,18 @@ CRYPTINE_EXPORT unsigned char* EVP_Q_mac(OSSL_LIB_CTX* libctx, const char* name,
       ERR_raise(ERR_LIB_EVP, EVP_R_BUFFER_TOO_SMALL);
       return nullptr;
     }
-    const bool served = run_call_scoped(Family::kMac, [&](Virtine& v) -> Status {
+    const Served served = run_call_scoped(Family::kMac, [&](Virtine& v) -> Status {
       guest::Bytes mac = CRYPTINE_TRY(guest::hmac(v, subalg, {static_cast<const uint8_t*>(key), keylen}, {data, datalen}));
       if (mac.size() > outsize) return v.poison(Error(ErrorCode::kGuestFault, "HMAC longer than its digest"));
       std::memcpy(out, mac.data(), mac.size());
       if (outlen != nullptr) *outlen = mac.size();
       return {};
     });
-    return served ? out : nullptr;
+    switch (served) {
+      case Served::kDone: return out;
+      case Served::kNative: return real();
+      case Served::kFailed: break;
+    }
+    return nullptr;
   });
 }

@@ -76,10 +76,13 @@ int init(EVP_MD_CTX* ctx, const EVP_MD* type, ENGINE* impl) {
                ? 1
                : 0;
   }
-  auto made = make_twin(Family::kDigest, [&](Virtine& v) { return guest::digest_init(v, name); });
-  if (!made) return 0;
-  twins().put(ctx, *made);
-  return 1;
+  Twin made;
+  switch (make_twin(Family::kDigest, [&](Virtine& v) { return guest::digest_init(v, name); }, &made)) {
+    case Served::kDone: twins().put(ctx, made); return 1;
+    case Served::kFailed: return 0;
+    case Served::kNative: return 1;  // the host context, initialised above, is OpenSSL's own
+  }
+  return 0;
 }
 
 }  // namespace

@@ -90,15 +90,19 @@ int run_key_operation(EVP_PKEY_CTX* pctx, unsigned char* out, size_t* outlen, bo
   k.pss_saltlen = o.saltlen;
   const size_t capacity = *outlen;
   k.capacity = static_cast<uint32_t>(std::min<size_t>(capacity, guest::kMaxPkeyOutput));
-  return run_call_scoped(Family::kPkey, [&](Virtine& v) -> Status {
+  const Served served = run_call_scoped(Family::kPkey, [&](Virtine& v) -> Status {
            guest::Bytes result = CRYPTINE_TRY(op(v, k));
            if (result.size() > capacity) return v.poison(Error(ErrorCode::kGuestFault, "key operation output too long"));
            if (!result.empty()) std::memcpy(out, result.data(), result.size());
            *outlen = result.size();
            return {};
-         })
-             ? 1
-             : 0;
+         });
+  switch (served) {
+    case Served::kDone: return 1;
+    case Served::kNative: return native();
+    case Served::kFailed: break;
+  }
+  return 0;
 }
 
 

@@ -4,6 +4,7 @@
 #include <openssl/objects.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -144,7 +145,11 @@ bool Runtime::start_virtines() {
   const std::vector<uint8_t> image{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (image.empty()) return fail("cannot read the guest image " + path);
 
-  auto boot = Virtine::boot(*kvm_, image, virtine_config());
+  // CRYPTINE_TIMEOUT_MS bounds each call; the one-time boot (OpenSSL's initialisation)
+  // gets at least a minute.
+  VirtineConfig boot_config = virtine_config();
+  boot_config.timeout_ms = std::max<uint32_t>(boot_config.timeout_ms, 60000);
+  auto boot = Virtine::boot(*kvm_, image, boot_config);
   if (!boot.ok()) return fail("booting the guest: " + boot.error().message());
   auto call = boot->run();
   if (!call.ok() || call->kind != HypercallKind::kSnapshot)

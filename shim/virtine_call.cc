@@ -54,30 +54,35 @@ bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Vir
   return finish(family, t0, twin.lease->with_virtine(fn));
 }
 
-bool run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn) {
+namespace {
+// No virtine could be had for a call (out of fds or memory, KVM_CREATE_VM refused, the
+// thread exiting): nothing ran yet, so CRYPTINE_FALLBACK decides.
+Served unavailable(const Error& error) {
+  Runtime& rt = Runtime::get();
+  if (rt.config().fallback == Fallback::kNative) {
+    rt.counters().native_fallbacks.fetch_add(1, std::memory_order_relaxed);
+    return Served::kNative;
+  }
+  fail_call(error);
+  return Served::kFailed;
+}
+}  // namespace
+
+Served run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn) {
   const uint64_t t0 = monotonic_ns();
   VirtinePool* pool = Runtime::get().thread_pool();
-  if (pool == nullptr) {
-    fail_call(Error(ErrorCode::kUnsupported, "virtines are unavailable"));
-    return false;
-  }
+  if (pool == nullptr) return unavailable(Error(ErrorCode::kUnsupported, "virtines are unavailable"));
   auto virtine = pool->acquire();
-  if (!virtine.ok()) {
-    fail_call(virtine.error());
-    return false;
-  }
+  if (!virtine.ok()) return unavailable(virtine.error());
   Status s = fn(*virtine);
   pool->release(std::move(virtine).value());  // reset to the snapshot (or discarded if poisoned)
-  return finish(family, t0, s);
+  return finish(family, t0, s) ? Served::kDone : Served::kFailed;
 }
 
-std::optional<Twin> make_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make) {
+Served make_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make, Twin* twin) {
   const uint64_t t0 = monotonic_ns();
   auto lease = lease_for_new_context();
-  if (!lease.ok()) {
-    fail_call(lease.error());
-    return std::nullopt;
-  }
+  if (!lease.ok()) return unavailable(lease.error());
   guest::Handle handle = 0;
   Status s = (*lease)->with_virtine([&](Virtine& v) -> Status {
     handle = CRYPTINE_TRY(make(v));
@@ -85,9 +90,10 @@ std::optional<Twin> make_twin(Family family, const std::function<Result<guest::H
   });
   if (!finish(family, t0, s)) {
     drop_context(*lease, 0);
-    return std::nullopt;
+    return Served::kFailed;
   }
-  return Twin{*lease, handle};
+  *twin = Twin{*lease, handle};
+  return Served::kDone;
 }
 
 }  // namespace cryptine

@@ -26,12 +26,20 @@ void fail_call(const Error& error);
 // and raises it. Returns whether it succeeded.
 bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Virtine&)>& fn);
 
+// How a call that needs a new virtine ended.
+enum class Served {
+  kDone,    // served by a virtine
+  kFailed,  // failed; counted, and the error is on OpenSSL's queue
+  kNative,  // no virtine could be had (fds, memory) and CRYPTINE_FALLBACK=native: the
+            // caller runs OpenSSL's own function (counted as a fallback, no error raised)
+};
+
 // Runs `fn` in a virtine from the thread's pool that is reset right after (scope call).
-bool run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn);
+Served run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn);
 
 // A new twin for a context: a lease by CRYPTINE_SCOPE and the guest context that `make`
-// creates in it. On failure the error is counted and raised, and nothing is kept.
-std::optional<Twin> make_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make);
+// creates in it, stored in *twin when kDone. Otherwise nothing is kept.
+Served make_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make, Twin* twin);
 
 // Runs an extern "C" body with no C++ exception escaping into the program.
 template <typename R, typename Fn>
