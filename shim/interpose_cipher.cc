@@ -406,13 +406,7 @@ CRYPTINE_EXPORT int EVP_CIPHER_CTX_get_params(EVP_CIPHER_CTX* ctx, OSSL_PARAM pa
       InOpenSsl in_openssl;
       return CRYPTINE_REAL(EVP_CIPHER_CTX_get_params)(ctx, params);
     }
-    int ret = 0;
-    return on_twin(*twin, [&](Virtine& v) -> Status {
-             ret = CRYPTINE_TRY(guest::get_params(v, twin->handle, params));
-             return {};
-           })
-               ? ret
-               : 0;
+    return get_params_on_twin(*twin, Family::kCipher, params);
   });
 }
 
@@ -468,15 +462,7 @@ CRYPTINE_EXPORT int EVP_CIPHER_CTX_copy(EVP_CIPHER_CTX* out, const EVP_CIPHER_CT
       copied = CRYPTINE_REAL(EVP_CIPHER_CTX_copy)(out, in);
     }
     if (!copied || !twin) return copied;
-    guest::Handle handle = 0;
-    if (!on_twin(*twin, [&](Virtine& v) -> Status {
-          handle = CRYPTINE_TRY(guest::copy_context(v, twin->handle));
-          return {};
-        }))
-      return 0;
-    twin->lease->add_context();
-    twins().put(out, Twin{twin->lease, handle});
-    return 1;
+    return copy_twin(twins(), *twin, out, Family::kCipher) ? 1 : 0;
   });
 }
 

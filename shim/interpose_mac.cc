@@ -51,12 +51,7 @@ int mirror_params(EVP_MAC_CTX* ctx, const OSSL_PARAM* params) {
 size_t twin_size(const Twin& twin, const char* name) {
   size_t size = 0;
   OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(name, &size), OSSL_PARAM_construct_end()};
-  int ret = 0;
-  const bool asked = on_twin(twin, [&](Virtine& v) -> Status {
-    ret = CRYPTINE_TRY(guest::get_params(v, twin.handle, params));
-    return {};
-  });
-  return asked && ret > 0 && OSSL_PARAM_modified(&params[0]) ? size : 0;
+  return get_params_on_twin(twin, Family::kMac, params) > 0 && OSSL_PARAM_modified(&params[0]) ? size : 0;
 }
 
 }  // namespace
@@ -140,13 +135,7 @@ CRYPTINE_EXPORT int EVP_MAC_CTX_get_params(EVP_MAC_CTX* ctx, OSSL_PARAM params[]
       InOpenSsl in_openssl;
       return CRYPTINE_REAL(EVP_MAC_CTX_get_params)(ctx, params);
     }
-    int ret = 0;
-    return on_twin(*twin, [&](Virtine& v) -> Status {
-             ret = CRYPTINE_TRY(guest::get_params(v, twin->handle, params));
-             return {};
-           })
-               ? ret
-               : 0;
+    return get_params_on_twin(*twin, Family::kMac, params);
   });
 }
 
@@ -219,15 +208,7 @@ CRYPTINE_EXPORT EVP_MAC_CTX* EVP_MAC_CTX_dup(const EVP_MAC_CTX* src) {
       dup = CRYPTINE_REAL(EVP_MAC_CTX_dup)(src);
     }
     if (dup == nullptr || !twin) return dup;
-    guest::Handle handle = 0;
-    if (on_twin(*twin, [&](Virtine& v) -> Status {
-          handle = CRYPTINE_TRY(guest::copy_context(v, twin->handle));
-          return {};
-        })) {
-      twin->lease->add_context();
-      twins().put(dup, Twin{twin->lease, handle});
-      return dup;
-    }
+    if (copy_twin(twins(), *twin, dup, Family::kMac)) return dup;
     InOpenSsl in_openssl;
     CRYPTINE_REAL(EVP_MAC_CTX_free)(dup);
     return nullptr;

@@ -173,15 +173,7 @@ CRYPTINE_EXPORT int EVP_MD_CTX_copy_ex(EVP_MD_CTX* out, const EVP_MD_CTX* in) {
     }
     if (copied && out != in) copy_shadow(out, in);
     if (!copied || !twin) return copied;
-    guest::Handle handle = 0;
-    if (!on_twin(*twin, [&](Virtine& v) -> Status {
-          handle = CRYPTINE_TRY(guest::copy_context(v, twin->handle));
-          return {};
-        }))
-      return 0;
-    twin->lease->add_context();
-    twins().put(out, Twin{twin->lease, handle});
-    return 1;
+    return copy_twin(twins(), *twin, out, Family::kDigest) ? 1 : 0;
   });
 }
 

@@ -96,4 +96,26 @@ Served make_twin(Family family, const std::function<Result<guest::Handle>(Virtin
   return Served::kDone;
 }
 
+bool copy_twin(TwinTable& table, const Twin& from, const void* out, Family family) {
+  guest::Handle handle = 0;
+  if (!run_on_twin(from, family, [&](Virtine& v) -> Status {
+        handle = CRYPTINE_TRY(guest::copy_context(v, from.handle));
+        return {};
+      }))
+    return false;
+  from.lease->add_context();
+  table.put(out, Twin{from.lease, handle});
+  return true;
+}
+
+int get_params_on_twin(const Twin& twin, Family family, OSSL_PARAM* params) {
+  int ret = 0;
+  return run_on_twin(twin, family, [&](Virtine& v) -> Status {
+           ret = CRYPTINE_TRY(guest::get_params(v, twin.handle, params));
+           return {};
+         })
+             ? ret
+             : 0;
+}
+
 }  // namespace cryptine

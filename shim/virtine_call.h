@@ -41,6 +41,13 @@ Served run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn)
 // creates in it, stored in *twin when kDone. Otherwise nothing is kept.
 Served make_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make, Twin* twin);
 
+// `out` becomes a copy of the context whose twin is `from`: a copy of the guest context,
+// beside it in the same virtine. Returns whether it succeeded (the error raised if not).
+bool copy_twin(TwinTable& table, const Twin& from, const void* out, Family family);
+
+// get_params answered by the twin; OpenSSL's return value, or 0 if the call failed.
+int get_params_on_twin(const Twin& twin, Family family, OSSL_PARAM* params);
+
 // Runs an extern "C" body with no C++ exception escaping into the program.
 template <typename R, typename Fn>
 R no_throw(R on_exception, Fn&& fn) noexcept {
