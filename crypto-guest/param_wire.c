@@ -17,7 +17,7 @@ int param_list_decode(uint8_t* buf, size_t len, struct param_list* list) {
     if (h.type != CRYPTINE_PARAM_INTEGER && h.type != CRYPTINE_PARAM_UNSIGNED && h.type != CRYPTINE_PARAM_UTF8 &&
         h.type != CRYPTINE_PARAM_OCTETS)
       return 0;
-    const size_t record = padded(sizeof(h) + h.name_len + h.data_len); /* small: no overflow */
+    const size_t record = sizeof(h) + padded(h.name_len) + padded(h.data_len); /* small: no overflow */
     if (record > len - at) return 0;
     char* name = list->names[list->count];
     memcpy(name, buf + at + sizeof(h), h.name_len);
@@ -25,7 +25,7 @@ int param_list_decode(uint8_t* buf, size_t len, struct param_list* list) {
     OSSL_PARAM* p = &list->params[list->count];
     p->key = name;
     p->data_type = h.type;
-    p->data = buf + at + sizeof(h) + h.name_len;
+    p->data = buf + at + sizeof(h) + padded(h.name_len);
     p->data_size = h.data_len;
     p->return_size = OSSL_PARAM_UNMODIFIED;
     list->header_at[list->count++] = at;

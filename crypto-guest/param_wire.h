@@ -17,7 +17,8 @@ struct param_list {
 
 /* Decodes the list in buf[0..len): every record must lie inside it, with a known type,
  * a name of 1..CRYPTINE_PARAM_NAME_MAX bytes and at most CRYPTINE_PARAM_DATA_MAX data
- * bytes; the params' data point into buf. Returns 1, or 0 if malformed. */
+ * bytes; the params' data point into buf (8-aligned if buf is). Returns 1, or 0 if
+ * malformed. */
 int param_list_decode(uint8_t* buf, size_t len, struct param_list* list);
 
 /* After a get_params: writes each param's return_size into its record header. */

@@ -483,9 +483,18 @@ static void cipher_raw(struct call* c) {
   output(c, (uint64_t)r < c->req.out_capacity ? (size_t)r : c->req.out_capacity);
 }
 
-/* SET_PARAMS and GET_PARAMS on a cipher or MAC context. */
-static int params_of(struct call* c, uint8_t* buf, struct param_list* list) {
-  if (!param_list_decode(buf, c->req.in.length, list)) {
+/* SET_PARAMS, GET_PARAMS and MAC_START decode their list from this 8-aligned copy: in
+ * the mailbox it follows the key, at any offset, and OpenSSL reads integers in place. */
+static _Alignas(8) uint8_t param_scratch[CRYPTINE_PARAM_MAX * (sizeof(struct cryptine_param) +
+                                                               CRYPTINE_PARAM_NAME_MAX + 1 + CRYPTINE_PARAM_DATA_MAX + 8)];
+
+static int params_of(struct call* c, struct param_list* list) {
+  if (c->req.in.length > sizeof(param_scratch)) {
+    fail(c, CRYPTINE_STATUS_BAD_REQUEST);
+    return 0;
+  }
+  if (c->in != NULL) memcpy(param_scratch, c->in, c->req.in.length);
+  if (!param_list_decode(param_scratch, c->req.in.length, list)) {
     fail(c, CRYPTINE_STATUS_BAD_REQUEST);
     return 0;
   }
@@ -497,7 +506,7 @@ static void set_params(struct call* c) {
   void* ctx = (h == 0 || h > CRYPTINE_MAX_HANDLES) ? NULL : slots[h - 1].ptr;
   struct param_list list;
   if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
-  if (!params_of(c, (uint8_t*)(c->in ? c->in : PAYLOAD), &list)) return;
+  if (!params_of(c, &list)) return;
   int r;
   switch (slots[h - 1].kind) {
     case SLOT_CIPHER: r = EVP_CIPHER_CTX_set_params(ctx, list.params); break;
@@ -514,8 +523,7 @@ static void get_params(struct call* c) {
   struct param_list list;
   if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
   if (c->req.in.length > c->req.out_capacity) return fail(c, CRYPTINE_STATUS_NO_SPACE);
-  if (c->in != NULL) memmove(c->out, c->in, c->req.in.length);
-  if (!params_of(c, c->out, &list)) return;
+  if (!params_of(c, &list)) return;
   int r;
   switch (slots[h - 1].kind) {
     case SLOT_CIPHER: r = EVP_CIPHER_CTX_get_params(ctx, list.params); break;
@@ -524,7 +532,8 @@ static void get_params(struct call* c) {
   }
   c->rep.values[0] = r;
   if (!ok(c, r)) return;
-  param_list_store_sizes(c->out, &list);
+  param_list_store_sizes(param_scratch, &list);
+  memcpy(c->out, param_scratch, c->req.in.length); /* the list with its values, back */
   output(c, c->req.in.length);
 }
 
@@ -541,7 +550,7 @@ static void mac_start(struct call* c) {
   EVP_MAC_CTX* ctx = slot_get(c->req.handle, SLOT_MAC);
   if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
   struct param_list list;
-  if (!params_of(c, (uint8_t*)(c->in ? c->in : PAYLOAD), &list)) return;
+  if (!params_of(c, &list)) return;
   static const unsigned char empty[1];
   const unsigned char* key = (c->req.params[1] & 1) ? (c->key ? c->key : empty) : NULL;
   ok(c, EVP_MAC_init(ctx, key, c->req.key.length, list.count > 0 ? list.params : NULL));

@@ -39,10 +39,10 @@ Result<std::vector<uint8_t>> encode_params(const OSSL_PARAM* params) {
     h.name_len = static_cast<uint8_t>(name_len);
     h.type = static_cast<uint8_t>(p.data_type);
     const size_t at = out.size();
-    out.resize(at + padded(sizeof(h) + name_len + p.data_size));  // zero-filled padding
+    out.resize(at + sizeof(h) + padded(name_len) + padded(p.data_size));  // zero-filled padding
     std::memcpy(out.data() + at, &h, sizeof(h));
     std::memcpy(out.data() + at + sizeof(h), p.key, name_len);
-    if (p.data_size != 0) std::memcpy(out.data() + at + sizeof(h) + name_len, p.data, p.data_size);
+    if (p.data_size != 0) std::memcpy(out.data() + at + sizeof(h) + padded(name_len), p.data, p.data_size);
   }
   return out;
 }
@@ -56,7 +56,7 @@ Status decode_get_reply(std::span<const uint8_t> reply, std::span<const uint8_t>
     cryptine_param mine, theirs;
     std::memcpy(&mine, sent.data() + at, sizeof(mine));
     std::memcpy(&theirs, reply.data() + at, sizeof(theirs));
-    const size_t body = mine.name_len + size_t{mine.data_len};
+    const size_t data_at = at + sizeof(mine) + padded(mine.name_len);
     if (theirs.data_len != mine.data_len || theirs.name_len != mine.name_len || theirs.type != mine.type ||
         std::memcmp(reply.data() + at + sizeof(mine), sent.data() + at + sizeof(mine), mine.name_len) != 0)
       return bad("record " + std::to_string(i) + " is not the one asked for");
@@ -66,9 +66,9 @@ Status decode_get_reply(std::span<const uint8_t> reply, std::span<const uint8_t>
     } else {
       p.return_size = theirs.return_size;
       if (p.data != nullptr && p.data_size != 0)
-        std::memcpy(p.data, reply.data() + at + sizeof(mine) + mine.name_len, p.data_size);
+        std::memcpy(p.data, reply.data() + data_at, p.data_size);
     }
-    at += padded(sizeof(mine) + body);
+    at = data_at + padded(mine.data_len);
   }
   return {};
 }

@@ -113,8 +113,9 @@
  * from the request's key span and free it afterwards: one request, one exit. */
 
 /* A param list (OSSL_PARAM array on the wire): records back to back, each a
- * cryptine_param header, then name_len bytes of name (no NUL), then data_len bytes of
- * data, the record padded to 8 bytes. Types are OpenSSL's OSSL_PARAM_* numbers; only
+ * cryptine_param header, then name_len bytes of name (no NUL) padded to 8, then data_len
+ * bytes of data padded to 8, so data is 8-aligned in a list that is (OpenSSL reads
+ * integer params in place). Types are OpenSSL's OSSL_PARAM_* numbers; only
  * values (never pointers) cross. return_size is 0 in requests; in a GET_PARAMS reply it
  * is OpenSSL's return_size, or CRYPTINE_PARAM_UNMODIFIED if the guest left it unset. */
 #define CRYPTINE_PARAM_MAX        16

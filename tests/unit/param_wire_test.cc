@@ -23,7 +23,7 @@ cryptine_param header_at(const Bytes& wire, size_t at) {
   return h;
 }
 
-TEST(ParamWire, EncodesEachTypeAsRecordsPaddedToEightBytes) {
+TEST(ParamWire, EncodesEachTypeWithNameAndDataPaddedToEightBytes) {
   int i = -5;
   unsigned int u = 7;
   char name[] = "SHA256";
@@ -33,8 +33,8 @@ TEST(ParamWire, EncodesEachTypeAsRecordsPaddedToEightBytes) {
                          OSSL_PARAM_construct_octet_string("tag", tag, sizeof(tag)), OSSL_PARAM_construct_end()};
   auto wire = encode_params(params);
   ASSERT_TRUE(wire.ok()) << wire.error().message();
-  // 16-byte headers; names and data packed behind them; each record rounded up to 8.
-  ASSERT_EQ(wire->size(), 24u + 24u + 32u + 24u);
+  // 16-byte headers, then the name and the data each rounded up to 8: data 8-aligned.
+  ASSERT_EQ(wire->size(), 4 * 32u);
   const cryptine_param a = header_at(*wire, 0);
   EXPECT_EQ(a.type, CRYPTINE_PARAM_INTEGER);
   EXPECT_EQ(a.name_len, 1);
@@ -42,13 +42,14 @@ TEST(ParamWire, EncodesEachTypeAsRecordsPaddedToEightBytes) {
   EXPECT_EQ(a.return_size, 0u);
   EXPECT_EQ((*wire)[16], 'a');
   int back;
-  std::memcpy(&back, wire->data() + 17, sizeof(back));
+  std::memcpy(&back, wire->data() + 24, sizeof(back));
   EXPECT_EQ(back, -5);
-  const cryptine_param d = header_at(*wire, 48);
+  const cryptine_param d = header_at(*wire, 64);
   EXPECT_EQ(d.type, CRYPTINE_PARAM_UTF8);
   EXPECT_EQ(d.data_len, 6u);  // no terminating NUL: OpenSSL's data_size
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(wire->data() + 48 + 16), 12), "digestSHA256");
-  EXPECT_EQ(header_at(*wire, 80).type, CRYPTINE_PARAM_OCTETS);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(wire->data() + 64 + 16), 8), std::string("digest\0\0", 8));
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(wire->data() + 64 + 24), 6), "SHA256");
+  EXPECT_EQ(header_at(*wire, 96).type, CRYPTINE_PARAM_OCTETS);
 }
 
 TEST(ParamWire, RefusesWhatCannotCrossByValueAndPastTheLimits) {
@@ -95,12 +96,12 @@ class GetReply : public ::testing::Test {
   Bytes honest_reply() {
     Bytes reply = sent_;
     const size_t forty_two = 42;
-    std::memcpy(reply.data() + 16 + 4, &forty_two, sizeof(forty_two));
+    std::memcpy(reply.data() + 16 + 8, &forty_two, sizeof(forty_two));
     const uint32_t rs_size = sizeof(size_t), rs_name = 6;
     std::memcpy(reply.data() + 4, &rs_size, 4);
-    const size_t second = 32;  // 16 + 4 + 8, padded
+    const size_t second = 32;  // 16 + 8 (name) + 8 (size_t)
     std::memcpy(reply.data() + second + 4, &rs_name, 4);
-    std::memcpy(reply.data() + second + 16 + 4, "SHA256", 7);
+    std::memcpy(reply.data() + second + 16 + 8, "SHA256", 7);
     return reply;
   }
 };
@@ -165,7 +166,7 @@ TEST(GuestParamDecoder, DecodesTheHostsEncodingInPlace) {
   EXPECT_STREQ(list.params[0].key, "i");
   EXPECT_EQ(*static_cast<int*>(list.params[0].data), 3);
   EXPECT_EQ(std::string(static_cast<char*>(list.params[1].data), list.params[1].data_size), "SHA384");
-  EXPECT_EQ(list.params[1].data, wire.data() + 24 + 16 + 6);  // points into the buffer
+  EXPECT_EQ(list.params[1].data, wire.data() + 32 + 16 + 8);  // points into the buffer, 8-aligned
   EXPECT_EQ(list.params[2].key, nullptr);                     // end-marked
   EXPECT_EQ(param_list_decode(wire.data(), 0, &list), 1);     // the empty list
   EXPECT_EQ(list.count, 0);
@@ -174,7 +175,7 @@ TEST(GuestParamDecoder, DecodesTheHostsEncodingInPlace) {
 TEST(GuestParamDecoder, RefusesEveryMalformedRecord) {
   int v = 1;
   OSSL_PARAM one[] = {OSSL_PARAM_construct_int("abc", &v), OSSL_PARAM_construct_end()};
-  const Bytes good = encode_params(one).value();  // 16 + 3 + 4 = 23, padded to 24
+  const Bytes good = encode_params(one).value();  // 16 + 8 (name "abc") + 8 (int) = 32
   param_list list;
   Bytes w = good;
   EXPECT_EQ(param_list_decode(w.data(), w.size() - 1, &list), 0) << "padding cut short";
@@ -190,9 +191,9 @@ TEST(GuestParamDecoder, RefusesEveryMalformedRecord) {
   EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 0) << "name too long";
   b = with(9, 3);
   EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 0) << "unknown type";
-  b = with(0, 5);  // data_len 5: the record needs 24 bytes still, but 16+3+5 = 24 fits exactly
+  b = with(0, 8);  // data_len 8: 16 + 8 + 8 = 32, an exact fit
   EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 1) << "exact fit";
-  b = with(0, 6);  // 16+3+6 = 25: one byte past
+  b = with(0, 9);  // 16 + 8 + 16 = 40: past the end
   EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 0) << "one byte past";
   Bytes huge = good;
   const uint32_t too_much = CRYPTINE_PARAM_DATA_MAX + 1;
