@@ -19,6 +19,7 @@ int param_list_decode(uint8_t* buf, size_t len, struct param_list* list) {
       return 0;
     const size_t record = sizeof(h) + padded(h.name_len) + padded(h.data_len); /* small: no overflow */
     if (record > len - at) return 0;
+    if (memchr(buf + at + sizeof(h), 0, h.name_len) != NULL) return 0; /* names have no NUL */
     char* name = list->names[list->count];
     memcpy(name, buf + at + sizeof(h), h.name_len);
     name[h.name_len] = '\0';

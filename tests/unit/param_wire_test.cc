@@ -191,6 +191,10 @@ TEST(GuestParamDecoder, RefusesEveryMalformedRecord) {
   EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 0) << "name too long";
   b = with(9, 3);
   EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 0) << "unknown type";
+  b = with(16, 0);  // found by the param_request fuzzer: it decoded as the key ""
+  EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 0) << "NUL first in the name";
+  b = with(17, 0);
+  EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 0) << "NUL inside the name";
   b = with(0, 8);  // data_len 8: 16 + 8 + 8 = 32, an exact fit
   EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 1) << "exact fit";
   b = with(0, 9);  // 16 + 8 + 16 = 40: past the end
