@@ -104,6 +104,21 @@ bool refused_by_openssl(const EVP_CIPHER_CTX* ctx, const int* outl, int inl, int
   return inl < 0 || outl == nullptr || (dir != -1 && dir != EVP_CIPHER_CTX_is_encrypting(ctx));
 }
 
+// The most an update of inl bytes writes, per OpenSSL's manual: inl + block size - 1
+// encrypting, inl + block size decrypting, and exactly inl for a stream or AEAD mode
+// (block size 1). A program may give just that much room, so it is all a guest may fill.
+size_t update_room(const EVP_CIPHER_CTX* ctx, int inl) {
+  const int block = EVP_CIPHER_CTX_get_block_size(ctx);
+  if (block <= 1) return static_cast<size_t>(inl);
+  return static_cast<size_t>(inl) + static_cast<size_t>(block) - (EVP_CIPHER_CTX_is_encrypting(ctx) ? 1 : 0);
+}
+
+// A stream or AEAD mode turns each input byte into one output byte; only in place, where
+// libssl's TLS record mode strips an explicit IV and tag, may it write fewer.
+bool writes_exactly_its_input(const EVP_CIPHER_CTX* ctx, const unsigned char* out, const unsigned char* in) {
+  return EVP_CIPHER_CTX_get_block_size(ctx) == 1 && out != in;
+}
+
 template <typename Real>
 int update(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, const unsigned char* in, int inl, int dir, Real real) {
   std::optional<Twin> twin = twin_of(twins(), ctx);
@@ -121,28 +136,26 @@ int update(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, const unsigned ch
     return 0;
   }
   const std::span<const uint8_t> data = bytes(in, inl);
-  if (out == nullptr) {  // AAD
+  if (out == nullptr) {  // AAD: the modes served take all of it
     return on_twin(*twin, [&](Virtine& v) -> Status {
-             *outl = CRYPTINE_TRY(guest::cipher_aad(v, twin->handle, data));
+             const int taken = CRYPTINE_TRY(guest::cipher_aad(v, twin->handle, data));
+             if (taken != inl) return v.poison(Error(ErrorCode::kGuestFault, "AAD update took the wrong length"));
+             *outl = taken;
              return {};
            })
                ? 1
                : 0;
   }
-  // OpenSSL writes at most inl + block_size - 1 bytes: the room the program must give,
-  // and all a guest may fill.
-  const size_t limit = static_cast<size_t>(inl) + static_cast<size_t>(EVP_CIPHER_CTX_get_block_size(ctx));
-  const std::span<uint8_t> room(out, limit);
-  if (out == in && data.size() <= guest::max_in_place()) {
-    return on_twin(*twin, [&](Virtine& v) -> Status {
-             *outl = CRYPTINE_TRY(guest::cipher_update_in_place(v, twin->handle, data, room));
-             return {};
-           })
-               ? 1
-               : 0;
-  }
+  const std::span<uint8_t> room(out, update_room(ctx, inl));
+  const bool exact = writes_exactly_its_input(ctx, out, in);
   return on_twin(*twin, [&](Virtine& v) -> Status {
-           *outl = static_cast<int>(CRYPTINE_TRY(guest::cipher_update_into(v, twin->handle, data, room)));
+           const size_t written =
+               out == in && data.size() <= guest::max_in_place()
+                   ? static_cast<size_t>(CRYPTINE_TRY(guest::cipher_update_in_place(v, twin->handle, data, room)))
+                   : CRYPTINE_TRY(guest::cipher_update_into(v, twin->handle, data, room));
+           if (exact && written != data.size())
+             return v.poison(Error(ErrorCode::kGuestFault, "stream cipher update wrote the wrong length"));
+           *outl = static_cast<int>(written);
            return {};
          })
              ? 1
@@ -161,7 +174,9 @@ int final(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, int dir, Real real
     return real(ctx, out, outl);
   }
   *outl = 0;
-  const size_t limit = static_cast<size_t>(std::max(EVP_CIPHER_CTX_get_block_size(ctx), 0));
+  // A final writes at most one block; a stream or AEAD mode's, nothing.
+  const int block = EVP_CIPHER_CTX_get_block_size(ctx);
+  const size_t limit = block > 1 ? static_cast<size_t>(block) : 0;
   return on_twin(*twin, [&](Virtine& v) -> Status {
            guest::Bytes o = CRYPTINE_TRY(guest::cipher_final(v, twin->handle));
            if (o.size() > limit) return v.poison(Error(ErrorCode::kGuestFault, "cipher final returned too much"));
@@ -348,12 +363,18 @@ CRYPTINE_EXPORT int EVP_Cipher(EVP_CIPHER_CTX* ctx, unsigned char* out, const un
       ERR_raise(ERR_LIB_EVP, ERR_R_PASSED_NULL_PARAMETER);
       return -1;
     }
-    const size_t limit = size_t{inl} + static_cast<size_t>(EVP_CIPHER_CTX_get_block_size(ctx));
+    // OpenSSL gives a provider inl + block size of room (inl for block size 1), and its
+    // return value counts what was written.
+    const int block = EVP_CIPHER_CTX_get_block_size(ctx);
+    const size_t limit = size_t{inl} + (block > 1 ? static_cast<size_t>(block) : 0);
+    const bool exact = in != nullptr && writes_exactly_its_input(ctx, out, in);
     int ret = -1;
     if (!on_twin(*twin, [&](Virtine& v) -> Status {
           auto raw = CRYPTINE_TRY(guest::cipher_raw(v, twin->handle, {in, in != nullptr ? inl : 0u}, in == nullptr,
                                                     out == nullptr, out == in));
-          if (raw.out.size() > limit) return v.poison(Error(ErrorCode::kGuestFault, "EVP_Cipher returned too much"));
+          if (raw.out.size() > limit || (raw.ret > 0 && static_cast<size_t>(raw.ret) > limit) ||
+              (exact && raw.ret >= 0 && static_cast<unsigned>(raw.ret) != inl))
+            return v.poison(Error(ErrorCode::kGuestFault, "EVP_Cipher returned the wrong length"));
           if (out != nullptr && !raw.out.empty()) std::memcpy(out, raw.out.data(), raw.out.size());
           ret = raw.ret;
           if (ret <= 0 && raw.err_code != 0)

@@ -189,7 +189,8 @@ CRYPTINE_EXPORT int EVP_MAC_final(EVP_MAC_CTX* ctx, unsigned char* out, size_t* 
     }
     return on_twin(*twin, [&](Virtine& v) -> Status {
              guest::Bytes mac = CRYPTINE_TRY(guest::mac_final(v, twin->handle, outsize));
-             if (mac.size() > outsize) return v.poison(Error(ErrorCode::kGuestFault, "MAC longer than asked for"));
+             if (mac.empty() || mac.size() > outsize)
+               return v.poison(Error(ErrorCode::kGuestFault, "MAC of the wrong length"));
              std::memcpy(out, mac.data(), mac.size());
              if (outl != nullptr) *outl = mac.size();
              return {};
@@ -257,7 +258,8 @@ CRYPTINE_EXPORT unsigned char* EVP_Q_mac(OSSL_LIB_CTX* libctx, const char* name,
     }
     const Served served = run_call_scoped(Family::kMac, [&](Virtine& v) -> Status {
       guest::Bytes mac = CRYPTINE_TRY(guest::hmac(v, subalg, {static_cast<const uint8_t*>(key), keylen}, {data, datalen}));
-      if (mac.size() > outsize) return v.poison(Error(ErrorCode::kGuestFault, "HMAC longer than its digest"));
+      if (mac.size() != static_cast<size_t>(EVP_MD_get_size(md)))
+        return v.poison(Error(ErrorCode::kGuestFault, "HMAC of the wrong length"));
       std::memcpy(out, mac.data(), mac.size());
       if (outlen != nullptr) *outlen = mac.size();
       return {};

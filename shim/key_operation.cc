@@ -90,9 +90,13 @@ int run_key_operation(EVP_PKEY_CTX* pctx, unsigned char* out, size_t* outlen, bo
   k.pss_saltlen = o.saltlen;
   const size_t capacity = *outlen;
   k.capacity = static_cast<uint32_t>(std::min<size_t>(capacity, guest::kMaxPkeyOutput));
+  // The key's largest signature, plaintext or secret bounds what comes back; only a
+  // decryption may yield nothing.
+  const size_t most = std::min(capacity, static_cast<size_t>(std::max(EVP_PKEY_get_size(pkey), 0)));
   const Served served = run_call_scoped(Family::kPkey, [&](Virtine& v) -> Status {
            guest::Bytes result = CRYPTINE_TRY(op(v, k));
-           if (result.size() > capacity) return v.poison(Error(ErrorCode::kGuestFault, "key operation output too long"));
+           if (result.size() > most || (result.empty() && !for_decrypt))
+             return v.poison(Error(ErrorCode::kGuestFault, "key operation output of the wrong length"));
            if (!result.empty()) std::memcpy(out, result.data(), result.size());
            *outlen = result.size();
            return {};
