@@ -11,8 +11,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include <cstring>
-#include <string>
+#include <functional>
 
 #include "shim/guest_ops.h"
 #include "shim/key_operation.h"
@@ -34,6 +33,26 @@ Decision decide(EVP_PKEY_CTX* pctx) {
   return Decision::kNative;
 }
 
+// OpenSSL's own entry point, called with an output buffer and its length.
+using RealKeyCall = std::function<int(unsigned char* out, size_t* outlen)>;
+using KeyCall = std::function<Result<guest::Bytes>(Virtine&, const guest::KeyOp&)>;
+
+// The shape every entry point shares: OpenSSL's function for what is not served here,
+// then its size query (which checks the context was set up for the operation, with no
+// private-key use), then the operation in a virtine.
+int key_entry(EVP_PKEY_CTX* pctx, unsigned char* out, size_t* outlen, bool for_decrypt, const RealKeyCall& real,
+              const KeyCall& op) {
+  if (out == nullptr || outlen == nullptr) return real(out, outlen);
+  switch (decide(pctx)) {
+    case Decision::kNative: return real(out, outlen);
+    case Decision::kFailed: return 0;
+    case Decision::kVirtine: break;
+  }
+  size_t needed = 0;
+  if (const int r = real(nullptr, &needed); r <= 0) return r;
+  return run_key_operation(pctx, out, outlen, for_decrypt, op, [&] { return real(out, outlen); });
+}
+
 }  // namespace
 }  // namespace cryptine
 
@@ -41,112 +60,65 @@ using namespace cryptine;
 
 CRYPTINE_EXPORT int EVP_PKEY_sign(EVP_PKEY_CTX* ctx, unsigned char* sig, size_t* siglen, const unsigned char* tbs,
                                   size_t tbslen) {
-  auto real = [&](unsigned char* out) {
-    InOpenSsl in_openssl;
-    return CRYPTINE_REAL(EVP_PKEY_sign)(ctx, out, siglen, tbs, tbslen);
-  };
   return no_throw(0, [&] {
-    if (sig == nullptr || siglen == nullptr) return real(sig);
-    switch (decide(ctx)) {
-      case Decision::kNative: return real(sig);
-      case Decision::kFailed: return 0;
-      case Decision::kVirtine: break;
-    }
-    size_t needed = 0;
-    {
-      InOpenSsl in_openssl;  // checks the context, answers the size; no private-key use
-      if (const int r = CRYPTINE_REAL(EVP_PKEY_sign)(ctx, nullptr, &needed, tbs, tbslen); r <= 0) return r;
-    }
-    return run_key_operation(
+    return key_entry(
         ctx, sig, siglen, false,
-        [&](Virtine& v, const guest::KeyOp& k) { return guest::sign_with(v, k, {tbs, tbslen}); },
-        [&] { return real(sig); });
+        [&](unsigned char* out, size_t* outlen) {
+          InOpenSsl in_openssl;
+          return CRYPTINE_REAL(EVP_PKEY_sign)(ctx, out, outlen, tbs, tbslen);
+        },
+        [&](Virtine& v, const guest::KeyOp& k) { return guest::sign_with(v, k, {tbs, tbslen}); });
   });
 }
 
 CRYPTINE_EXPORT int EVP_PKEY_decrypt(EVP_PKEY_CTX* ctx, unsigned char* out, size_t* outlen, const unsigned char* in,
                                      size_t inlen) {
-  auto real = [&](unsigned char* o) {
-    InOpenSsl in_openssl;
-    return CRYPTINE_REAL(EVP_PKEY_decrypt)(ctx, o, outlen, in, inlen);
-  };
   return no_throw(0, [&] {
-    if (out == nullptr || outlen == nullptr) return real(out);
-    switch (decide(ctx)) {
-      case Decision::kNative: return real(out);
-      case Decision::kFailed: return 0;
-      case Decision::kVirtine: break;
-    }
-    size_t needed = 0;
-    {
-      InOpenSsl in_openssl;
-      if (const int r = CRYPTINE_REAL(EVP_PKEY_decrypt)(ctx, nullptr, &needed, in, inlen); r <= 0) return r;
-    }
-    return run_key_operation(
+    return key_entry(
         ctx, out, outlen, true,
-        [&](Virtine& v, const guest::KeyOp& k) { return guest::decrypt_with(v, k, {in, inlen}); },
-        [&] { return real(out); });
+        [&](unsigned char* o, size_t* olen) {
+          InOpenSsl in_openssl;
+          return CRYPTINE_REAL(EVP_PKEY_decrypt)(ctx, o, olen, in, inlen);
+        },
+        [&](Virtine& v, const guest::KeyOp& k) { return guest::decrypt_with(v, k, {in, inlen}); });
   });
 }
 
 CRYPTINE_EXPORT int EVP_PKEY_derive(EVP_PKEY_CTX* ctx, unsigned char* key, size_t* keylen) {
-  auto real = [&](unsigned char* k) {
-    InOpenSsl in_openssl;
-    return CRYPTINE_REAL(EVP_PKEY_derive)(ctx, k, keylen);
-  };
   return no_throw(0, [&] {
-    if (key == nullptr || keylen == nullptr) return real(key);
-    switch (decide(ctx)) {
-      case Decision::kNative: return real(key);
-      case Decision::kFailed: return 0;
-      case Decision::kVirtine: break;
-    }
-    size_t needed = 0;
-    Der peer;
-    {
-      InOpenSsl in_openssl;  // also checks a peer is set
-      if (const int r = CRYPTINE_REAL(EVP_PKEY_derive)(ctx, nullptr, &needed); r <= 0) return r;
-      EVP_PKEY* peer_key = EVP_PKEY_CTX_get0_peerkey(ctx);
-      if (peer_key != nullptr) peer.len = i2d_PUBKEY(peer_key, &peer.data);
-    }
-    if (peer.len <= 0) {
-      fail_call(Error(ErrorCode::kUnsupported, "the peer key could not be encoded for the virtine"));
-      return 0;
-    }
-    return run_key_operation(
+    return key_entry(
         ctx, key, keylen, false,
-        [&](Virtine& v, const guest::KeyOp& k) { return guest::derive_with(v, k, peer.bytes()); },
-        [&] { return real(key); });
+        [&](unsigned char* out, size_t* outlen) {
+          InOpenSsl in_openssl;  // the size query also checks a peer is set
+          return CRYPTINE_REAL(EVP_PKEY_derive)(ctx, out, outlen);
+        },
+        [&](Virtine& v, const guest::KeyOp& k) -> Result<guest::Bytes> {
+          Der peer;
+          {
+            InOpenSsl in_openssl;
+            if (EVP_PKEY* peer_key = EVP_PKEY_CTX_get0_peerkey(ctx); peer_key != nullptr)
+              peer.len = i2d_PUBKEY(peer_key, &peer.data);
+          }
+          if (peer.len <= 0) return Error(ErrorCode::kUnsupported, "the peer key could not be encoded for the virtine");
+          return guest::derive_with(v, k, peer.bytes());
+        });
   });
 }
 
 CRYPTINE_EXPORT int EVP_DigestSign(EVP_MD_CTX* ctx, unsigned char* sigret, size_t* siglen, const unsigned char* tbs,
                                    size_t tbslen) {
-  auto real = [&](unsigned char* sig) {
+  auto real = [&](unsigned char* sig, size_t* len) {
     InOpenSsl in_openssl;
-    return CRYPTINE_REAL(EVP_DigestSign)(ctx, sig, siglen, tbs, tbslen);
+    return CRYPTINE_REAL(EVP_DigestSign)(ctx, sig, len, tbs, tbslen);
   };
   return no_throw(0, [&] {
-    if (sigret == nullptr || siglen == nullptr || ctx == nullptr || (tbs == nullptr && tbslen > 0)) return real(sigret);
-    EVP_PKEY_CTX* pctx = EVP_MD_CTX_get_pkey_ctx(ctx);
+    if (ctx == nullptr || (tbs == nullptr && tbslen > 0)) return real(sigret, siglen);
     // A message longer than one request is signed by OpenSSL (counted as passed through).
-    if (tbslen > guest::kMaxPkeyOutput * 1024) {
+    if (sigret != nullptr && siglen != nullptr && tbslen > guest::kMaxPkeyOutput * 1024) {
       (void)route(false);
-      return real(sigret);
+      return real(sigret, siglen);
     }
-    switch (decide(pctx)) {
-      case Decision::kNative: return real(sigret);
-      case Decision::kFailed: return 0;
-      case Decision::kVirtine: break;
-    }
-    size_t needed = 0;
-    {
-      InOpenSsl in_openssl;  // checks the context is a signing one; answers the size
-      if (const int r = CRYPTINE_REAL(EVP_DigestSign)(ctx, nullptr, &needed, tbs, tbslen); r <= 0) return r;
-    }
-    return run_key_operation(
-        pctx, sigret, siglen, false,
-        [&](Virtine& v, const guest::KeyOp& k) { return guest::digest_sign_with(v, k, {tbs, tbslen}); },
-        [&] { return real(sigret); });
+    return key_entry(EVP_MD_CTX_get_pkey_ctx(ctx), sigret, siglen, false, real,
+                     [&](Virtine& v, const guest::KeyOp& k) { return guest::digest_sign_with(v, k, {tbs, tbslen}); });
   });
 }
