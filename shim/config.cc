@@ -82,6 +82,10 @@ Config parse_config(const std::function<const char*(const char*)>& getenv, std::
     if (parse_uint(v, 1, 3600000, &n)) c.timeout_ms = static_cast<uint32_t>(n);
     else warn("CRYPTINE_TIMEOUT_MS", v, "10000 (milliseconds, 1 to 3600000)");
   }
+  if (const char* v = getenv("CRYPTINE_BOOT_TIMEOUT_MS"); v != nullptr) {
+    if (parse_uint(v, 1, 3600000, &n)) c.boot_timeout_ms = static_cast<uint32_t>(n);
+    else warn("CRYPTINE_BOOT_TIMEOUT_MS", v, "60000 (milliseconds, 1 to 3600000)");
+  }
   if (const char* v = getenv("CRYPTINE_FALLBACK"); v != nullptr) {
     const std::string s = lower(v);
     if (s == "native") c.fallback = Fallback::kNative;

@@ -18,6 +18,7 @@ struct Config {
   uint32_t pool = 1;              // CRYPTINE_POOL: ready virtines kept per thread, 0..64
   std::string guest;              // CRYPTINE_GUEST: the guest image; empty: the installed one
   uint32_t timeout_ms = 10000;    // CRYPTINE_TIMEOUT_MS: 1..3600000
+  uint32_t boot_timeout_ms = 60000;  // CRYPTINE_BOOT_TIMEOUT_MS: the boot to the snapshot, 1..3600000
   Fallback fallback = Fallback::kNative;  // CRYPTINE_FALLBACK: native | fail (without KVM)
   bool stats = false;             // CRYPTINE_STATS: print the counters at exit
   bool log = false;               // CRYPTINE_LOG: the guest's LOG lines and shim notes on stderr

@@ -31,6 +31,7 @@ TEST(Config, DefaultsWithAnEmptyEnvironment) {
   EXPECT_EQ(c.scope, Scope::kContext);
   EXPECT_EQ(c.pool, 1u);
   EXPECT_EQ(c.timeout_ms, 10000u);
+  EXPECT_EQ(c.boot_timeout_ms, 60000u);
   EXPECT_EQ(c.fallback, Fallback::kNative);
   EXPECT_FALSE(c.stats);
   EXPECT_FALSE(c.log);
@@ -45,6 +46,7 @@ TEST(Config, GoodValues) {
                     {"CRYPTINE_POOL", "64"},
                     {"CRYPTINE_GUEST", "/x/guest.elf"},
                     {"CRYPTINE_TIMEOUT_MS", "1"},
+                    {"CRYPTINE_BOOT_TIMEOUT_MS", "3600000"},
                     {"CRYPTINE_FALLBACK", "FAIL"},
                     {"CRYPTINE_STATS", "yes"},
                     {"CRYPTINE_LOG", "1"},
@@ -57,6 +59,7 @@ TEST(Config, GoodValues) {
   EXPECT_EQ(c.pool, 64u);
   EXPECT_EQ(c.guest, "/x/guest.elf");
   EXPECT_EQ(c.timeout_ms, 1u);
+  EXPECT_EQ(c.boot_timeout_ms, 3600000u);
   EXPECT_EQ(c.fallback, Fallback::kFail);
   EXPECT_TRUE(c.stats);
   EXPECT_TRUE(c.log);
@@ -69,19 +72,22 @@ TEST(Config, EachBadValueWarnsOnceAndKeepsTheDefault) {
                     {"CRYPTINE_SCOPE", "process"},
                     {"CRYPTINE_POOL", "65"},
                     {"CRYPTINE_TIMEOUT_MS", "0"},
+                    {"CRYPTINE_BOOT_TIMEOUT_MS", "3600001"},
                     {"CRYPTINE_FALLBACK", "maybe"},
                     {"CRYPTINE_STATS", "2"},
                     {"CRYPTINE_LOG", "loud"}},
                    &warnings);
-  ASSERT_EQ(warnings.size(), 7u);
+  ASSERT_EQ(warnings.size(), 8u);
   EXPECT_THAT(warnings[0], HasSubstr("CRYPTINE_ALGS=' , ,' is not understood; using all"));
   EXPECT_THAT(warnings[1], HasSubstr("CRYPTINE_SCOPE='process'"));
   EXPECT_THAT(warnings[2], HasSubstr("CRYPTINE_POOL='65'"));
   EXPECT_THAT(warnings[3], HasSubstr("CRYPTINE_TIMEOUT_MS='0'"));
-  EXPECT_THAT(warnings[4], HasSubstr("using native"));
+  EXPECT_THAT(warnings[4], HasSubstr("CRYPTINE_BOOT_TIMEOUT_MS='3600001' is not understood; using 60000"));
+  EXPECT_THAT(warnings[5], HasSubstr("using native"));
   EXPECT_EQ(c.scope, Scope::kContext);
   EXPECT_EQ(c.pool, 1u);
   EXPECT_EQ(c.timeout_ms, 10000u);
+  EXPECT_EQ(c.boot_timeout_ms, 60000u);
   EXPECT_EQ(c.fallback, Fallback::kNative);
   EXPECT_FALSE(c.stats);
 }
