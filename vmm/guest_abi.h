@@ -70,7 +70,9 @@
 #define CRYPTINE_REQUEST_OUT_CAPACITY 104
 #define CRYPTINE_REQUEST_OUT_OFFSET   108
 #define CRYPTINE_REPLY_STATUS         4
+#define CRYPTINE_REPLY_HANDLE         8
 #define CRYPTINE_REPLY_OUT            16
+#define CRYPTINE_REPLY_VALUES         32
 
 /* Operations. A handle names a context or key living inside the guest. */
 #define CRYPTINE_OP_CIPHER_INIT   1  /* name, key, iv, params[0]=enc(1)/dec(0)/keep(-1) -> handle */
@@ -199,7 +201,9 @@ CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_param) == 16, "param layout");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_request, out_capacity) == CRYPTINE_REQUEST_OUT_CAPACITY, "offset");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_request, out_offset) == CRYPTINE_REQUEST_OUT_OFFSET, "offset");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_reply, status) == CRYPTINE_REPLY_STATUS, "offset");
+CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_reply, handle) == CRYPTINE_REPLY_HANDLE, "offset");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_reply, out) == CRYPTINE_REPLY_OUT, "offset");
+CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_reply, values) == CRYPTINE_REPLY_VALUES, "offset");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_request) <= CRYPTINE_REPLY_OFFSET - CRYPTINE_REQUEST_OFFSET,
                        "request header fits before the reply");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_reply) <= CRYPTINE_PAYLOAD_OFFSET - CRYPTINE_REPLY_OFFSET,

@@ -1,5 +1,7 @@
 ; One guest per forbidden exit, chosen with -DCASE_<name>. Each must end only its own
 ; virtine, with the reason reported; log_flood must be throttled, not fatal.
+; With -DAFTER_SNAPSHOT the guest first boots well (makes SNAPSHOT) and turns hostile
+; at its first request: what the shim sees when a crypto guest goes bad under a program.
 %include "guest_abi.inc"
 ; REPLY magic, status, out.offset, out.length: a forged reply to whatever request is in
 ; the mailbox (OUT_OFFSET/OUT_END: the output window the request granted), then DONE.
@@ -19,11 +21,30 @@
     mov dx, CRYPTINE_PORT_DONE
     out dx, eax
 %endmacro
+; Answers every request with OK, handle 1, values[0] = %1 and an output of %1 bytes at the
+; window's start: a guest lying about how much it wrote.
+%macro LIE 1
+    mov r8d, [REQ(CRYPTINE_REQUEST_OUT_OFFSET)]
+    mov r9d, [REQ(CRYPTINE_REQUEST_OUT_CAPACITY)]
+    mov eax, %1
+    mov dword [REP(0)], CRYPTINE_REPLY_MAGIC
+    mov dword [REP(CRYPTINE_REPLY_STATUS)], CRYPTINE_STATUS_OK
+    mov dword [REP(CRYPTINE_REPLY_HANDLE)], 1
+    mov [REP(CRYPTINE_REPLY_OUT)], r8d
+    mov [REP(CRYPTINE_REPLY_OUT + 4)], eax
+    mov [REP(CRYPTINE_REPLY_VALUES)], rax
+    mov dx, CRYPTINE_PORT_DONE
+    out dx, eax
+%endmacro
 
 bits 64
 section .text
 global _start
 _start:
+%ifdef AFTER_SNAPSHOT
+    mov dx, CRYPTINE_PORT_SNAPSHOT
+    out dx, eax
+%endif
 %ifdef CASE_unknown_port
     mov dx, 0x3f8                       ; a serial port: not a hypercall
     out dx, eax
@@ -76,6 +97,26 @@ _start:
     REPLY CRYPTINE_REPLY_MAGIC, CRYPTINE_STATUS_OK, -1, 2       ; offset 0xffffffff: + 2 overflows
 %elifdef CASE_reply_failed_with_output
     REPLY CRYPTINE_REPLY_MAGIC, CRYPTINE_STATUS_CRYPTO_ERROR, OUT_OFFSET, 4
+%elifdef CASE_page_tables
+    mov qword [CRYPTINE_PML4_ADDR], 0   ; unmap all memory, and make the CPU see it:
+    mov rax, cr3                        ; the next fetch faults, with no IDT a triple fault
+    mov cr3, rax
+%elifdef CASE_spin
+.spin:
+    pause
+    jmp .spin
+%elifdef CASE_exit_at_boot
+    mov dx, CRYPTINE_PORT_EXIT          ; never makes SNAPSHOT
+    xor eax, eax
+    out dx, eax
+%elifdef CASE_lie_whole_window
+.serve:
+    LIE r9d
+    jmp .serve
+%elifdef CASE_lie_no_output
+.serve:
+    LIE 0
+    jmp .serve
 %else
 %error "choose a case with -DCASE_<name>"
 %endif

@@ -45,10 +45,45 @@ INSTANTIATE_TEST_SUITE_P(Guests, ForbiddenExit,
                                            Case{"hostile-narrow_out.elf", "with width 1"},
                                            Case{"hostile-mmio.elf", "MMIO write to 0x3fe00000"},
                                            Case{"hostile-null_deref.elf", "triple fault"},
+                                           // PML4 cleared and CR3 reloaded: the next fetch faults.
+                                           Case{"hostile-page_tables.elf", "triple fault"},
                                            Case{"hostile-log_too_long.elf", "exceeds the log buffer"},
                                            // The escape byte is replaced, so the guest cannot drive the terminal.
                                            Case{"hostile-abort.elf", "guest aborted: booooo?\n"}),
                          hostile_case_name);
+
+// A guest that never makes SNAPSHOT gives nothing to start virtines from: one that spins
+// is stopped by the watchdog, one that exits cannot be snapshotted; either way the next
+// virtine works.
+TEST(NeverSnapshot, SpinningBootIsStopped) {
+  auto kvm = KvmSystem::open();
+  ASSERT_TRUE(kvm.ok());
+  VirtineConfig config;
+  config.timeout_ms = 300;
+  auto v = Virtine::boot(*kvm, read_test_guest("hostile-spin.elf"), config);
+  ASSERT_TRUE(v.ok()) << v.error().message();
+  auto call = v->run();
+  ASSERT_FALSE(call.ok());
+  EXPECT_EQ(call.error().code(), ErrorCode::kTimeout);
+  EXPECT_EQ(v->state(), Virtine::State::kPoisoned);
+  EXPECT_FALSE(v->take_snapshot(*kvm).ok());
+  ExpectNextVirtineWorks(*kvm);
+}
+
+TEST(NeverSnapshot, ExitingBootCannotBeSnapshotted) {
+  auto kvm = KvmSystem::open();
+  ASSERT_TRUE(kvm.ok());
+  auto v = Virtine::boot(*kvm, read_test_guest("hostile-exit_at_boot.elf"), VirtineConfig{});
+  ASSERT_TRUE(v.ok()) << v.error().message();
+  auto call = v->run();
+  ASSERT_TRUE(call.ok()) << call.error().message();
+  EXPECT_EQ(call->kind, HypercallKind::kExit);
+  auto snapshot = v->take_snapshot(*kvm);
+  ASSERT_FALSE(snapshot.ok());
+  EXPECT_EQ(snapshot.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(snapshot.error().message(), HasSubstr("not ready"));
+  ExpectNextVirtineWorks(*kvm);
+}
 
 TEST(GuestLog, FloodIsThrottledNotFatal) {
   auto kvm = KvmSystem::open();
