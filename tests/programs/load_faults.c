@@ -12,6 +12,11 @@
  *   load-faults signal-exit        2 threads encrypt in a loop; SIGALRM's handler calls exit(0)
  *   load-faults unload LIB         dlopen()s LIB, hashes through its EVP_Digest, dlclose()s it,
  *                                  and hashes again
+ *   load-faults memlimit WHEN      caps the address space (RLIMIT_AS) at what the process maps
+ *                                  plus 16 MiB, less than one virtine's memory: `before` its
+ *                                  first call (no guest can boot) or `after` one (no virtine
+ *                                  can be mapped for a new context); then hashes with 8 digest
+ *                                  contexts at once and one one-shot, digests on stdout
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -24,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -239,6 +245,56 @@ static int unload(const char* lib) {
   return strcmp(before, after) == 0 ? 0 : 1;
 }
 
+static void print_digest(const char* what, int ok, const unsigned char* md) {
+  printf("%s: ", what);
+  if (!ok) {
+    printf("failed\n");
+    return;
+  }
+  for (int i = 0; i < 32; ++i) printf("%02x", md[i]);
+  printf("\n");
+}
+
+static int memlimit(const char* when) {
+  unsigned char md[32];
+  unsigned int len = 0;
+  int failures = 0;
+  if (strcmp(when, "after") == 0) {
+    const int ok = EVP_Digest("warm", 4, md, &len, EVP_sha256(), NULL);
+    print_digest("before the limit", ok, md);
+    failures += !ok;
+  }
+  long pages = 0;
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f == NULL || fscanf(f, "%ld", &pages) != 1) return 2;
+  fclose(f);
+  const rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (16u << 20);
+  const struct rlimit limit = {cap, cap};
+  if (setrlimit(RLIMIT_AS, &limit) != 0) return 2;
+
+  enum { kContexts = 8 };
+  EVP_MD_CTX* ctx[kContexts];
+  int ok[kContexts];
+  for (int i = 0; i < kContexts; ++i) {
+    ctx[i] = EVP_MD_CTX_new();
+    ok[i] = ctx[i] != NULL && EVP_DigestInit_ex(ctx[i], EVP_sha256(), NULL);
+  }
+  for (int i = 0; i < kContexts; ++i) {
+    unsigned char data[64];
+    memset(data, 'a' + i, sizeof(data));
+    ok[i] = ok[i] && EVP_DigestUpdate(ctx[i], data, sizeof(data)) && EVP_DigestFinal_ex(ctx[i], md, &len);
+    char what[32];
+    snprintf(what, sizeof(what), "context %d", i);
+    print_digest(what, ok[i], md);
+    failures += !ok[i];
+    EVP_MD_CTX_free(ctx[i]);
+  }
+  const int one = EVP_Digest("one-shot", 8, md, &len, EVP_sha256(), NULL);
+  print_digest("one-shot", one, md);
+  failures += !one;
+  return failures == 0 ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char* mode = argc > 1 ? argv[1] : "";
@@ -247,6 +303,9 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "exec") == 0 && argc == 3) return exec_child(argv[2]);
   if (strcmp(mode, "signal-exit") == 0) return signal_exit();
   if (strcmp(mode, "unload") == 0 && argc == 3) return unload(argv[2]);
-  fprintf(stderr, "usage: load-faults load THREADS OPS | kill KEY.pem | exec FILE | signal-exit | unload LIB\n");
+  if (strcmp(mode, "memlimit") == 0 && argc == 3) return memlimit(argv[2]);
+  fprintf(stderr,
+          "usage: load-faults load THREADS OPS | kill KEY.pem | exec FILE | signal-exit | unload LIB | memlimit "
+          "before|after\n");
   return 2;
 }
