@@ -9,7 +9,6 @@
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 
-#include <algorithm>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -104,13 +103,19 @@ bool refused_by_openssl(const EVP_CIPHER_CTX* ctx, const int* outl, int inl, int
   return inl < 0 || outl == nullptr || (dir != -1 && dir != EVP_CIPHER_CTX_is_encrypting(ctx));
 }
 
-// The most an update of inl bytes writes, per OpenSSL's manual: inl + block size - 1
-// encrypting, inl + block size decrypting, and exactly inl for a stream or AEAD mode
-// (block size 1). A program may give just that much room, so it is all a guest may fill.
-size_t update_room(const EVP_CIPHER_CTX* ctx, int inl) {
+// What a cipher may write beyond its input: a block cipher one block (held back, or
+// padding), a stream or AEAD mode (block size 1) nothing.
+size_t block_overhang(const EVP_CIPHER_CTX* ctx) {
   const int block = EVP_CIPHER_CTX_get_block_size(ctx);
-  if (block <= 1) return static_cast<size_t>(inl);
-  return static_cast<size_t>(inl) + static_cast<size_t>(block) - (EVP_CIPHER_CTX_is_encrypting(ctx) ? 1 : 0);
+  return block > 1 ? static_cast<size_t>(block) : 0;
+}
+
+// The most an update of inl bytes writes, per OpenSSL's manual: inl + block size - 1
+// encrypting, inl + block size decrypting, and exactly inl for a stream or AEAD mode.
+// A program may give just that much room, so it is all a guest may fill.
+size_t update_room(const EVP_CIPHER_CTX* ctx, int inl) {
+  const size_t overhang = block_overhang(ctx);
+  return static_cast<size_t>(inl) + overhang - (overhang > 0 && EVP_CIPHER_CTX_is_encrypting(ctx) ? 1 : 0);
 }
 
 // A stream or AEAD mode turns each input byte into one output byte; only in place, where
@@ -174,9 +179,7 @@ int final(EVP_CIPHER_CTX* ctx, unsigned char* out, int* outl, int dir, Real real
     return real(ctx, out, outl);
   }
   *outl = 0;
-  // A final writes at most one block; a stream or AEAD mode's, nothing.
-  const int block = EVP_CIPHER_CTX_get_block_size(ctx);
-  const size_t limit = block > 1 ? static_cast<size_t>(block) : 0;
+  const size_t limit = block_overhang(ctx);  // a stream or AEAD mode's final writes nothing
   return on_twin(*twin, [&](Virtine& v) -> Status {
            guest::Bytes o = CRYPTINE_TRY(guest::cipher_final(v, twin->handle));
            if (o.size() > limit) return v.poison(Error(ErrorCode::kGuestFault, "cipher final returned too much"));
@@ -365,8 +368,7 @@ CRYPTINE_EXPORT int EVP_Cipher(EVP_CIPHER_CTX* ctx, unsigned char* out, const un
     }
     // OpenSSL gives a provider inl + block size of room (inl for block size 1), and its
     // return value counts what was written.
-    const int block = EVP_CIPHER_CTX_get_block_size(ctx);
-    const size_t limit = size_t{inl} + (block > 1 ? static_cast<size_t>(block) : 0);
+    const size_t limit = size_t{inl} + block_overhang(ctx);
     const bool exact = in != nullptr && writes_exactly_its_input(ctx, out, in);
     int ret = -1;
     if (!on_twin(*twin, [&](Virtine& v) -> Status {
