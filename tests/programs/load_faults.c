@@ -109,13 +109,23 @@ static int open_fds(void) {
   return n - 1; /* the directory's own fd */
 }
 
-static long rss_kb(void) {
-  long pages = 0, resident = 0;
+/* /proc/self/statm in pages: the address space's size, and what of it is resident. */
+static int statm(long* size, long* resident) {
   FILE* f = fopen("/proc/self/statm", "r");
-  if (f == NULL) return -1;
-  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+  if (f == NULL) return 0;
+  const int ok = fscanf(f, "%ld %ld", size, resident) == 2;
   fclose(f);
-  return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+  return ok;
+}
+
+static long rss_kb(void) {
+  long size = 0, resident = 0;
+  return statm(&size, &resident) ? resident * (sysconf(_SC_PAGESIZE) / 1024) : -1;
+}
+
+/* A SHA-256 digest as 64 hex digits. */
+static void hex32(const unsigned char md[32], char hex[65]) {
+  for (int i = 0; i < 32; ++i) sprintf(hex + 2 * i, "%02x", md[i]);
 }
 
 /* Round 1 (a tenth of the operations) makes the pools; round 2 must then grow nothing. */
@@ -190,7 +200,7 @@ static int digest_file(const char* path, char hex[65]) {
   unsigned char md[32];
   unsigned int len = 0;
   if (!EVP_Digest(buf, n, md, &len, EVP_sha256(), NULL)) return 0;
-  for (int i = 0; i < 32; ++i) sprintf(hex + 2 * i, "%02x", md[i]);
+  hex32(md, hex);
   return 1;
 }
 
@@ -236,23 +246,19 @@ static int unload(const char* lib) {
   unsigned char md[32];
   unsigned int len = 0;
   if (theirs == NULL || !theirs("abc", 3, md, &len, EVP_sha256(), NULL)) return 1;
-  for (int i = 0; i < 32; ++i) sprintf(before + 2 * i, "%02x", md[i]);
+  hex32(md, before);
   if (dlclose(h) != 0) return 1;
   usleep(200 * 1000); /* the library's threads, if any, keep running meanwhile */
   if (!EVP_Digest("abc", 3, md, &len, EVP_sha256(), NULL)) return 1;
-  for (int i = 0; i < 32; ++i) sprintf(after + 2 * i, "%02x", md[i]);
+  hex32(md, after);
   printf("through the library: %s\nafter dlclose: %s\n", before, after);
   return strcmp(before, after) == 0 ? 0 : 1;
 }
 
 static void print_digest(const char* what, int ok, const unsigned char* md) {
-  printf("%s: ", what);
-  if (!ok) {
-    printf("failed\n");
-    return;
-  }
-  for (int i = 0; i < 32; ++i) printf("%02x", md[i]);
-  printf("\n");
+  char hex[65];
+  if (ok) hex32(md, hex);
+  printf("%s: %s\n", what, ok ? hex : "failed");
 }
 
 static int memlimit(const char* when) {
@@ -264,10 +270,8 @@ static int memlimit(const char* when) {
     print_digest("before the limit", ok, md);
     failures += !ok;
   }
-  long pages = 0;
-  FILE* f = fopen("/proc/self/statm", "r");
-  if (f == NULL || fscanf(f, "%ld", &pages) != 1) return 2;
-  fclose(f);
+  long pages = 0, resident = 0;
+  if (!statm(&pages, &resident)) return 2;
   const rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (16u << 20);
   const struct rlimit limit = {cap, cap};
   if (setrlimit(RLIMIT_AS, &limit) != 0) return 2;
