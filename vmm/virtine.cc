@@ -142,10 +142,10 @@ Error Virtine::poison(Error error) {
 Result<Hypercall> Virtine::run() {
   if (state_ != State::kReady)
     return Error(ErrorCode::kInvalidArgument, std::string("virtine is ") + std::string(virtine_state_name(state_)));
-  WatchdogSlot& watchdog = watchdog_slot();
-  watchdog.arm(vcpu_.run_area(), config_.timeout_ms);
+  RunDeadline& deadline = thread_run_deadline();
+  CRYPTINE_TRY_STATUS(deadline.arm(vcpu_.run_area(), config_.timeout_ms));
   auto result = run_until_hypercall();
-  if (watchdog.disarm())
+  if (deadline.disarm())
     return poison(Error(ErrorCode::kTimeout, "guest ran longer than " + std::to_string(config_.timeout_ms) + " ms"));
   return result;
 }

@@ -1,95 +1,54 @@
 #include "vmm/watchdog.h"
 
-#include <signal.h>
-#include <time.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-#include <algorithm>
 #include <mutex>
-#include <thread>
-#include <vector>
 
 namespace cryptine {
+
+// Runs on the thread whose timer expired (SIGEV_THREAD_ID), so the RunDeadline it names
+// is that thread's own and alive. Only the kernel's timer sends SI_TIMER to us; a
+// process that could forge one (same user, rt_sigqueueinfo) could ptrace us anyway.
+void on_watchdog_signal(int, siginfo_t* info, void*) {
+  if (info == nullptr || info->si_code != SI_TIMER) return;
+  auto* deadline = static_cast<RunDeadline*>(info->si_value.sival_ptr);
+  if (deadline == nullptr) return;
+  kvm_run* run = deadline->run_;
+  if (run == nullptr) return;  // expired as the run was being disarmed
+  deadline->expired_ = 1;
+  // Covers a signal that lands before KVM_RUN is entered: KVM then returns EINTR at once.
+  __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELAXED);
+}
+
+// The child of fork() has no timers (POSIX timers are not inherited); the forking thread,
+// the only one that lives on, makes a new one on its next run.
+void forget_timer_after_fork() {
+  RunDeadline& d = thread_run_deadline();
+  d.timer_made_ = false;
+  d.timing_ = false;
+  d.run_ = nullptr;
+  d.expired_ = 0;
+}
+
 namespace {
 
-// How often the watchdog looks: late guests are stopped within one tick of their
-// deadline. A coarse tick keeps an idle process nearly free of wake-ups.
-constexpr auto kTick = std::chrono::milliseconds(20);
-
-void ignore_signal(int) {}
-
-// A raw pthread, not std::thread: after fork() the child must forget the parent's
-// thread and start its own, which std::thread cannot express.
-class Watchdog {
- public:
-  static Watchdog& instance() {
-    static Watchdog* w = new Watchdog();  // never destroyed: threads may outlive statics
-    return *w;
-  }
-
-  void add(WatchdogSlot* slot) {
-    std::lock_guard lock(mu_);
-    slots_.push_back(slot);
-    if (!started_) {
-      pthread_t thread;
-      if (pthread_create(&thread, nullptr, &Watchdog::loop, this) == 0) {
-        pthread_detach(thread);
-        started_ = true;
-      }
-    }
-  }
-
-  void remove(WatchdogSlot* slot) {
-    std::lock_guard lock(mu_);
-    slots_.erase(std::remove(slots_.begin(), slots_.end(), slot), slots_.end());
-  }
-
- private:
-  Watchdog() {
+void install_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
     struct sigaction sa {};
-    sa.sa_handler = ignore_signal;
-    sa.sa_flags = SA_RESTART;
+    sa.sa_sigaction = on_watchdog_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(watchdog_signal(), &sa, nullptr);
-    pthread_atfork([] { instance().mu_.lock(); }, [] { instance().mu_.unlock(); },
-                   [] { instance().after_fork_in_child(); });
-  }
+    pthread_atfork(nullptr, nullptr, forget_timer_after_fork);
+  });
+}
 
-  // Only the forking thread lives on in the child, and no watchdog thread.
-  void after_fork_in_child() {
-    new (&mu_) std::mutex();
-    started_ = false;
-    const pthread_t self = pthread_self();
-    slots_.erase(
-        std::remove_if(slots_.begin(), slots_.end(), [&](WatchdogSlot* s) { return !pthread_equal(s->owner(), self); }),
-        slots_.end());
-    if (!slots_.empty()) {
-      WatchdogSlot* mine = slots_.front();
-      slots_.clear();
-      add(mine);
-    }
-  }
-
-  static void* loop(void* self) {
-    auto* w = static_cast<Watchdog*>(self);
-    for (;;) {
-      std::this_thread::sleep_for(kTick);
-      const uint64_t now = monotonic_ns();
-      std::lock_guard lock(w->mu_);
-      for (WatchdogSlot* slot : w->slots_) slot->kick_if_late(now);
-    }
-    return nullptr;
-  }
-
-  std::mutex mu_;
-  std::vector<WatchdogSlot*> slots_;
-  bool started_ = false;
-};
-
-struct SlotRegistration {
-  WatchdogSlot slot{pthread_self()};
-  SlotRegistration() { Watchdog::instance().add(&slot); }
-  ~SlotRegistration() { Watchdog::instance().remove(&slot); }
-};
+timespec from_ms(uint32_t ms) {
+  return timespec{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000L};
+}
 
 }  // namespace
 
@@ -103,35 +62,72 @@ uint64_t monotonic_ns() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-void WatchdogSlot::arm(kvm_run* run, uint32_t timeout_ms) {
+RunDeadline& thread_run_deadline() {
+  thread_local RunDeadline deadline;
+  return deadline;
+}
+
+RunDeadline::~RunDeadline() {
+  if (timer_made_) timer_delete(timer_);
+}
+
+Status RunDeadline::arm(kvm_run* run, uint32_t timeout_ms) {
+  expired_ = 0;
+  timing_ = false;
+  if (timeout_ms == 0) return {};
+  if (!timer_made_) {
+    install_once();
+    sigevent ev{};
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = watchdog_signal();
+    ev.sigev_value.sival_ptr = this;
+    ev._sigev_un._tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    // The thread's CPU time, not the wall clock: what a runaway guest consumes. A call
+    // that waits for a CPU on a busy machine does not run out of time while it waits.
+    if (timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &timer_) != 0) return Error::from_errno("timer_create");
+    timer_made_ = true;
+  }
+  // A thread that blocks every signal (a common worker-thread set-up) must still be
+  // stoppable: our signal is let through for the run alone.
+  sigset_t ours, blocked;
+  sigemptyset(&ours);
+  sigaddset(&ours, watchdog_signal());
+  if (pthread_sigmask(SIG_BLOCK, nullptr, &blocked) != 0) return Error(ErrorCode::kSystem, "pthread_sigmask");
+  unblocked_ = sigismember(&blocked, watchdog_signal()) == 1;
+  if (unblocked_) pthread_sigmask(SIG_UNBLOCK, &ours, nullptr);
   run_ = run;
-  kick_done_.store(false, std::memory_order_relaxed);
-  deadline_ns_.store(timeout_ms == 0 ? 0 : monotonic_ns() + uint64_t{timeout_ms} * 1000000ull,
-                     std::memory_order_release);
+  const itimerspec when{{0, 0}, from_ms(timeout_ms)};
+  if (timer_settime(timer_, 0, &when, nullptr) != 0) {
+    const Error error = Error::from_errno("timer_settime");
+    run_ = nullptr;
+    restore_mask();
+    return error;
+  }
+  timing_ = true;
+  return {};
 }
 
-bool WatchdogSlot::disarm() {
-  if (deadline_ns_.exchange(0, std::memory_order_acq_rel) != kFired) return false;
-  // The watchdog claimed this run; wait until it has finished touching run_ so the
-  // caller may discard the vCPU.
-  while (!kick_done_.load(std::memory_order_acquire)) std::this_thread::yield();
-  return true;
+void RunDeadline::restore_mask() {
+  if (!unblocked_) return;
+  sigset_t ours;
+  sigemptyset(&ours);
+  sigaddset(&ours, watchdog_signal());
+  pthread_sigmask(SIG_BLOCK, &ours, nullptr);
+  unblocked_ = false;
 }
 
-bool WatchdogSlot::kick_if_late(uint64_t now_ns) {
-  uint64_t deadline = deadline_ns_.load(std::memory_order_acquire);
-  if (deadline == 0 || deadline == kFired || now_ns < deadline) return false;
-  if (!deadline_ns_.compare_exchange_strong(deadline, kFired, std::memory_order_acq_rel)) return false;
-  // immediate_exit covers a signal that lands before the thread re-enters KVM_RUN.
-  __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_RELEASE);
-  pthread_kill(owner_, watchdog_signal());
-  kick_done_.store(true, std::memory_order_release);
-  return true;
-}
-
-WatchdogSlot& watchdog_slot() {
-  thread_local SlotRegistration registration;
-  return registration.slot;
+bool RunDeadline::disarm() {
+  if (!timing_) return false;
+  const itimerspec off{};
+  // Cannot fail for a timer we made; were it to, the expiry would find run_ cleared.
+  (void)timer_settime(timer_, 0, &off, nullptr);
+  timing_ = false;
+  kvm_run* run = run_;
+  run_ = nullptr;
+  restore_mask();  // after the timer is off: an expiry already sent is handled first
+  const bool expired = expired_ != 0;
+  if (expired) __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+  return expired;
 }
 
 }  // namespace cryptine

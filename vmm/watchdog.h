@@ -1,48 +1,58 @@
 // Watchdog: stops a guest that runs past its deadline.
 //
-// A background thread (started on first use) scans the armed vCPU threads and kicks
-// one that is late: it sets kvm_run.immediate_exit and sends kWatchdogSignal to that
-// thread, so KVM_RUN returns EINTR. Arming costs the vCPU thread one clock read and
-// two atomic stores, no system call.
+// Each thread that runs a vCPU owns one POSIX timer on its own CPU-time clock
+// (timer_create(CLOCK_THREAD_CPUTIME_ID) with SIGEV_THREAD_ID), made on its first run.
+// Arming sets it; at expiry the kernel itself signals that same thread, whose handler sets
+// kvm_run.immediate_exit, so KVM_RUN returns EINTR whether the signal lands while the
+// guest runs or just before it enters. The limit is on what the call consumes, so a
+// call that waits for a CPU on a loaded machine is not stopped for it (a wall-clock limit
+// was), and no other thread has to be scheduled for the limit to hold (a watchdog
+// thread had to be).
 #pragma once
 
 #include <linux/kvm.h>
-#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 
-#include <atomic>
 #include <cstdint>
+
+#include "vmm/result.h"
 
 namespace cryptine {
 
-// The real-time signal used to kick a vCPU thread out of KVM_RUN (its handler does
-// nothing; SA_RESTART keeps other system calls of that thread unaffected).
+// The real-time signal the timers send (its handler only marks the run as stopped;
+// SA_RESTART keeps the thread's other system calls unaffected).
 int watchdog_signal();
 
-class WatchdogSlot {
+// The calling thread's deadline for one KVM_RUN (or one run() with its LOG re-entries).
+class RunDeadline {
  public:
-  explicit WatchdogSlot(pthread_t owner) : owner_(owner) {}
-  pthread_t owner() const { return owner_; }
-
-  // Arms the calling thread's slot for a KVM_RUN on `run` lasting at most timeout_ms
-  // (0: no limit).
-  void arm(kvm_run* run, uint32_t timeout_ms);
-  // Disarms; true if the watchdog fired (the run must be treated as timed out).
+  // Starts the clock on `run` for at most timeout_ms (0: no limit). An error if the
+  // thread's timer cannot be made or set (then the guest must not be run).
+  Status arm(kvm_run* run, uint32_t timeout_ms);
+  // Stops the clock; true if it expired (the run must be treated as timed out). Clears
+  // the immediate_exit that the expiry set.
   bool disarm();
 
-  // Used by the watchdog thread.
-  bool kick_if_late(uint64_t now_ns);
-
  private:
-  static constexpr uint64_t kFired = ~uint64_t{0};
-  std::atomic<uint64_t> deadline_ns_{0};  // 0: not running; kFired: kicked
-  std::atomic<bool> kick_done_{false};
-  kvm_run* run_ = nullptr;
-  const pthread_t owner_;
+  friend void on_watchdog_signal(int, siginfo_t*, void*);
+  friend RunDeadline& thread_run_deadline();
+  friend void forget_timer_after_fork();
+  RunDeadline() = default;
+  ~RunDeadline();
+  void restore_mask();
+
+  bool timer_made_ = false;
+  timer_t timer_{};
+  bool timing_ = false;     // the timer is set (a run has a limit)
+  bool unblocked_ = false;  // the thread blocked our signal; let through for this run
+  // Read by the signal handler, which runs on this same thread.
+  kvm_run* volatile run_ = nullptr;
+  volatile sig_atomic_t expired_ = 0;
 };
 
-// The calling thread's slot, registered with the watchdog (and its thread started) on
-// first use and unregistered when the thread exits.
-WatchdogSlot& watchdog_slot();
+// The calling thread's deadline (its timer is made on the first arm()).
+RunDeadline& thread_run_deadline();
 
 uint64_t monotonic_ns();
 

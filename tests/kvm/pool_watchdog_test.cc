@@ -1,5 +1,7 @@
 // The per-thread pool of ready virtines, and the watchdog that stops a spinning guest.
 #include <gtest/gtest.h>
+#include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
@@ -99,6 +101,54 @@ TEST(Watchdog, SpinningGuestIsStoppedAndTheNextCallWorks) {
   const auto after = vmm_counters().read();
   EXPECT_EQ(after.timeouts - before.timeouts, 1u);
   EXPECT_EQ(after.failures - before.failures, 1u);
+}
+
+size_t threads_in_process() {
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return 0;
+  size_t n = 0;
+  while (const dirent* e = readdir(dir))
+    if (e->d_name[0] != '.') ++n;
+  closedir(dir);
+  return n;
+}
+
+// The deadline is the vCPU thread's own timer: no other thread has to be scheduled to
+// stop a guest (a watchdog thread was, and on a loaded machine it sometimes was not run
+// before a slow call had finished). So a timed-out run leaves the process with no thread
+// of ours, and a thread that blocks every signal is stopped all the same.
+TEST(Watchdog, StopsAThreadThatBlocksAllSignalsWithNoThreadOfItsOwn) {
+  VirtineConfig config;
+  config.timeout_ms = 300;
+  auto s = snapshot_of("spin.elf", config);
+  ASSERT_NE(s.snapshot, nullptr);
+  ASSERT_EQ(threads_in_process(), 1u) << "the test starts with only its main thread";
+
+  ErrorCode code = ErrorCode::kSystem;
+  bool ran = false, still_blocked = false;
+  size_t threads_after_run = 0;
+  std::thread runner([&] {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);  // as many servers' worker threads do
+    auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, config);
+    if (!v.ok()) return;
+    const uint64_t spin = 1;  // forever: only the deadline ends it
+    if (!v->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(&spin), 8}).ok())
+      return;
+    auto call = v->run();
+    ran = true;
+    code = call.ok() ? ErrorCode::kSystem : call.error().code();
+    threads_after_run = threads_in_process();
+    sigset_t now;
+    pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    still_blocked = sigismember(&now, watchdog_signal()) == 1;
+  });
+  runner.join();
+  ASSERT_TRUE(ran);
+  EXPECT_EQ(code, ErrorCode::kTimeout);
+  EXPECT_EQ(threads_after_run, 2u) << "main and the runner, no watchdog thread";
+  EXPECT_TRUE(still_blocked) << "the thread's own signal mask is given back";
 }
 
 std::atomic<int> g_signals_delivered{0};
