@@ -2,7 +2,10 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <bit>
 #include <cstring>
+#include <utility>
 
 #include "vmm/counters.h"
 #include "vmm/guest_abi.h"
@@ -32,7 +35,7 @@ Result<std::span<uint8_t>> GuestMemory::checked_span(GuestAddr addr, uint64_t le
   if (!range_within(addr.value, len, size()))
     return Error(ErrorCode::kOutOfRange, "guest range [" + std::to_string(addr.value) + ", +" + std::to_string(len) +
                                              ") outside guest memory of " + std::to_string(size()) + " bytes");
-  return std::span<uint8_t>(host_base() + addr.value, len);
+  return std::span<uint8_t>(base() + addr.value, len);
 }
 
 Result<std::span<const uint8_t>> GuestMemory::translate(GuestAddr addr, uint64_t len) const {
@@ -54,6 +57,24 @@ void GuestMemory::take_host_written(std::span<uint64_t> bitmap) {
     bitmap[i] |= host_written_[i];
     host_written_[i] = 0;
   }
+}
+
+Result<uint64_t> GuestMemory::restore_pages(std::span<uint64_t> bitmap, std::span<const uint8_t> clean) {
+  if (clean.size() != size())
+    return Error(ErrorCode::kInvalidArgument, "restore from an image of " + std::to_string(clean.size()) +
+                                                  " bytes into guest memory of " + std::to_string(size()));
+  uint64_t copied = 0;
+  const size_t words = std::min(bitmap.size(), host_written_.size());
+  for (size_t word = 0; word < words; ++word) {
+    uint64_t bits = std::exchange(bitmap[word], 0);
+    while (bits != 0) {
+      const uint64_t page = word * 64 + static_cast<uint64_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+      std::memcpy(base() + page * kPageSize, clean.data() + page * kPageSize, kPageSize);
+      ++copied;
+    }
+  }
+  return copied;
 }
 
 Status GuestMemory::write(GuestAddr addr, std::span<const uint8_t> bytes) {

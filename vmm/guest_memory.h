@@ -48,9 +48,13 @@ class GuestMemory {
   // page, as KVM_GET_DIRTY_LOG returns), then forgets them.
   void take_host_written(std::span<uint64_t> bitmap);
 
-  // For registering the range with KVM, and for the reset's page copy; never for
-  // reading guest data.
-  uint8_t* host_base() const { return static_cast<uint8_t*>(mapping_.get()); }
+  // Copies back from `clean` (a snapshot image of the same size) every page whose bit
+  // is set in `bitmap`, clearing the bits; returns how many pages it copied.
+  Result<uint64_t> restore_pages(std::span<uint64_t> bitmap, std::span<const uint8_t> clean);
+
+  // The host address KVM's memory slot is registered with: a number for the ioctl,
+  // not a way in (there is none but translate()).
+  uint64_t kvm_userspace_addr() const { return reinterpret_cast<uint64_t>(mapping_.get()); }
 
   static constexpr uint64_t kPageSize = 4096;
 
@@ -58,6 +62,7 @@ class GuestMemory {
   explicit GuestMemory(Mapping mapping)
       : mapping_(std::move(mapping)), host_written_((mapping_.size() / kPageSize + 63) / 64, 0) {}
   Result<std::span<uint8_t>> checked_span(GuestAddr addr, uint64_t len) const;
+  uint8_t* base() const { return static_cast<uint8_t*>(mapping_.get()); }
 
   Mapping mapping_;
   std::vector<uint64_t> host_written_;

@@ -26,7 +26,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::create(const GuestMemory& memo
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return Error::from_errno("ftruncate snapshot");
 
   // Write only non-zero pages: the file is sparse, zero pages stay holes and cost nothing.
-  const uint8_t* src = memory.host_base();
+  const uint8_t* src = CRYPTINE_TRY(memory.translate(GuestAddr{0}, size)).data();
   for (uint64_t off = 0; off < size; off += GuestMemory::kPageSize) {
     if (all_zero(src + off, GuestMemory::kPageSize)) continue;
     ++snap->nonzero_pages_;

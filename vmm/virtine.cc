@@ -77,7 +77,7 @@ Result<UniqueFd> Virtine::create_vm(const KvmSystem& kvm, GuestMemory& memory) {
   region.flags = KVM_MEM_LOG_DIRTY_PAGES;  // a reset restores only what the guest wrote
   region.guest_phys_addr = 0;
   region.memory_size = memory.size();
-  region.userspace_addr = reinterpret_cast<uint64_t>(memory.host_base());
+  region.userspace_addr = memory.kvm_userspace_addr();
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(vm.get(), KVM_SET_USER_MEMORY_REGION, &region));
   return vm;
 }
@@ -215,33 +215,28 @@ Status Virtine::restore_dirty_pages() {
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(vm_.get(), KVM_GET_DIRTY_LOG, &log));
   memory_.take_host_written(dirty_bitmap_);
 
-  const uint8_t* clean = snapshot_->memory().data();
-  uint8_t* guest = memory_.host_base();
-  uint64_t pages = 0;
-  for (size_t word = 0; word < dirty_bitmap_.size(); ++word) {
-    uint64_t bits = std::exchange(dirty_bitmap_[word], 0);
-    while (bits != 0) {
-      const uint64_t page = word * 64 + static_cast<uint64_t>(std::countr_zero(bits));
-      bits &= bits - 1;
-      std::memcpy(guest + page * GuestMemory::kPageSize, clean + page * GuestMemory::kPageSize, GuestMemory::kPageSize);
-      ++pages;
-    }
-  }
+  const uint64_t pages = CRYPTINE_TRY(memory_.restore_pages(dirty_bitmap_, snapshot_->memory()));
   counters_.last_reset_pages = pages;
   counters_.pages_restored += pages;
   count(vmm_counters().pages_restored, pages);
   return {};
 }
 
-Status Virtine::reset() {
-  if (snapshot_ == nullptr) return Error(ErrorCode::kInvalidArgument, "reset of a virtine without a snapshot");
-  if (state_ == State::kPoisoned) return Error(ErrorCode::kInvalidArgument, "reset of a poisoned virtine");
-  const uint64_t t0 = monotonic_ns();
+Status Virtine::restore_to_snapshot() {
   if (io_pending_) CRYPTINE_TRY_STATUS(vcpu_.complete_pending_io());
   io_pending_ = false;
   CRYPTINE_TRY_STATUS(restore_dirty_pages());
   CRYPTINE_TRY_STATUS(restore_vcpu_state(vcpu_, snapshot_->vcpu()));
-  CRYPTINE_TRY_STATUS(write_boot_info(memory_));
+  return write_boot_info(memory_);
+}
+
+Status Virtine::reset() {
+  if (snapshot_ == nullptr) return Error(ErrorCode::kInvalidArgument, "reset of a virtine without a snapshot");
+  if (state_ == State::kPoisoned) return Error(ErrorCode::kInvalidArgument, "reset of a poisoned virtine");
+  const uint64_t t0 = monotonic_ns();
+  // Half a reset leaves some of the last run's state: such a virtine is never used again.
+  Status restored = restore_to_snapshot();
+  if (!restored.ok()) return poison(std::move(restored).error().context("reset"));
   state_ = State::kReady;
   ++counters_.resets;
   count(vmm_counters().resets);

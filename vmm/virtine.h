@@ -70,7 +70,8 @@ class Virtine {
   // Returns to the snapshot: the pages written since (by the guest, per KVM's dirty
   // log, or by the host) are copied back, every vCPU register, FPU/XSAVE state, XCR0
   // and the guest-writable MSRs restored, and fresh entropy put in the boot info.
-  // No VM is created and nothing is mapped. A poisoned virtine cannot be reset.
+  // No VM is created and nothing is mapped. A poisoned virtine cannot be reset, and a
+  // reset that fails part-way poisons it.
   Status reset();
 
   // Marks the virtine unusable, counted as a failure, and returns `error`: for callers
@@ -89,6 +90,7 @@ class Virtine {
   static Result<UniqueFd> create_vm(const KvmSystem& kvm, GuestMemory& memory);
   Result<Hypercall> run_until_hypercall();
   Status restore_dirty_pages();
+  Status restore_to_snapshot();
   Status handle_log(uint32_t length);
   Result<std::string> read_log_text(uint32_t length);
 

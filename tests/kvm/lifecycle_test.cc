@@ -1,5 +1,8 @@
-// Creating and destroying many virtines leaks no file descriptor and no mapping.
+// Creating and destroying many virtines leaks no file descriptor and no mapping; a reset
+// that fails part-way leaves a virtine that is never used again.
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -32,7 +35,7 @@ size_t mappings() {
 TEST(Lifecycle, ThousandVirtinesLeaveNoFdOrMappingBehind) {
   auto s = snapshot_of("null-call.elf");
   ASSERT_NE(s.snapshot, nullptr);
-  {  // warm up lazily created state (the watchdog thread, allocator arenas)
+  {  // warm up lazily created state (the thread's deadline timer, allocator arenas)
     auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, VirtineConfig{});
     ASSERT_TRUE(v.ok());
     ASSERT_TRUE(v->run().ok());
@@ -55,6 +58,28 @@ TEST(Lifecycle, ThousandVirtinesLeaveNoFdOrMappingBehind) {
   // The process's own view: a leak would add two lines per virtine; the allocator may
   // map a few regions of its own (ASan's does), so allow a handful.
   EXPECT_LE(mappings(), maps + 8);
+}
+
+TEST(Lifecycle, AResetThatFailsPartWayPoisonsTheVirtine) {
+  auto s = snapshot_of("dirty.elf");
+  ASSERT_NE(s.snapshot, nullptr);
+  auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, VirtineConfig{});
+  ASSERT_TRUE(v.ok()) << v.error().message();
+  ASSERT_TRUE(v->run().ok());
+  // The vCPU's fd now names /dev/null: the reset's first vCPU ioctl fails, which would
+  // leave the last run's registers (and, later in the reset, its memory) behind.
+  const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  ASSERT_GE(null_fd, 0);
+  ASSERT_EQ(dup2(null_fd, v->vcpu().fd()), v->vcpu().fd());
+  close(null_fd);
+  const auto before = vmm_counters().read();
+  auto reset = v->reset();
+  ASSERT_FALSE(reset.ok());
+  EXPECT_NE(reset.error().message().find("reset: KVM_"), std::string::npos) << reset.error().message();
+  EXPECT_EQ(v->state(), Virtine::State::kPoisoned);
+  EXPECT_EQ(vmm_counters().read().failures - before.failures, 1u);
+  auto run = v->run();
+  ASSERT_FALSE(run.ok());  // never run again
 }
 
 }  // namespace

@@ -36,7 +36,10 @@ class SnapshotReset : public ::testing::Test {
 
   // Pages whose bytes differ from the snapshot.
   uint64_t pages_differing() {
-    const uint8_t* now = virtine_->memory().host_base();
+    auto whole = virtine_->memory().translate(GuestAddr{0}, virtine_->memory().size());
+    EXPECT_TRUE(whole.ok());
+    if (!whole.ok()) return ~uint64_t{0};
+    const uint8_t* now = whole->data();
     const uint8_t* clean = snapshot_->memory().data();
     uint64_t n = 0;
     for (uint64_t off = 0; off < snapshot_->mem_size(); off += GuestMemory::kPageSize)

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <vector>
 
 namespace cryptine {
 namespace {
@@ -56,6 +57,34 @@ TEST(GuestMemory, WriteReadRoundTripAndZeroFill) {
   const uint8_t want[6] = {0, 0, 1, 2, 3, 4};
   EXPECT_EQ(0, std::memcmp(out, want, sizeof(want)));
   EXPECT_FALSE(memory->write(GuestAddr{kSize - 3}, in).ok());
+}
+
+TEST(GuestMemory, RestorePagesCopiesExactlyTheMarkedPagesAndClearsTheirBits) {
+  auto memory = GuestMemory::create(kSize);
+  ASSERT_TRUE(memory.ok());
+  ASSERT_TRUE(memory->fill(GuestAddr{0}, 0xaa, kSize).ok());
+  std::vector<uint8_t> clean(kSize, 0x55);
+  std::vector<uint64_t> bitmap(1, (uint64_t{1} << 1) | (uint64_t{1} << 15));
+  auto copied = memory->restore_pages(bitmap, clean);
+  ASSERT_TRUE(copied.ok()) << copied.error().message();
+  EXPECT_EQ(*copied, 2u);
+  EXPECT_EQ(bitmap[0], 0u);
+  for (uint64_t page = 0; page < kSize / 4096; ++page) {
+    uint8_t first = 0, last = 0;
+    ASSERT_TRUE(memory->read(GuestAddr{page * 4096}, {&first, 1}).ok());
+    ASSERT_TRUE(memory->read(GuestAddr{page * 4096 + 4095}, {&last, 1}).ok());
+    const uint8_t want = (page == 1 || page == 15) ? 0x55 : 0xaa;
+    EXPECT_EQ(first, want) << "page " << page;
+    EXPECT_EQ(last, want) << "page " << page;
+  }
+}
+
+TEST(GuestMemory, RestorePagesRefusesAnImageOfAnotherSize) {
+  auto memory = GuestMemory::create(kSize);
+  ASSERT_TRUE(memory.ok());
+  std::vector<uint8_t> clean(kSize - 4096, 0);
+  std::vector<uint64_t> bitmap(1, 1);
+  EXPECT_EQ(memory->restore_pages(bitmap, clean).error().code(), ErrorCode::kInvalidArgument);
 }
 
 }  // namespace
