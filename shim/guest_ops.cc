@@ -22,9 +22,13 @@ Result<CryptoReply> request(Virtine& v, const CryptoRequest& r) {
       return Error(ErrorCode::kCryptoFailed, std::string("OpenSSL in the guest failed, error ") + code)
           .with_detail(reply.err_code);
     }
-    case CRYPTINE_STATUS_NO_HANDLE: return Error(ErrorCode::kInvalidArgument, "no such context or key in the guest");
+    // The host names only handles it was given and sends only requests it validated, so
+    // either answer means the guest's state is not what the host knows: not to be reused.
+    case CRYPTINE_STATUS_NO_HANDLE: return v.poison(Error(ErrorCode::kGuestFault, "the guest lost a context or key"));
+    case CRYPTINE_STATUS_BAD_REQUEST:
+      return v.poison(Error(ErrorCode::kGuestFault, "the guest refused a well-formed request"));
     case CRYPTINE_STATUS_NO_SPACE: return Error(ErrorCode::kOutOfRange, "output does not fit the request's window");
-    default: return Error(ErrorCode::kInvalidArgument, "the guest rejected a malformed request");
+    default: return v.poison(Error(ErrorCode::kGuestFault, "unknown reply status"));
   }
 }
 

@@ -240,5 +240,15 @@ TEST_F(CryptoOps, NamedMacWithParamsMatchesHostHmac) {
   EXPECT_EQ(*mac, Bytes(host, host + host_len));
 }
 
+// The host names only handles the guest gave it: a guest that says it has no such context
+// has lost track of its own state, so its virtine is poisoned, not reused.
+TEST_F(CryptoOps, AGuestThatLostAHandleIsPoisoned) {
+  auto freed = guest::free_handle(*v_, 4242);
+  ASSERT_FALSE(freed.ok());
+  EXPECT_EQ(freed.error().code(), ErrorCode::kGuestFault) << freed.error().message();
+  EXPECT_EQ(v_->state(), Virtine::State::kPoisoned);
+  EXPECT_FALSE(v_->reset().ok());  // never back into a pool
+}
+
 }  // namespace
 }  // namespace cryptine
