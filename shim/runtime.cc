@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -127,23 +128,64 @@ VirtineConfig Runtime::virtine_config() const {
   return vc;
 }
 
+namespace {
+
+// A start that failed for want of a resource (memory, fds, a busy KVM) may work later;
+// a missing or refused /dev/kvm, an unreadable image or a guest that misbehaved will not.
+bool worth_retrying(const Error& error) {
+  if (error.code() != ErrorCode::kSystem) return false;
+  switch (error.sys_errno()) {
+    case ENOMEM: case EAGAIN: case EMFILE: case ENFILE: case EBUSY: case EINTR: case ENOSPC: return true;
+    default: return false;
+  }
+}
+
+constexpr uint64_t kFirstRetryMs = 1000, kLongestRetryMs = 60000;
+
+}  // namespace
+
 bool Runtime::start_virtines() {
   std::lock_guard lock(g_start_mu);
-  if (started_.load() != 0) return started_.load() > 0;
-  auto fail = [&](const std::string& why) {
+  if (started_.load() > 0) return true;
+  if (started_.load() < 0 && !retry_due()) return false;
+  auto started = boot_and_snapshot();
+  if (started.ok()) {
+    if (start_failures_ > 0)
+      std::fprintf(stderr, "cryptine: virtines available again, after %u failed start%s\n", start_failures_,
+                   start_failures_ == 1 ? "" : "s");
+    started_.store(1);
+    return true;
+  }
+  const bool retry = worth_retrying(started.error());
+  if (start_failures_++ == 0) {  // said once; the retries are silent
     const char* then = config_.fallback == Fallback::kNative ? "running natively" : "interposed calls will fail";
-    std::fprintf(stderr, "cryptine: virtines unavailable (%s); %s\n", why.c_str(), then);
-    started_.store(-1);
-    return false;
-  };
-  auto kvm = KvmSystem::open(config_.kvm_device.c_str());
-  if (!kvm.ok()) return fail(kvm.error().message());
-  kvm_ = std::make_unique<KvmSystem>(std::move(kvm).value());
+    std::fprintf(stderr, "cryptine: virtines unavailable (%s); %s%s\n", started.error().message().c_str(), then,
+                 retry ? ", retrying with backoff" : "");
+  }
+  if (retry) {
+    const uint64_t backoff_ms = std::min(kLongestRetryMs, kFirstRetryMs << std::min(start_failures_ - 1, 6u));
+    retry_at_ns_.store(monotonic_ns() + backoff_ms * 1000000ull);
+  } else {
+    retry_at_ns_.store(0);
+  }
+  started_.store(-1);
+  return false;
+}
 
+bool Runtime::retry_due() const {
+  const uint64_t at = retry_at_ns_.load(std::memory_order_relaxed);
+  return at != 0 && monotonic_ns() >= at;
+}
+
+Status Runtime::boot_and_snapshot() {
+  if (kvm_ == nullptr) {
+    KvmSystem kvm = CRYPTINE_TRY(KvmSystem::open(config_.kvm_device.c_str()));
+    kvm_ = std::make_unique<KvmSystem>(std::move(kvm));
+  }
   const std::string path = config_.guest.empty() ? CRYPTINE_DEFAULT_GUEST : config_.guest;
   std::ifstream in(path, std::ios::binary);
   const std::vector<uint8_t> image{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (image.empty()) return fail("cannot read the guest image " + path);
+  if (image.empty()) return Error(ErrorCode::kInvalidImage, "cannot read the guest image " + path);
 
   // CRYPTINE_TIMEOUT_MS bounds each call; the one-time boot (OpenSSL's initialisation,
   // far longer than a call) has its own limit, so a guest that never makes SNAPSHOT
@@ -151,16 +193,16 @@ bool Runtime::start_virtines() {
   VirtineConfig boot_config = virtine_config();
   boot_config.timeout_ms = config_.boot_timeout_ms;
   auto boot = Virtine::boot(*kvm_, image, boot_config);
-  if (!boot.ok()) return fail("booting the guest: " + boot.error().message());
+  if (!boot.ok()) return std::move(boot).error().context("booting the guest");
   auto call = boot->run();
-  if (!call.ok() || call->kind != HypercallKind::kSnapshot)
-    return fail("the guest did not reach its snapshot" + (call.ok() ? std::string() : ": " + call.error().message()));
+  if (!call.ok()) return std::move(call).error().context("the guest did not reach its snapshot");
+  if (call->kind != HypercallKind::kSnapshot)
+    return Error(ErrorCode::kGuestFault, "the guest did not reach its snapshot");
   auto snap = boot->take_snapshot(*kvm_);
-  if (!snap.ok()) return fail("snapshot: " + snap.error().message());
+  if (!snap.ok()) return std::move(snap).error().context("snapshot");
   snapshot_ = *snap;
   shim_counters().boot_run_ns.store(vmm_counters().read().run_ns);
-  started_.store(1);
-  return true;
+  return {};
 }
 
 VirtinePool* Runtime::thread_pool() {
@@ -168,7 +210,8 @@ VirtinePool* Runtime::thread_pool() {
   const uint64_t generation = fork_generation_.load(std::memory_order_relaxed);
   if (t_pool.pool != nullptr && t_pool.generation == generation) return t_pool.pool.get();
   t_pool.pool.reset();  // made before a fork: the parent's VMs
-  if (started_.load() < 0 || (started_.load() == 0 && !start_virtines())) return nullptr;
+  if (started_.load() < 0 && !retry_due()) return nullptr;
+  if (started_.load() <= 0 && !start_virtines()) return nullptr;
   t_pool.pool = std::make_unique<VirtinePool>(*kvm_, snapshot_, virtine_config(), config_.pool);
   t_pool.generation = generation;
   return t_pool.pool.get();

@@ -63,7 +63,11 @@ class Runtime {
 
  private:
   Runtime();
-  bool start_virtines();  // KVM and the snapshot, once per process
+  // KVM and the snapshot, once per process; a failure for want of a resource is retried
+  // (at most once a second at first, backing off to once a minute), any other is final.
+  bool start_virtines();
+  Status boot_and_snapshot();
+  bool retry_due() const;
   VirtineConfig virtine_config() const;
 
   Config config_;
@@ -75,6 +79,8 @@ class Runtime {
   std::unique_ptr<KvmSystem> kvm_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::atomic<int> started_{0};  // 0 not yet, 1 running, -1 unavailable
+  std::atomic<uint64_t> retry_at_ns_{0};  // when started_ is -1: next try (0: never)
+  unsigned start_failures_ = 0;           // under the start lock
   std::atomic<uint64_t> fork_generation_{0};
   friend void after_fork_in_child();
 };
