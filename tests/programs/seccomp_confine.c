@@ -33,14 +33,19 @@ static void print_hex(const char* name, const unsigned char* p, size_t n) {
   printf("\n");
 }
 
+/* Every error on the queue, with its data, on one line ("none" if the queue is empty). */
 static void print_error(const char* name) {
-  char buf[256] = "none";
-  unsigned long e = ERR_get_error_all(NULL, NULL, NULL, NULL, NULL);
+  printf("%s error:", name);
   const char* extra = NULL;
-  ERR_peek_last_error_data(&extra, NULL);
-  if (e != 0) ERR_error_string_n(e, buf, sizeof(buf));
-  printf("%s error: %s%s%s\n", name, buf, extra != NULL && *extra ? " | " : "", extra != NULL ? extra : "");
-  ERR_clear_error();
+  int flags = 0, any = 0;
+  unsigned long e;
+  while ((e = ERR_get_error_all(NULL, NULL, NULL, &extra, &flags)) != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof(buf));
+    printf(" %s%s%s;", buf, (flags & ERR_TXT_STRING) && *extra ? " | " : "", (flags & ERR_TXT_STRING) ? extra : "");
+    any = 1;
+  }
+  printf("%s\n", any ? "" : " none");
 }
 
 static void install_filter(const char* how) {
