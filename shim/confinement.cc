@@ -4,11 +4,25 @@
 #include <atomic>
 #include <charconv>
 
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace cryptine {
 namespace {
 
 std::atomic<bool> g_confined{false};
 std::atomic<int> g_confining{0};  // threads inside a filter-installing call
+std::atomic<bool> g_stderr_limited{false};
+
+// Asked before the filter is in place (fstat and getrlimit may be what it forbids).
+void note_stderr_limits() {
+  struct stat st{};
+  struct rlimit rl{};
+  if (fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) return;
+  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    g_stderr_limited.store(true, std::memory_order_release);
+}
 
 }  // namespace
 
@@ -16,7 +30,12 @@ bool confined() {
   return g_confined.load(std::memory_order_acquire) || g_confining.load(std::memory_order_acquire) > 0;
 }
 
-void begin_confining() { g_confining.fetch_add(1, std::memory_order_acq_rel); }
+void begin_confining() {
+  note_stderr_limits();
+  g_confining.fetch_add(1, std::memory_order_acq_rel);
+}
+
+bool may_write_stderr() { return !confined() || !g_stderr_limited.load(std::memory_order_acquire); }
 
 void end_confining(bool installed) {
   // Set before the attempt is dropped, so confined() never reads false in between.
@@ -24,7 +43,10 @@ void end_confining(bool installed) {
   g_confining.fetch_sub(1, std::memory_order_acq_rel);
 }
 
-void mark_confined() { g_confined.store(true, std::memory_order_release); }
+void mark_confined() {
+  note_stderr_limits();
+  g_confined.store(true, std::memory_order_release);
+}
 
 std::optional<int> seccomp_mode_from_status(std::string_view status) {
   constexpr std::string_view kField = "Seccomp:";

@@ -22,6 +22,11 @@ bool confined();
 void begin_confining();
 void end_confining(bool installed);
 
+// Whether the shim may write its notes and counters to stderr: not when, at confinement,
+// stderr was a regular file under a file-size limit (OpenSSH's sandbox sets RLIMIT_FSIZE
+// to 0 before its filter: a write would raise SIGXFSZ and kill the process).
+bool may_write_stderr();
+
 // Marks the process confined for good (a filter inherited from the start).
 void mark_confined();
 

@@ -152,7 +152,7 @@ bool seccomp_inherited() {
 
 bool Runtime::confined_now() {
   if (!confined()) return false;
-  if (!confinement_said_.exchange(true)) {
+  if (!confinement_said_.exchange(true) && may_write_stderr()) {
     const char* then = config_.fallback == Fallback::kNative ? "interposed calls run natively"
                                                               : "interposed calls fail";
     std::fprintf(stderr,
@@ -233,6 +233,7 @@ __attribute__((constructor)) void print_stats_at_exit_if_asked() {
 }  // namespace
 
 void print_stats() {
+  if (!may_write_stderr()) return;  // a confined process whose stderr would kill it (SIGXFSZ)
   const auto v = vmm_counters().read();
   const ShimCounters& counters_ = shim_counters();
   auto family = [&](Family f) { return counters_.by_family[static_cast<int>(f)].load(); };
