@@ -12,8 +12,10 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <vector>
 
+#include "shim/confinement.h"
 #include "vmm/counters.h"
 #include "vmm/watchdog.h"
 
@@ -130,6 +132,23 @@ VirtineConfig Runtime::virtine_config() const {
 
 namespace {
 
+// A filter inherited across execve() (a sandboxing parent, systemd's SystemCallFilter=)
+// is read from the kernel's own report of the calling thread, not asked with
+// prctl(PR_GET_SECCOMP): that call is itself a system call a filter may kill on (and
+// strict mode always does), while the open/read/close this costs are what opening
+// /dev/kvm and the guest image take anyway. Without /proc (a chroot) nothing is known,
+// and the process is taken to be unconfined.
+bool seccomp_inherited() {
+  for (const char* path : {"/proc/thread-self/status", "/proc/self/status"}) {
+    std::ifstream in(path);
+    if (!in) continue;
+    const std::string status{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::optional<int> mode = seccomp_mode_from_status(status);
+    return mode.has_value() && *mode != 0;
+  }
+  return false;
+}
+
 // A start that failed for want of a resource (memory, fds, a busy KVM) may work later;
 // a missing or refused /dev/kvm, an unreadable image or a guest that misbehaved will not.
 bool worth_retrying(const Error& error) {
@@ -144,10 +163,27 @@ constexpr uint64_t kFirstRetryMs = 1000, kLongestRetryMs = 60000;
 
 }  // namespace
 
+bool Runtime::confined_now() {
+  if (!confined()) return false;
+  if (!confinement_said_.exchange(true) && may_write_stderr()) {
+    const char* then = config_.fallback == Fallback::kNative ? "interposed calls run natively"
+                                                              : "interposed calls fail";
+    std::fprintf(stderr,
+                 "cryptine: the process is under a seccomp filter; no virtine runs from now on (%s, "
+                 "and contexts already in virtines fail)\n",
+                 then);
+  }
+  return true;
+}
+
 bool Runtime::start_virtines() {
   std::lock_guard lock(g_start_mu);
   if (started_.load() > 0) return true;
   if (started_.load() < 0 && !retry_due()) return false;
+  if (seccomp_inherited()) {
+    mark_confined();  // before the first ioctl: the filter may kill on it
+    return !confined_now();
+  }
   auto started = boot_and_snapshot();
   if (started.ok()) {
     if (start_failures_ > 0)
@@ -206,7 +242,8 @@ Status Runtime::boot_and_snapshot() {
 }
 
 VirtinePool* Runtime::thread_pool() {
-  if (t_pool_destroyed) return nullptr;
+  // Checked before anything that could make a VM, an ioctl or a timer.
+  if (t_pool_destroyed || confined_now()) return nullptr;
   const uint64_t generation = fork_generation_.load(std::memory_order_relaxed);
   if (t_pool.pool != nullptr && t_pool.generation == generation) return t_pool.pool.get();
   t_pool.pool.reset();  // made before a fork: the parent's VMs
@@ -235,6 +272,7 @@ __attribute__((constructor)) void print_stats_at_exit_if_asked() {
 }  // namespace
 
 void print_stats() {
+  if (!may_write_stderr()) return;  // a confined process whose stderr would kill it (SIGXFSZ)
   const auto v = vmm_counters().read();
   const ShimCounters& counters_ = shim_counters();
   auto family = [&](Family f) { return counters_.by_family[static_cast<int>(f)].load(); };

@@ -48,7 +48,8 @@ class Runtime {
 
   // The calling thread's pool of ready virtines, or nullptr if virtines are unavailable
   // (no usable KVM, no guest image): the reason is printed once, and callers then run
-  // natively or fail, as CRYPTINE_FALLBACK says. Also nullptr once the thread is exiting.
+  // natively or fail, as CRYPTINE_FALLBACK says. Also nullptr once the thread is exiting,
+  // and once the process is under a seccomp filter (said once; see shim/confinement.h).
   VirtinePool* thread_pool();
 
   // Whether CRYPTINE_ALGS (or, without it, the supported list) sends this algorithm to
@@ -60,6 +61,10 @@ class Runtime {
 
   // Changes in a child after fork(): what was made before belongs to the parent.
   uint64_t fork_generation() const { return fork_generation_.load(std::memory_order_relaxed); }
+
+  // Whether the process is under a seccomp filter (no virtine may run); says so on stderr
+  // the first time it is.
+  bool confined_now();
 
  private:
   Runtime();
@@ -82,6 +87,7 @@ class Runtime {
   std::atomic<uint64_t> retry_at_ns_{0};  // when started_ is -1: next try (0: never)
   unsigned start_failures_ = 0;           // under the start lock
   std::atomic<uint64_t> fork_generation_{0};
+  std::atomic<bool> confinement_said_{false};
   friend void after_fork_in_child();
 };
 

@@ -1,5 +1,6 @@
 #include "shim/virtine_call.h"
 
+#include "shim/confinement.h"
 #include "shim/openssl_errors.h"
 #include "vmm/watchdog.h"
 
@@ -27,7 +28,8 @@ Route route(bool enabled) {
     rt.counters().native_fallbacks.fetch_add(1, std::memory_order_relaxed);
     return Route::kNative;
   }
-  fail_call(Error(ErrorCode::kUnsupported, "virtines unavailable and CRYPTINE_FALLBACK=fail"));
+  fail_call(Error(ErrorCode::kUnsupported, confined() ? "the process is under a seccomp filter and CRYPTINE_FALLBACK=fail"
+                                                     : "virtines unavailable and CRYPTINE_FALLBACK=fail"));
   return Route::kFail;
 }
 

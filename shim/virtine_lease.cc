@@ -1,5 +1,6 @@
 #include "shim/virtine_lease.h"
 
+#include "shim/confinement.h"
 #include "shim/guest_ops.h"
 #include "shim/runtime.h"
 
@@ -13,6 +14,11 @@ thread_local LeaseRef t_thread_lease;
 
 Status Lease::with_virtine(const std::function<Status(Virtine&)>& fn) {
   std::lock_guard lock(mu_);
+  // Before anything that could make a system call: running the virtine takes ioctls
+  // (and timers) that the process's seccomp filter may kill it for.
+  if (confined())
+    return Error(ErrorCode::kUnsupported,
+                 "the process is under a seccomp filter; this context's virtine can no longer run");
   if (fork_generation_ != Runtime::get().fork_generation())
     return Error(ErrorCode::kUnsupported, "this context was made before fork(); its virtine belongs to the parent");
   if (!virtine_.has_value() || virtine_->state() != Virtine::State::kReady)
@@ -27,6 +33,7 @@ void Lease::add_context() {
 
 Result<LeaseRef> lease_for_new_context() {
   Runtime& rt = Runtime::get();
+  if (rt.confined_now()) return Error(ErrorCode::kUnsupported, "the process is under a seccomp filter");
   const bool per_thread = rt.config().scope == Scope::kThread;
   if (per_thread && t_thread_lease != nullptr) {
     std::lock_guard lock(t_thread_lease->mu_);
@@ -55,8 +62,10 @@ void drop_context(const LeaseRef& lease, uint32_t handle) {
     std::lock_guard lock(lease->mu_);
     if (lease->contexts_ > 0) --lease->contexts_;
     const bool ours = lease->fork_generation_ == rt.fork_generation();
-    if (!ours || !lease->virtine_.has_value()) {
-      if (lease->contexts_ == 0) lease->virtine_.reset();  // the parent's VM: only our fds and mappings go
+    // Under a seccomp filter the virtine is forgotten, not reset: no ioctl, only close()
+    // and munmap() when its last context goes (OpenSSH's filter allows both).
+    if (!ours || !lease->virtine_.has_value() || confined()) {
+      if (lease->contexts_ == 0) lease->virtine_.reset();  // the parent's VM, or one under a filter: only our fds and mappings go
       return;
     }
     if (lease->contexts_ > 0) {
