@@ -27,6 +27,13 @@ constexpr RequiredCap kRequiredCaps[] = {
 
 constexpr int kMaxCpuidEntries = 256;
 
+// The hypervisor CPUID range. KVM_GET_SUPPORTED_CPUID fills 0x40000000 (signature
+// "KVMKVMKVM") and 0x40000001 (kvmclock, steal time, async PF, PV EOI...). A guest that
+// sees them may point KVM at its memory through the paravirtual MSRs, and KVM keeps
+// writing there (steal time on every KVM_RUN) long after the request that did it.
+// Our guests use none of it, so they never see the leaves.
+constexpr uint32_t kHypervisorLeavesFirst = 0x40000000, kHypervisorLeavesLast = 0x4fffffff;
+
 }  // namespace
 
 Result<int> kvm_ioctl(int fd, unsigned long request, const char* name, void* arg) {
@@ -64,8 +71,12 @@ Result<KvmSystem> KvmSystem::open(const char* path) {
   FlexBuffer<KvmCpuid2Header, kvm_cpuid_entry2> cpuid(kMaxCpuidEntries);
   cpuid.header()->nent = kMaxCpuidEntries;
   CRYPTINE_TRY(kvm_ioctl(kvm.fd(), kKvmGetSupportedCpuid, "KVM_GET_SUPPORTED_CPUID", cpuid.get()));
-  auto entries = cpuid.first(cpuid.header()->nent);
-  kvm.cpuid_.assign(entries.begin(), entries.end());
+  for (const kvm_cpuid_entry2& e : cpuid.first(cpuid.header()->nent))
+    if (e.function < kHypervisorLeavesFirst || e.function > kHypervisorLeavesLast) kvm.cpuid_.push_back(e);
+
+  int enforce = CRYPTINE_TRY(
+      CRYPTINE_KVM_IOCTL(kvm.fd(), KVM_CHECK_EXTENSION, static_cast<unsigned long>(KVM_CAP_ENFORCE_PV_FEATURE_CPUID)));
+  kvm.enforce_pv_cpuid_ = enforce > 0;
 
   // XCR0 bits the guest may enable: CPUID leaf 0xD subleaf 0, EDX:EAX.
   for (const kvm_cpuid_entry2& e : kvm.cpuid_)

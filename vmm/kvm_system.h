@@ -22,8 +22,12 @@ class KvmSystem {
 
   int fd() const { return fd_.get(); }
   size_t vcpu_mmap_size() const { return vcpu_mmap_size_; }
-  // CPUID leaves to hand to each vCPU (KVM_GET_SUPPORTED_CPUID).
-  std::span<const kvm_cpuid_entry2> supported_cpuid() const { return cpuid_; }
+  // CPUID leaves to hand to each vCPU: KVM_GET_SUPPORTED_CPUID less the hypervisor
+  // range (0x40000000-0x4fffffff, KVM's signature and paravirtual feature leaves).
+  std::span<const kvm_cpuid_entry2> guest_cpuid() const { return cpuid_; }
+  // KVM_CAP_ENFORCE_PV_FEATURE_CPUID: a vCPU can be made to refuse the paravirtual MSRs
+  // its CPUID does not offer.
+  bool can_enforce_pv_cpuid() const { return enforce_pv_cpuid_; }
   uint64_t supported_xcr0() const { return supported_xcr0_; }
 
  private:
@@ -32,6 +36,7 @@ class KvmSystem {
   size_t vcpu_mmap_size_ = 0;
   std::vector<kvm_cpuid_entry2> cpuid_;
   uint64_t supported_xcr0_ = 0;
+  bool enforce_pv_cpuid_ = false;
 };
 
 // Wraps ioctl() so that a failure becomes an Error naming the request and errno.

@@ -34,6 +34,7 @@ struct KvmXsave {
 inline constexpr unsigned long kKvmGetSupportedCpuid = _IOWR(KVMIO, 0x05, KvmCpuid2Header);
 inline constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, KvmCpuid2Header);
 inline constexpr unsigned long kKvmGetMsrIndexList = _IOWR(KVMIO, 0x02, KvmMsrListHeader);
+inline constexpr unsigned long kKvmGetMsrFeatureIndexList = _IOWR(KVMIO, 0x0a, KvmMsrListHeader);
 inline constexpr unsigned long kKvmGetMsrs = _IOWR(KVMIO, 0x88, KvmMsrsHeader);
 inline constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmMsrsHeader);
 inline constexpr unsigned long kKvmGetXsave = _IOR(KVMIO, 0xa4, KvmXsave);
@@ -42,6 +43,7 @@ inline constexpr unsigned long kKvmSetXsave = _IOW(KVMIO, 0xa5, KvmXsave);
 static_assert(kKvmGetSupportedCpuid == 0xc008ae05);
 static_assert(kKvmSetCpuid2 == 0x4008ae90);
 static_assert(kKvmGetMsrIndexList == 0xc004ae02);
+static_assert(kKvmGetMsrFeatureIndexList == 0xc004ae0a);
 static_assert(kKvmGetMsrs == 0xc008ae88);
 static_assert(kKvmSetMsrs == 0x4008ae89);
 static_assert(kKvmGetXsave == 0x9000aea4);

@@ -37,16 +37,27 @@ Result<Vcpu> Vcpu::create(const KvmSystem& kvm, int vm_fd) {
   vcpu.run_ = static_cast<kvm_run*>(area);
 
   // CPUID first: KVM validates CR4 bits (OSXSAVE) against the guest's CPUID.
-  FlexBuffer<KvmCpuid2Header, kvm_cpuid_entry2> cpuid(kvm.supported_cpuid().size());
-  cpuid.header()->nent = static_cast<uint32_t>(kvm.supported_cpuid().size());
-  std::copy(kvm.supported_cpuid().begin(), kvm.supported_cpuid().end(), cpuid.entries());
+  FlexBuffer<KvmCpuid2Header, kvm_cpuid_entry2> cpuid(kvm.guest_cpuid().size());
+  cpuid.header()->nent = static_cast<uint32_t>(kvm.guest_cpuid().size());
+  std::copy(kvm.guest_cpuid().begin(), kvm.guest_cpuid().end(), cpuid.entries());
   CRYPTINE_TRY(kvm_ioctl(fd, kKvmSetCpuid2, "KVM_SET_CPUID2", cpuid.get()));
+
+  // Without the hypervisor leaves the guest is offered no paravirtual feature, but KVM
+  // honours the PV MSRs (kvmclock, steal time, async PF, PV EOI) regardless unless told
+  // to enforce the CPUID: then a guest's WRMSR to them takes #GP and KVM never writes
+  // into guest memory on its own. Kernels before 5.10 lack the capability.
+  if (kvm.can_enforce_pv_cpuid()) {
+    kvm_enable_cap cap{};
+    cap.cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID;
+    cap.args[0] = 1;
+    CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_ENABLE_CAP, &cap));
+  }
   return vcpu;
 }
 
 Status Vcpu::set_boot_state(const KvmSystem& kvm, uint64_t entry) {
   const int fd = fd_.get();
-  const bool xsave = cpu_has_xsave(kvm.supported_cpuid());
+  const bool xsave = cpu_has_xsave(kvm.guest_cpuid());
   kvm_sregs sregs{};
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_GET_SREGS, &sregs));
   set_long_mode_sregs(sregs, xsave);

@@ -14,7 +14,8 @@ namespace cryptine {
 
 class Vcpu {
  public:
-  // Creates vCPU 0 of vm_fd and gives it the host's supported CPUID.
+  // Creates vCPU 0 of vm_fd with KvmSystem::guest_cpuid() and, where KVM can, the
+  // paravirtual MSRs refused (KVM_CAP_ENFORCE_PV_FEATURE_CPUID).
   static Result<Vcpu> create(const KvmSystem& kvm, int vm_fd);
 
   // State for a cold boot: long-mode special registers, power-on FPU state, XCR0

@@ -1,6 +1,6 @@
 // VcpuState: everything of a vCPU that a guest can change, captured at the snapshot and
 // restored on every reset (general, special and debug registers, x87/SSE/AVX state,
-// XCR0, pending events, and the MSRs a guest may write).
+// XCR0, pending events, the MSRs (see vcpu_msrs_x86_64.h) and the TSC offset).
 #pragma once
 
 #include <linux/kvm.h>
@@ -12,6 +12,7 @@
 #include "vmm/kvm_uapi_x86_64.h"
 #include "vmm/result.h"
 #include "vmm/vcpu_kvm_x86_64.h"
+#include "vmm/vcpu_msrs_x86_64.h"
 
 namespace cryptine {
 
@@ -22,14 +23,11 @@ struct VcpuState {
   kvm_xcrs xcrs{};
   kvm_debugregs debugregs{};
   kvm_vcpu_events events{};
-  std::vector<kvm_msr_entry> msrs;
+  MsrState msrs;
 };
 
-// The MSRs a guest can write that reset must restore, intersected with what this KVM
-// reports in KVM_GET_MSR_INDEX_LIST. The TSC is left out on purpose: time moves on.
-Result<std::vector<uint32_t>> guest_writable_msrs(const KvmSystem& kvm);
-
-// Captures the state. The vCPU must have no I/O pending (see Vcpu::complete_pending_io).
+// Captures the state, with the MSRs of msr_candidates(). The vCPU must have no I/O
+// pending (see Vcpu::complete_pending_io).
 Result<VcpuState> capture_vcpu_state(Vcpu& vcpu, std::span<const uint32_t> msr_indices);
 
 Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state);

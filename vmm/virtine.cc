@@ -193,8 +193,9 @@ Result<std::shared_ptr<const Snapshot>> Virtine::take_snapshot(const KvmSystem& 
   if (state_ != State::kReady) return Error(ErrorCode::kInvalidArgument, "snapshot of a virtine that is not ready");
   if (io_pending_) CRYPTINE_TRY_STATUS(vcpu_.complete_pending_io());
   io_pending_ = false;
-  std::vector<uint32_t> msrs = CRYPTINE_TRY(guest_writable_msrs(kvm));
+  std::vector<uint32_t> msrs = CRYPTINE_TRY(msr_candidates(kvm, vcpu_.fd()));
   VcpuState state = CRYPTINE_TRY(capture_vcpu_state(vcpu_, msrs));
+  CRYPTINE_TRY_STATUS(keep_restorable_msrs(vcpu_.fd(), state.msrs));
 
   // The snapshot is the new baseline: forget the writes that led up to it.
   kvm_dirty_log log{};

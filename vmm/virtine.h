@@ -68,10 +68,10 @@ class Virtine {
   Result<std::shared_ptr<const Snapshot>> take_snapshot(const KvmSystem& kvm);
 
   // Returns to the snapshot: the pages written since (by the guest, per KVM's dirty
-  // log, or by the host) are copied back, every vCPU register, FPU/XSAVE state, XCR0
-  // and the guest-writable MSRs restored, and fresh entropy put in the boot info.
-  // No VM is created and nothing is mapped. A poisoned virtine cannot be reset, and a
-  // reset that fails part-way poisons it.
+  // log, or by the host) are copied back, every vCPU register, FPU/XSAVE state, XCR0,
+  // the MSRs KVM names (less a deny-list) and the TSC offset restored, and fresh
+  // entropy put in the boot info. No VM is created and nothing is mapped. A poisoned
+  // virtine cannot be reset, and a reset that fails part-way poisons it.
   Status reset();
 
   // Marks the virtine unusable, counted as a failure, and returns `error`: for callers

@@ -49,7 +49,7 @@ class SnapshotReset : public ::testing::Test {
 
   VcpuState state_now() {
     std::vector<uint32_t> msrs;
-    for (const kvm_msr_entry& e : snapshot_->vcpu().msrs) msrs.push_back(e.index);
+    for (const kvm_msr_entry& e : snapshot_->vcpu().msrs.entries) msrs.push_back(e.index);
     auto s = capture_vcpu_state(virtine_->vcpu(), msrs);
     EXPECT_TRUE(s.ok()) << s.error().message();
     return s.ok() ? *s : VcpuState{};
@@ -85,9 +85,10 @@ void ExpectSameState(const VcpuState& want, const VcpuState& got) {
   EXPECT_EQ(want.debugregs.dr7, got.debugregs.dr7);
   // x87/SSE legacy area (FCW..XMM15) plus the XSAVE header and the AVX upper halves.
   EXPECT_EQ(0, std::memcmp(want.xsave.region, got.xsave.region, 576 + 256)) << "x87/SSE/AVX state";
-  ASSERT_EQ(want.msrs.size(), got.msrs.size());
-  for (size_t i = 0; i < want.msrs.size(); ++i)
-    EXPECT_EQ(want.msrs[i].data, got.msrs[i].data) << "MSR " << std::hex << want.msrs[i].index;
+  EXPECT_EQ(want.msrs.tsc_offset, got.msrs.tsc_offset) << "TSC offset";
+  ASSERT_EQ(want.msrs.entries.size(), got.msrs.entries.size());
+  for (size_t i = 0; i < want.msrs.entries.size(); ++i)
+    EXPECT_EQ(want.msrs.entries[i].data, got.msrs.entries[i].data) << "MSR " << std::hex << want.msrs.entries[i].index;
 }
 
 TEST_F(SnapshotReset, GuestChangesAreVisibleBeforeTheReset) {
