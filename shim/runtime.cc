@@ -11,9 +11,11 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "vmm/counters.h"
+#include "vmm/process_fork.h"
 #include "vmm/watchdog.h"
 
 #ifndef CRYPTINE_DEFAULT_GUEST
@@ -39,7 +41,12 @@ struct KeyType {
 const KeyType kKeyTypes[] = {{"rsa", EVP_PKEY_RSA},       {"rsa-pss", EVP_PKEY_RSA_PSS}, {"ec", EVP_PKEY_EC},
                              {"x25519", EVP_PKEY_X25519}, {"ed25519", EVP_PKEY_ED25519}};
 
-std::mutex g_start_mu;
+// Both are held for long (a Runtime's construction, the guest's boot): fork() does not
+// wait for them, and a child that inherits one held (by a thread it does not have) makes
+// it anew and forgets what that thread was building (Runtime::after_fork_in_child).
+std::mutex g_runtime_mu;  // making the Runtime
+std::atomic<Runtime*> g_runtime{nullptr};
+std::mutex g_start_mu;    // kvm_, snapshot_, snapshot_generation_, started_
 
 // A thread's pool, rebuilt when the process has forked since it was made: the parent's
 // VMs belong to the parent (dropping them only closes fds and unmaps memory).
@@ -56,11 +63,33 @@ ThreadPool::~ThreadPool() { t_pool_destroyed = true; }
 
 }  // namespace
 
-void after_fork_in_child() { Runtime::get().fork_generation_.fetch_add(1); }
-
+// Never destroyed (threads and atexit handlers may outlive statics). Not a function-local
+// static: a child forked while another thread is in its constructor would wait forever on
+// its guard.
 Runtime& Runtime::get() {
-  static Runtime* runtime = new Runtime();
-  return *runtime;
+  if (Runtime* rt = g_runtime.load(std::memory_order_acquire); rt != nullptr) return *rt;
+  std::lock_guard lock(g_runtime_mu);
+  if (g_runtime.load(std::memory_order_relaxed) == nullptr) g_runtime.store(new Runtime(), std::memory_order_release);
+  return *g_runtime.load(std::memory_order_relaxed);
+}
+
+// Only the forking thread lives on in the child. A lock it finds held belonged to another
+// thread, caught mid-way: a Runtime being made (not yet published: the child makes its
+// own) or the guest's boot or a snapshot's remapping (kvm_ and snapshot_ may be half
+// written: forgotten, never touched, and the child boots anew). Leaks once, hangs never.
+void Runtime::after_fork_in_child() {
+  if (g_runtime_mu.try_lock()) g_runtime_mu.unlock();
+  else new (&g_runtime_mu) std::mutex();
+  if (g_start_mu.try_lock()) {
+    g_start_mu.unlock();
+    return;
+  }
+  new (&g_start_mu) std::mutex();
+  if (Runtime* rt = g_runtime.load(std::memory_order_relaxed); rt != nullptr) {
+    (void)rt->kvm_.release();
+    new (&rt->snapshot_) std::shared_ptr<const Snapshot>();
+    rt->started_.store(0);
+  }
 }
 
 Runtime::Runtime() {
@@ -73,7 +102,6 @@ Runtime::Runtime() {
   } else {
     for (const std::string& name : config_.algs) enable(name, true);
   }
-  pthread_atfork(nullptr, nullptr, after_fork_in_child);
 }
 
 void Runtime::enable(const std::string& name, bool warn_unknown) {
@@ -127,9 +155,27 @@ VirtineConfig Runtime::virtine_config() const {
   return vc;
 }
 
-bool Runtime::start_virtines() {
+std::shared_ptr<const Snapshot> Runtime::snapshot_here() {
   std::lock_guard lock(g_start_mu);
-  if (started_.load() != 0) return started_.load() > 0;
+  if (started_.load() == 0) (void)start_virtines();
+  if (started_.load() < 0) return nullptr;
+  if (snapshot_generation_ != fork_generation()) {
+    // A forked child: the parent's mapping of the snapshot was not inherited.
+    auto remapped = snapshot_->remap();
+    if (!remapped.ok()) {
+      std::fprintf(stderr, "cryptine: virtines unavailable in this child process (snapshot: %s); %s\n",
+                   remapped.error().message().c_str(),
+                   config_.fallback == Fallback::kNative ? "running natively" : "interposed calls will fail");
+      started_.store(-1);
+      return nullptr;
+    }
+    snapshot_ = *remapped;
+    snapshot_generation_ = fork_generation();
+  }
+  return snapshot_;
+}
+
+bool Runtime::start_virtines() {
   auto fail = [&](const std::string& why) {
     const char* then = config_.fallback == Fallback::kNative ? "running natively" : "interposed calls will fail";
     std::fprintf(stderr, "cryptine: virtines unavailable (%s); %s\n", why.c_str(), then);
@@ -158,6 +204,7 @@ bool Runtime::start_virtines() {
   auto snap = boot->take_snapshot(*kvm_);
   if (!snap.ok()) return fail("snapshot: " + snap.error().message());
   snapshot_ = *snap;
+  snapshot_generation_ = fork_generation();
   shim_counters().boot_run_ns.store(vmm_counters().read().run_ns);
   started_.store(1);
   return true;
@@ -165,11 +212,13 @@ bool Runtime::start_virtines() {
 
 VirtinePool* Runtime::thread_pool() {
   if (t_pool_destroyed) return nullptr;
-  const uint64_t generation = fork_generation_.load(std::memory_order_relaxed);
+  const uint64_t generation = fork_generation();
   if (t_pool.pool != nullptr && t_pool.generation == generation) return t_pool.pool.get();
-  t_pool.pool.reset();  // made before a fork: the parent's VMs
-  if (started_.load() < 0 || (started_.load() == 0 && !start_virtines())) return nullptr;
-  t_pool.pool = std::make_unique<VirtinePool>(*kvm_, snapshot_, virtine_config(), config_.pool);
+  t_pool.pool.reset();  // made before a fork: the parent's VMs (only their fds are closed)
+  if (started_.load() < 0) return nullptr;
+  std::shared_ptr<const Snapshot> snapshot = snapshot_here();
+  if (snapshot == nullptr) return nullptr;
+  t_pool.pool = std::make_unique<VirtinePool>(*kvm_, std::move(snapshot), virtine_config(), config_.pool);
   t_pool.generation = generation;
   return t_pool.pool.get();
 }
@@ -180,6 +229,11 @@ ShimCounters& shim_counters() {
 }
 
 namespace {
+__attribute__((constructor)) void register_fork_handler() {
+  if (pthread_atfork(nullptr, nullptr, Runtime::after_fork_in_child) != 0)
+    std::fprintf(stderr, "cryptine: pthread_atfork failed; a child forked beside busy threads may hang\n");
+}
+
 // CRYPTINE_STATS is read at load, alone (the rest of the configuration, and its warnings,
 // wait for the first interposed call), so the line is printed even without one.
 __attribute__((constructor)) void print_stats_at_exit_if_asked() {

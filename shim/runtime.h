@@ -58,12 +58,17 @@ class Runtime {
   bool mac_enabled(const char* mac_name) const;
   bool pkey_enabled(const EVP_PKEY* pkey) const;
 
-  // Changes in a child after fork(): what was made before belongs to the parent.
-  uint64_t fork_generation() const { return fork_generation_.load(std::memory_order_relaxed); }
+  // fork(): a child's only thread must never wait for a lock some other thread of the
+  // parent held at the fork (see fork_safety.h). Registered at load.
+  static void after_fork_in_child();
 
  private:
   Runtime();
-  bool start_virtines();  // KVM and the snapshot, once per process
+  // The snapshot this process starts virtines from, booting the guest on first use (once
+  // per process) and mapping the parent's snapshot anew in a forked child; nullptr if
+  // virtines are unavailable.
+  std::shared_ptr<const Snapshot> snapshot_here();
+  bool start_virtines();  // KVM and the snapshot; under g_start_mu
   VirtineConfig virtine_config() const;
 
   Config config_;
@@ -74,9 +79,8 @@ class Runtime {
   bool hmac_enabled_ = false;
   std::unique_ptr<KvmSystem> kvm_;
   std::shared_ptr<const Snapshot> snapshot_;
-  std::atomic<int> started_{0};  // 0 not yet, 1 running, -1 unavailable
-  std::atomic<uint64_t> fork_generation_{0};
-  friend void after_fork_in_child();
+  uint64_t snapshot_generation_ = 0;  // the fork_generation() snapshot_ is mapped in
+  std::atomic<int> started_{0};       // 0 not yet, 1 running, -1 unavailable
 };
 
 }  // namespace cryptine
