@@ -24,6 +24,7 @@ TwinTable& twins() {
   static TwinTable* table = new TwinTable();  // never destroyed: threads may outlive statics
   return *table;
 }
+[[maybe_unused]] TwinTable& twins_made_at_load = twins();  // before threads exist: see twin_table.h
 
 std::span<const uint8_t> bytes(const unsigned char* p, int n) {
   return p == nullptr || n <= 0 ? std::span<const uint8_t>() : std::span<const uint8_t>(p, static_cast<size_t>(n));

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "shim/fork_safety.h"
+
 #include "shim/key_operation.h"
 #include "shim/md_context_links.h"
 #include "shim/real_symbol.h"
@@ -53,7 +55,7 @@ class Shadows {
   }
 
  private:
-  std::mutex mu_;
+  ForkSafeMutex mu_;  // never inherited held by a forked child
   std::unordered_map<const EVP_MD_CTX*, Shadow> map_;
 };
 
@@ -61,6 +63,7 @@ Shadows& shadows() {
   static Shadows* s = new Shadows();  // never destroyed: threads may outlive statics
   return *s;
 }
+[[maybe_unused]] Shadows& shadows_made_at_load = shadows();  // before threads exist: see fork_safety.h
 
 // After OpenSSL initialised `ctx` for signing: a shadow with the same digest, if the key
 // is served here and the signature is digest-then-sign (a digest is named).

@@ -20,6 +20,7 @@ TwinTable& twins() {
   static TwinTable* table = new TwinTable();  // never destroyed: threads may outlive statics
   return *table;
 }
+[[maybe_unused]] TwinTable& twins_made_at_load = twins();  // before threads exist: see twin_table.h
 
 void forget(const EVP_MD_CTX* ctx) {
   if (auto twin = twins().take(ctx)) release_twin(*twin);

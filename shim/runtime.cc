@@ -12,11 +12,13 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <vector>
 
 #include "shim/confinement.h"
 #include "vmm/counters.h"
+#include "vmm/process_fork.h"
 #include "vmm/watchdog.h"
 
 #ifndef CRYPTINE_DEFAULT_GUEST
@@ -42,7 +44,12 @@ struct KeyType {
 const KeyType kKeyTypes[] = {{"rsa", EVP_PKEY_RSA},       {"rsa-pss", EVP_PKEY_RSA_PSS}, {"ec", EVP_PKEY_EC},
                              {"x25519", EVP_PKEY_X25519}, {"ed25519", EVP_PKEY_ED25519}};
 
-std::mutex g_start_mu;
+// Both are held for long (a Runtime's construction, the guest's boot): fork() does not
+// wait for them, and a child that inherits one held (by a thread it does not have) makes
+// it anew and forgets what that thread was building (Runtime::after_fork_in_child).
+std::mutex g_runtime_mu;  // making the Runtime
+std::atomic<Runtime*> g_runtime{nullptr};
+std::mutex g_start_mu;    // kvm_, snapshot_, snapshot_generation_, started_
 
 // A thread's pool, rebuilt when the process has forked since it was made: the parent's
 // VMs belong to the parent (dropping them only closes fds and unmaps memory).
@@ -59,11 +66,33 @@ ThreadPool::~ThreadPool() { t_pool_destroyed = true; }
 
 }  // namespace
 
-void after_fork_in_child() { Runtime::get().fork_generation_.fetch_add(1); }
-
+// Never destroyed (threads and atexit handlers may outlive statics). Not a function-local
+// static: a child forked while another thread is in its constructor would wait forever on
+// its guard.
 Runtime& Runtime::get() {
-  static Runtime* runtime = new Runtime();
-  return *runtime;
+  if (Runtime* rt = g_runtime.load(std::memory_order_acquire); rt != nullptr) return *rt;
+  std::lock_guard lock(g_runtime_mu);
+  if (g_runtime.load(std::memory_order_relaxed) == nullptr) g_runtime.store(new Runtime(), std::memory_order_release);
+  return *g_runtime.load(std::memory_order_relaxed);
+}
+
+// Only the forking thread lives on in the child. A lock it finds held belonged to another
+// thread, caught mid-way: a Runtime being made (not yet published: the child makes its
+// own) or the guest's boot or a snapshot's remapping (kvm_ and snapshot_ may be half
+// written: forgotten, never touched, and the child boots anew). Leaks once, hangs never.
+void Runtime::after_fork_in_child() {
+  if (g_runtime_mu.try_lock()) g_runtime_mu.unlock();
+  else new (&g_runtime_mu) std::mutex();
+  if (g_start_mu.try_lock()) {
+    g_start_mu.unlock();
+    return;
+  }
+  new (&g_start_mu) std::mutex();
+  if (Runtime* rt = g_runtime.load(std::memory_order_relaxed); rt != nullptr) {
+    (void)rt->kvm_.release();
+    new (&rt->snapshot_) std::shared_ptr<const Snapshot>();
+    rt->started_.store(0);
+  }
 }
 
 Runtime::Runtime() {
@@ -76,7 +105,6 @@ Runtime::Runtime() {
   } else {
     for (const std::string& name : config_.algs) enable(name, true);
   }
-  pthread_atfork(nullptr, nullptr, after_fork_in_child);
 }
 
 void Runtime::enable(const std::string& name, bool warn_unknown) {
@@ -176,8 +204,23 @@ bool Runtime::confined_now() {
   return true;
 }
 
-bool Runtime::start_virtines() {
+std::shared_ptr<const Snapshot> Runtime::snapshot_here() {
   std::lock_guard lock(g_start_mu);
+  if (!start_virtines()) return nullptr;
+  if (snapshot_generation_ != fork_generation()) {
+    // A forked child: the parent's mapping of the snapshot was not inherited.
+    auto remapped = snapshot_->remap();
+    if (!remapped.ok()) {
+      (void)start_failed(std::move(remapped).error().context("mapping the snapshot in a forked child"));
+      return nullptr;
+    }
+    snapshot_ = *remapped;
+    snapshot_generation_ = fork_generation();
+  }
+  return snapshot_;
+}
+
+bool Runtime::start_virtines() {
   if (started_.load() > 0) return true;
   if (started_.load() < 0 && !retry_due()) return false;
   if (seccomp_inherited()) {
@@ -192,10 +235,15 @@ bool Runtime::start_virtines() {
     started_.store(1);
     return true;
   }
-  const bool retry = worth_retrying(started.error());
+  return start_failed(started.error());
+}
+
+// Says the first failure, and when the next start may be tried; always false.
+bool Runtime::start_failed(const Error& error) {
+  const bool retry = worth_retrying(error);
   if (start_failures_++ == 0) {  // said once; the retries are silent
     const char* then = config_.fallback == Fallback::kNative ? "running natively" : "interposed calls will fail";
-    std::fprintf(stderr, "cryptine: virtines unavailable (%s); %s%s\n", started.error().message().c_str(), then,
+    std::fprintf(stderr, "cryptine: virtines unavailable (%s); %s%s\n", error.message().c_str(), then,
                  retry ? ", retrying with backoff" : "");
   }
   if (retry) {
@@ -237,6 +285,7 @@ Status Runtime::boot_and_snapshot() {
   auto snap = boot->take_snapshot(*kvm_);
   if (!snap.ok()) return std::move(snap).error().context("snapshot");
   snapshot_ = *snap;
+  snapshot_generation_ = fork_generation();
   shim_counters().boot_run_ns.store(vmm_counters().read().run_ns);
   return {};
 }
@@ -244,12 +293,13 @@ Status Runtime::boot_and_snapshot() {
 VirtinePool* Runtime::thread_pool() {
   // Checked before anything that could make a VM, an ioctl or a timer.
   if (t_pool_destroyed || confined_now()) return nullptr;
-  const uint64_t generation = fork_generation_.load(std::memory_order_relaxed);
+  const uint64_t generation = fork_generation();
   if (t_pool.pool != nullptr && t_pool.generation == generation) return t_pool.pool.get();
-  t_pool.pool.reset();  // made before a fork: the parent's VMs
+  t_pool.pool.reset();  // made before a fork: the parent's VMs (only their fds are closed)
   if (started_.load() < 0 && !retry_due()) return nullptr;
-  if (started_.load() <= 0 && !start_virtines()) return nullptr;
-  t_pool.pool = std::make_unique<VirtinePool>(*kvm_, snapshot_, virtine_config(), config_.pool);
+  std::shared_ptr<const Snapshot> snapshot = snapshot_here();
+  if (snapshot == nullptr) return nullptr;
+  t_pool.pool = std::make_unique<VirtinePool>(*kvm_, std::move(snapshot), virtine_config(), config_.pool);
   t_pool.generation = generation;
   return t_pool.pool.get();
 }
@@ -260,6 +310,11 @@ ShimCounters& shim_counters() {
 }
 
 namespace {
+__attribute__((constructor)) void register_fork_handler() {
+  if (pthread_atfork(nullptr, nullptr, Runtime::after_fork_in_child) != 0)
+    std::fprintf(stderr, "cryptine: pthread_atfork failed; a child forked beside busy threads may hang\n");
+}
+
 // CRYPTINE_STATS is read at load, alone (the rest of the configuration, and its warnings,
 // wait for the first interposed call), so the line is printed even without one.
 __attribute__((constructor)) void print_stats_at_exit_if_asked() {

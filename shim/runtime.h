@@ -59,8 +59,9 @@ class Runtime {
   bool mac_enabled(const char* mac_name) const;
   bool pkey_enabled(const EVP_PKEY* pkey) const;
 
-  // Changes in a child after fork(): what was made before belongs to the parent.
-  uint64_t fork_generation() const { return fork_generation_.load(std::memory_order_relaxed); }
+  // fork(): a child's only thread must never wait for a lock some other thread of the
+  // parent held at the fork (see fork_safety.h). Registered at load.
+  static void after_fork_in_child();
 
   // Whether the process is under a seccomp filter (no virtine may run); says so on stderr
   // the first time it is.
@@ -68,9 +69,14 @@ class Runtime {
 
  private:
   Runtime();
-  // KVM and the snapshot, once per process; a failure for want of a resource is retried
+  // The snapshot this process starts virtines from, booting the guest on first use (once
+  // per process) and mapping the parent's snapshot anew in a forked child; nullptr if
+  // virtines are unavailable.
+  std::shared_ptr<const Snapshot> snapshot_here();
+  // KVM and the snapshot; under g_start_mu. A failure for want of a resource is retried
   // (at most once a second at first, backing off to once a minute), any other is final.
   bool start_virtines();
+  bool start_failed(const Error& error);
   Status boot_and_snapshot();
   bool retry_due() const;
   VirtineConfig virtine_config() const;
@@ -83,12 +89,11 @@ class Runtime {
   bool hmac_enabled_ = false;
   std::unique_ptr<KvmSystem> kvm_;
   std::shared_ptr<const Snapshot> snapshot_;
-  std::atomic<int> started_{0};  // 0 not yet, 1 running, -1 unavailable
+  uint64_t snapshot_generation_ = 0;  // the fork_generation() snapshot_ is mapped in
+  std::atomic<int> started_{0};       // 0 not yet, 1 running, -1 unavailable
   std::atomic<uint64_t> retry_at_ns_{0};  // when started_ is -1: next try (0: never)
-  unsigned start_failures_ = 0;           // under the start lock
-  std::atomic<uint64_t> fork_generation_{0};
+  unsigned start_failures_ = 0;           // under g_start_mu
   std::atomic<bool> confinement_said_{false};
-  friend void after_fork_in_child();
 };
 
 }  // namespace cryptine

@@ -3,13 +3,16 @@
 // The program keeps its own EVP_*_CTX (initialised with the algorithm only, so
 // OpenSSL's read-only accessors keep answering); the keyed state lives in the guest
 // under `handle`, in the virtine of `lease`. One table per context type, so a pointer
-// is never taken for a context of another type. Lookups take a shared lock only.
+// is never taken for a context of another type. Lookups take a shared lock only. The lock
+// is a ForkSafeMutex (never inherited held by a forked child), and each table is made at
+// load, before threads exist: a function-local static still being made at a fork would
+// hang the child at its first use.
 #pragma once
 
 #include <optional>
-#include <shared_mutex>
 #include <unordered_map>
 
+#include "shim/fork_safety.h"
 #include "shim/guest_ops.h"
 #include "shim/real_symbol.h"
 #include "shim/virtine_lease.h"
@@ -43,7 +46,7 @@ class TwinTable {
   }
 
  private:
-  mutable std::shared_mutex mu_;
+  mutable ForkSafeMutex mu_;
   std::unordered_map<const void*, Twin> map_;
 };
 

@@ -3,6 +3,7 @@
 #include "shim/confinement.h"
 #include "shim/guest_ops.h"
 #include "shim/runtime.h"
+#include "vmm/process_fork.h"
 
 namespace cryptine {
 namespace {
@@ -12,21 +13,29 @@ thread_local LeaseRef t_thread_lease;
 
 }  // namespace
 
+Lease::Lease() : fork_generation_(fork_generation()) {}
+
+bool Lease::ours() const { return fork_generation_ == fork_generation(); }
+
+// A lease the parent made before fork() is never locked here: a thread of the parent may
+// have held its lock (mid-call) when the process forked, and that thread does not exist in
+// the child. So the check comes before the lock.
 Status Lease::with_virtine(const std::function<Status(Virtine&)>& fn) {
-  std::lock_guard lock(mu_);
+  if (!ours())
+    return Error(ErrorCode::kUnsupported, "this context was made before fork(); its virtine belongs to the parent");
   // Before anything that could make a system call: running the virtine takes ioctls
   // (and timers) that the process's seccomp filter may kill it for.
   if (confined())
     return Error(ErrorCode::kUnsupported,
                  "the process is under a seccomp filter; this context's virtine can no longer run");
-  if (fork_generation_ != Runtime::get().fork_generation())
-    return Error(ErrorCode::kUnsupported, "this context was made before fork(); its virtine belongs to the parent");
+  std::lock_guard lock(mu_);
   if (!virtine_.has_value() || virtine_->state() != Virtine::State::kReady)
     return Error(ErrorCode::kGuestFault, "this context's virtine failed earlier; the context is lost");
   return fn(*virtine_);
 }
 
 void Lease::add_context() {
+  if (!ours()) return;  // never: copying a parent's context fails first
   std::lock_guard lock(mu_);
   ++contexts_;
 }
@@ -35,10 +44,10 @@ Result<LeaseRef> lease_for_new_context() {
   Runtime& rt = Runtime::get();
   if (rt.confined_now()) return Error(ErrorCode::kUnsupported, "the process is under a seccomp filter");
   const bool per_thread = rt.config().scope == Scope::kThread;
+  if (per_thread && t_thread_lease != nullptr && !t_thread_lease->ours()) t_thread_lease.reset();  // the parent's
   if (per_thread && t_thread_lease != nullptr) {
     std::lock_guard lock(t_thread_lease->mu_);
-    if (t_thread_lease->fork_generation_ == rt.fork_generation() && t_thread_lease->virtine_.has_value() &&
-        t_thread_lease->virtine_->state() == Virtine::State::kReady) {
+    if (t_thread_lease->virtine_.has_value() && t_thread_lease->virtine_->state() == Virtine::State::kReady) {
       ++t_thread_lease->contexts_;
       return t_thread_lease;
     }
@@ -49,23 +58,26 @@ Result<LeaseRef> lease_for_new_context() {
   auto lease = std::make_shared<Lease>();
   lease->virtine_.emplace(std::move(virtine));
   lease->contexts_ = 1;
-  lease->fork_generation_ = rt.fork_generation();
   lease->thread_shared_ = per_thread;
   if (per_thread) t_thread_lease = lease;
   return lease;
 }
 
 void drop_context(const LeaseRef& lease, uint32_t handle) {
+  // The parent's lease is only forgotten: no lock (see with_virtine), no guest call, no
+  // reset. When its last reference goes, its virtine's fds are closed and its mappings,
+  // which the child never inherited (MADV_DONTFORK), are forgotten, not unmapped.
+  if (!lease->ours()) return;
   Runtime& rt = Runtime::get();
   std::optional<Virtine> to_pool;
   {
     std::lock_guard lock(lease->mu_);
     if (lease->contexts_ > 0) --lease->contexts_;
-    const bool ours = lease->fork_generation_ == rt.fork_generation();
+    if (!lease->virtine_.has_value()) return;
     // Under a seccomp filter the virtine is forgotten, not reset: no ioctl, only close()
     // and munmap() when its last context goes (OpenSSH's filter allows both).
-    if (!ours || !lease->virtine_.has_value() || confined()) {
-      if (lease->contexts_ == 0) lease->virtine_.reset();  // the parent's VM, or one under a filter: only our fds and mappings go
+    if (confined()) {
+      if (lease->contexts_ == 0) lease->virtine_.reset();
       return;
     }
     if (lease->contexts_ > 0) {

@@ -20,6 +20,8 @@ namespace cryptine {
 
 class Lease {
  public:
+  Lease();
+
   // Runs `fn` on the virtine, one caller at a time (copies of a context may be used on
   // different threads). An error when the virtine is gone: poisoned by an earlier call,
   // or made by the parent before a fork (a child cannot run its parent's VMs).
@@ -28,14 +30,20 @@ class Lease {
   // A context joined this lease (a copy of one in it).
   void add_context();
 
+  // Whether the lease was made in this process (not by the parent before a fork()).
+  bool ours() const;
+
  private:
   friend Result<std::shared_ptr<Lease>> lease_for_new_context();
   friend void drop_context(const std::shared_ptr<Lease>& lease, uint32_t handle);
 
+  // Held across a whole guest call, so a forked child may inherit it held: the child
+  // never takes the lock of a lease it did not make (see ours()), and fork() does not
+  // wait for it.
   std::mutex mu_;
   std::optional<Virtine> virtine_;
   uint32_t contexts_ = 0;
-  uint64_t fork_generation_ = 0;
+  const uint64_t fork_generation_;  // fixed before the lease is shared: read without mu_
   bool thread_shared_ = false;
 };
 

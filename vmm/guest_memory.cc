@@ -9,6 +9,7 @@
 
 #include "vmm/counters.h"
 #include "vmm/guest_abi.h"
+#include "vmm/process_fork.h"
 
 namespace cryptine {
 
@@ -19,7 +20,9 @@ Result<GuestMemory> GuestMemory::create(uint64_t size) {
   void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (addr == MAP_FAILED) return Error::from_errno("mmap guest memory");
   count(vmm_counters().mappings);
-  return GuestMemory(Mapping(addr, size));
+  Mapping mapping(addr, size);
+  CRYPTINE_TRY_STATUS(keep_from_children(addr, size, "guest memory"));
+  return GuestMemory(std::move(mapping));
 }
 
 Result<GuestMemory> GuestMemory::map_private(int fd, uint64_t size) {
@@ -28,7 +31,9 @@ Result<GuestMemory> GuestMemory::map_private(int fd, uint64_t size) {
   void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
   if (addr == MAP_FAILED) return Error::from_errno("mmap snapshot copy-on-write");
   count(vmm_counters().mappings);
-  return GuestMemory(Mapping(addr, size));
+  Mapping mapping(addr, size);
+  CRYPTINE_TRY_STATUS(keep_from_children(addr, size, "guest memory (snapshot copy-on-write)"));
+  return GuestMemory(std::move(mapping));
 }
 
 Result<std::span<uint8_t>> GuestMemory::checked_span(GuestAddr addr, uint64_t len) const {

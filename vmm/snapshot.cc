@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "vmm/counters.h"
+#include "vmm/process_fork.h"
 
 namespace cryptine {
 namespace {
@@ -44,12 +45,27 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::create(const GuestMemory& memo
   if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
     return Error::from_errno("fcntl F_ADD_SEALS snapshot");
 
-  void* image = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  if (image == MAP_FAILED) return Error::from_errno("mmap snapshot");
-  count(vmm_counters().mappings);
-  snap->image_ = Mapping(image, size);
+  CRYPTINE_TRY_STATUS(snap->map_image(size));
   snap->vcpu_ = std::move(vcpu);
   return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+Result<std::shared_ptr<const Snapshot>> Snapshot::remap() const {
+  std::shared_ptr<Snapshot> snap(new Snapshot());
+  snap->memfd_.reset(::fcntl(memfd_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!snap->memfd_.valid()) return Error::from_errno("fcntl F_DUPFD_CLOEXEC snapshot");
+  CRYPTINE_TRY_STATUS(snap->map_image(image_.size()));
+  snap->vcpu_ = vcpu_;
+  snap->nonzero_pages_ = nonzero_pages_;
+  return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+Status Snapshot::map_image(uint64_t size) {
+  void* image = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, memfd_.get(), 0);
+  if (image == MAP_FAILED) return Error::from_errno("mmap snapshot");
+  count(vmm_counters().mappings);
+  image_ = Mapping(image, size);
+  return keep_from_children(image, size, "snapshot");
 }
 
 }  // namespace cryptine

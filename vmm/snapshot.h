@@ -18,6 +18,10 @@ class Snapshot {
   // Records `memory` into a sealed memfd and keeps `vcpu` as the state to restore.
   static Result<std::shared_ptr<const Snapshot>> create(const GuestMemory& memory, VcpuState vcpu);
 
+  // The same snapshot for a child process after fork(): the parent's image is not
+  // inherited (MADV_DONTFORK), so the sealed memfd is mapped anew, on a fd of its own.
+  Result<std::shared_ptr<const Snapshot>> remap() const;
+
   int memfd() const { return memfd_.get(); }
   uint64_t mem_size() const { return image_.size(); }
   // The recorded memory, read-only, for restoring pages and for tests.
@@ -28,6 +32,7 @@ class Snapshot {
 
  private:
   Snapshot() = default;
+  Status map_image(uint64_t size);  // image_ from memfd_, read-only, kept from children
   UniqueFd memfd_;
   Mapping image_;
   VcpuState vcpu_;

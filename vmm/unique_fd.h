@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "vmm/counters.h"
+#include "vmm/process_fork.h"
 
 namespace cryptine {
 
@@ -35,17 +36,22 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// A Mapping made before a fork() is only forgotten in the child, never unmapped: the
+// monitor's mappings are not inherited (MADV_DONTFORK, see process_fork.h), so the range
+// may hold one of the child's own mappings by then.
 class Mapping {
  public:
   Mapping() = default;
-  Mapping(void* addr, size_t size) : addr_(addr), size_(size) {}
+  Mapping(void* addr, size_t size) : addr_(addr), size_(size), generation_(fork_generation()) {}
   Mapping(Mapping&& other) noexcept
-      : addr_(std::exchange(other.addr_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+      : addr_(std::exchange(other.addr_, nullptr)), size_(std::exchange(other.size_, 0)),
+        generation_(other.generation_) {}
   Mapping& operator=(Mapping&& other) noexcept {
     if (this != &other) {
       reset();
       addr_ = std::exchange(other.addr_, nullptr);
       size_ = std::exchange(other.size_, 0);
+      generation_ = other.generation_;
     }
     return *this;
   }
@@ -56,7 +62,7 @@ class Mapping {
   void* get() const { return addr_; }
   size_t size() const { return size_; }
   void reset() {
-    if (addr_ != nullptr) {
+    if (addr_ != nullptr && generation_ == fork_generation()) {
       ::munmap(addr_, size_);
       count(vmm_counters().unmappings);
     }
@@ -67,6 +73,7 @@ class Mapping {
  private:
   void* addr_ = nullptr;
   size_t size_ = 0;
+  uint64_t generation_ = 0;  // fork_generation() when mapped
 };
 
 }  // namespace cryptine

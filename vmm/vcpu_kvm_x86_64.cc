@@ -9,6 +9,7 @@
 #include "vmm/guest_memory.h"
 #include "vmm/kvm_uapi_x86_64.h"
 #include "vmm/long_mode_x86_64.h"
+#include "vmm/process_fork.h"
 
 namespace cryptine {
 namespace {
@@ -34,6 +35,7 @@ Result<Vcpu> Vcpu::create(const KvmSystem& kvm, int vm_fd) {
   if (area == MAP_FAILED) return Error::from_errno("mmap kvm_run");
   count(vmm_counters().mappings);
   vcpu.run_area_ = Mapping(area, kvm.vcpu_mmap_size());
+  CRYPTINE_TRY_STATUS(keep_from_children(area, kvm.vcpu_mmap_size(), "kvm_run"));
   vcpu.run_ = static_cast<kvm_run*>(area);
 
   // CPUID first: KVM validates CR4 bits (OSXSAVE) against the guest's CPUID.
