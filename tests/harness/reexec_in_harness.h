@@ -1,5 +1,6 @@
-// For programs that need /dev/kvm (KVM tests, benchmarks): where the host has none,
-// re-execute this same binary inside the KVM harness instead of failing or skipping.
+// For programs that need /dev/kvm (KVM tests, benchmarks): re-execute this same binary
+// through run-in-kvm, which runs it here where the host's KVM is usable and inside the
+// KVM harness where it is not (none, or kvm-pvm), instead of failing or skipping.
 #pragma once
 
 #include <unistd.h>
@@ -11,11 +12,12 @@
 
 namespace cryptine::harness {
 
-// Returns only if /dev/kvm is usable here (or the exec failed: then exits 1).
+// Returns once run-in-kvm has chosen where this runs and /dev/kvm is there (otherwise
+// exits 1).
 inline void reexec_in_kvm_harness_if_needed(int argc, char** argv) {
-  if (::access("/dev/kvm", R_OK | W_OK) == 0) return;
   if (std::getenv("CRYPTINE_IN_KVM_HARNESS") != nullptr) {
-    std::fprintf(stderr, "%s: no usable /dev/kvm even inside the KVM harness\n", argv[0]);
+    if (::access("/dev/kvm", R_OK | W_OK) == 0) return;
+    std::fprintf(stderr, "%s: no usable /dev/kvm even after run-in-kvm chose where to run\n", argv[0]);
     std::exit(1);
   }
   char self[PATH_MAX];
@@ -25,7 +27,6 @@ inline void reexec_in_kvm_harness_if_needed(int argc, char** argv) {
     std::exit(1);
   }
   self[n] = '\0';
-  ::setenv("CRYPTINE_IN_KVM_HARNESS", "1", 1);
   std::vector<char*> args = {const_cast<char*>(CRYPTINE_RUN_IN_KVM), self};
   for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
   args.push_back(nullptr);
