@@ -1,5 +1,7 @@
 #include "vmm/exit_decision.h"
 
+#include <linux/kvm.h>
+
 #include <cstdio>
 #include <string>
 
@@ -58,7 +60,13 @@ Result<Hypercall> decide_exit(const VmExit& exit) {
       return fault(std::string("MMIO ") + (exit.mmio_write ? "write to " : "read from ") + hex(exit.mmio_addr));
     case VmExit::Kind::kHlt: return fault("HLT outside the protocol");
     case VmExit::Kind::kShutdown: return fault("shutdown (triple fault)");
-    case VmExit::Kind::kInternalError: return fault("KVM internal error, suberror " + std::to_string(exit.detail));
+    case VmExit::Kind::kInternalError:
+      // Emulation failures are what a KVM that emulates the guest's kernel-mode code
+      // (kvm-pvm, in some cloud sandboxes) gives at the guest's first SSE instruction.
+      if (exit.detail == KVM_INTERNAL_ERROR_EMULATION)
+        return fault("KVM internal error, suberror 1: KVM could not emulate a guest instruction (a KVM that "
+                     "emulates guest kernel code, such as kvm-pvm, cannot run this guest; kvm_intel or kvm_amd can)");
+      return fault("KVM internal error, suberror " + std::to_string(exit.detail));
     case VmExit::Kind::kFailEntry: return fault("VM entry failed, hardware reason " + hex(exit.detail));
     case VmExit::Kind::kOther: break;
   }

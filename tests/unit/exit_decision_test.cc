@@ -74,7 +74,9 @@ TEST(ExitDecision, EveryOtherExitIsAFault) {
   ExpectFault(e, "triple fault");
   e.kind = VmExit::Kind::kInternalError;
   e.detail = 1;
-  ExpectFault(e, "internal error, suberror 1");
+  ExpectFault(e, "internal error, suberror 1: KVM could not emulate a guest instruction");
+  e.detail = 3;
+  ExpectFault(e, "internal error, suberror 3");
   e.kind = VmExit::Kind::kFailEntry;
   e.detail = 0x21;
   ExpectFault(e, "entry failed, hardware reason 0x21");
