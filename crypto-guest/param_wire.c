@@ -17,16 +17,18 @@ int param_list_decode(uint8_t* buf, size_t len, struct param_list* list) {
     if (h.type != CRYPTINE_PARAM_INTEGER && h.type != CRYPTINE_PARAM_UNSIGNED && h.type != CRYPTINE_PARAM_UTF8 &&
         h.type != CRYPTINE_PARAM_OCTETS)
       return 0;
-    const size_t record = sizeof(h) + padded(h.name_len) + padded(h.data_len); /* small: no overflow */
+    const size_t record = sizeof(h) + padded(h.name_len) + CRYPTINE_PARAM_DATA_ROOM(h.data_len); /* small */
     if (record > len - at) return 0;
     if (memchr(buf + at + sizeof(h), 0, h.name_len) != NULL) return 0; /* names have no NUL */
+    uint8_t* data = buf + at + sizeof(h) + padded(h.name_len);
+    if (data[h.data_len] != 0) return 0; /* OpenSSL may read text up to a NUL: one must be there */
     char* name = list->names[list->count];
     memcpy(name, buf + at + sizeof(h), h.name_len);
     name[h.name_len] = '\0';
     OSSL_PARAM* p = &list->params[list->count];
     p->key = name;
     p->data_type = h.type;
-    p->data = buf + at + sizeof(h) + padded(h.name_len);
+    p->data = data;
     p->data_size = h.data_len;
     p->return_size = OSSL_PARAM_UNMODIFIED;
     list->header_at[list->count++] = at;

@@ -122,7 +122,7 @@ static void fail(struct call* c, uint32_t status) {
 static void keep(struct call* c, enum slot_kind kind, void* ptr) {
   if ((c->rep.handle = slot_put(kind, ptr)) == 0) {
     free_by_kind(kind, ptr);
-    fail(c, CRYPTINE_STATUS_NO_SPACE);
+    fail(c, CRYPTINE_STATUS_TABLE_FULL);
   }
 }
 

@@ -28,6 +28,9 @@ Result<CryptoReply> request(Virtine& v, const CryptoRequest& r) {
     case CRYPTINE_STATUS_BAD_REQUEST:
       return v.poison(Error(ErrorCode::kGuestFault, "the guest refused a well-formed request"));
     case CRYPTINE_STATUS_NO_SPACE: return Error(ErrorCode::kOutOfRange, "output does not fit the request's window");
+    case CRYPTINE_STATUS_TABLE_FULL:
+      return Error(ErrorCode::kOutOfRange, "the virtine already holds " + std::to_string(CRYPTINE_MAX_HANDLES) +
+                                               " live contexts and keys; free some first");
     default: return v.poison(Error(ErrorCode::kGuestFault, "unknown reply status"));
   }
 }

@@ -39,7 +39,8 @@ Result<std::vector<uint8_t>> encode_params(const OSSL_PARAM* params) {
     h.name_len = static_cast<uint8_t>(name_len);
     h.type = static_cast<uint8_t>(p.data_type);
     const size_t at = out.size();
-    out.resize(at + sizeof(h) + padded(name_len) + padded(p.data_size));  // zero-filled padding
+    // Zero-filled: the name's padding, and the NUL and padding after the data.
+    out.resize(at + sizeof(h) + padded(name_len) + CRYPTINE_PARAM_DATA_ROOM(p.data_size));
     std::memcpy(out.data() + at, &h, sizeof(h));
     std::memcpy(out.data() + at + sizeof(h), p.key, name_len);
     if (p.data_size != 0) std::memcpy(out.data() + at + sizeof(h) + padded(name_len), p.data, p.data_size);
@@ -68,7 +69,7 @@ Status decode_get_reply(std::span<const uint8_t> reply, std::span<const uint8_t>
       if (p.data != nullptr && p.data_size != 0)
         std::memcpy(p.data, reply.data() + data_at, p.data_size);
     }
-    at = data_at + padded(mine.data_len);
+    at = data_at + CRYPTINE_PARAM_DATA_ROOM(mine.data_len);
   }
   return {};
 }

@@ -332,13 +332,14 @@ void print_stats() {
   const ShimCounters& counters_ = shim_counters();
   auto family = [&](Family f) { return counters_.by_family[static_cast<int>(f)].load(); };
   std::fprintf(stderr,
-               "cryptine stats: virtine_calls=%llu passed_through=%llu native_fallbacks=%llu failed=%llu "
+               "cryptine stats: virtine_calls=%llu passed_through=%llu native_fallbacks=%llu failed=%llu refused=%llu "
                "cipher=%llu digest=%llu mac=%llu pkey=%llu vm_creations=%llu exits=%llu resets=%llu pages_restored=%llu virtine_failures=%llu timeouts=%llu "
                "call_ns=%llu run_ns=%llu reset_ns=%llu payload_bytes=%llu\n",  // run_ns: after the boot
                static_cast<unsigned long long>(counters_.virtine_calls.load()),
                static_cast<unsigned long long>(counters_.passed_through.load()),
                static_cast<unsigned long long>(counters_.native_fallbacks.load()),
                static_cast<unsigned long long>(counters_.failed.load()),
+               static_cast<unsigned long long>(counters_.refused.load()),
                static_cast<unsigned long long>(family(Family::kCipher)),
                static_cast<unsigned long long>(family(Family::kDigest)),
                static_cast<unsigned long long>(family(Family::kMac)),

@@ -40,13 +40,17 @@ void fail_call(const Error& error) {
 
 namespace {
 // The end of a call that reached a virtine: when the guest's OpenSSL said no (a bad
-// tag, a wrong key size) the virtine did its job, so the call counts as served and
-// OpenSSL's own error is raised; any other error is a failed call.
+// tag, a wrong key size) the virtine did its job, so the call counts as served, and as
+// refused, and OpenSSL's own error is raised; any other error is a failed call.
 bool finish(Family family, uint64_t t0, const Status& s) {
   if (s.ok() || s.error().code() == ErrorCode::kCryptoFailed) count_call(family, t0);
   if (s.ok()) return true;
-  if (s.error().code() == ErrorCode::kCryptoFailed) raise_openssl_error(s.error());
-  else fail_call(s.error());
+  if (s.error().code() == ErrorCode::kCryptoFailed) {
+    Runtime::get().counters().refused.fetch_add(1, std::memory_order_relaxed);
+    raise_openssl_error(s.error());
+  } else {
+    fail_call(s.error());
+  }
   return false;
 }
 }  // namespace

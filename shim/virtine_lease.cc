@@ -3,13 +3,19 @@
 #include "shim/confinement.h"
 #include "shim/guest_ops.h"
 #include "shim/runtime.h"
+#include "vmm/guest_abi.h"
 #include "vmm/process_fork.h"
 
 namespace cryptine {
 namespace {
 
-// scope=thread: the thread's shared lease, replaced when its virtine is gone.
+// scope=thread: the thread's shared lease, replaced when its virtine is gone or full.
 thread_local LeaseRef t_thread_lease;
+
+// A thread's virtine takes new contexts up to this many; then the thread moves on to a
+// fresh one. The rest of the guest's table is room for copies, which must live beside
+// their original (a copy made in a full table fails with the table-full error).
+constexpr uint32_t kThreadLeaseContexts = CRYPTINE_MAX_HANDLES - 32;
 
 }  // namespace
 
@@ -48,8 +54,12 @@ Result<LeaseRef> lease_for_new_context() {
   if (per_thread && t_thread_lease != nullptr) {
     std::lock_guard lock(t_thread_lease->mu_);
     if (t_thread_lease->virtine_.has_value() && t_thread_lease->virtine_->state() == Virtine::State::kReady) {
-      ++t_thread_lease->contexts_;
-      return t_thread_lease;
+      if (t_thread_lease->contexts_ < kThreadLeaseContexts) {
+        ++t_thread_lease->contexts_;
+        return t_thread_lease;
+      }
+      // Full: it lives on with its contexts and, when the last goes, returns to a pool.
+      t_thread_lease->thread_shared_ = false;
     }
   }
   VirtinePool* pool = rt.thread_pool();

@@ -1,8 +1,9 @@
 // Leases: the virtine that one or more contexts live in, chosen by CRYPTINE_SCOPE.
 //
-// scope=context (and call, for streaming contexts): each context that is initialised
-// gets a virtine of its own; a copy of a context lives beside it in the same virtine.
-// scope=thread: all contexts a thread initialises share that thread's one virtine.
+// scope=context: each context that is initialised gets a virtine of its own; a copy of
+// a context lives beside it in the same virtine.
+// scope=thread: all contexts a thread initialises share that thread's virtine, up to
+// a limit below the guest's table size; then the thread moves to a fresh virtine.
 // When the last context of a lease goes, its virtine is reset to the snapshot (all its
 // keys gone) and, unless it is the thread's, given back to the calling thread's pool.
 #pragma once
@@ -44,7 +45,7 @@ class Lease {
   std::optional<Virtine> virtine_;
   uint32_t contexts_ = 0;
   const uint64_t fork_generation_;  // fixed before the lease is shared: read without mu_
-  bool thread_shared_ = false;
+  bool thread_shared_ = false;  // the thread's current lease: kept, not pooled, when empty
 };
 
 using LeaseRef = std::shared_ptr<Lease>;

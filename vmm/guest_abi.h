@@ -6,7 +6,7 @@
 #ifndef CRYPTINE_GUEST_ABI_H
 #define CRYPTINE_GUEST_ABI_H
 
-#define CRYPTINE_ABI_VERSION 1
+#define CRYPTINE_ABI_VERSION 2
 
 /* ---- Hypercalls ------------------------------------------------------------------
  * A hypercall is `out dx, eax` with dx one of these ports. Any other exit (other
@@ -116,8 +116,9 @@
 
 /* A param list (OSSL_PARAM array on the wire): records back to back, each a
  * cryptine_param header, then name_len bytes of name (no NUL) padded to 8, then data_len
- * bytes of data padded to 8, so data is 8-aligned in a list that is (OpenSSL reads
- * integer params in place). Types are OpenSSL's OSSL_PARAM_* numbers; only
+ * bytes of data and at least one zero byte, padded to 8 (CRYPTINE_PARAM_DATA_ROOM), so
+ * data is 8-aligned in a list that is (OpenSSL reads integer params in place) and text is
+ * NUL-terminated (OpenSSL reads some UTF-8 params, a KDF's digest name, as C strings). Types are OpenSSL's OSSL_PARAM_* numbers; only
  * values (never pointers) cross. return_size is 0 in requests; in a GET_PARAMS reply it
  * is OpenSSL's return_size, or CRYPTINE_PARAM_UNMODIFIED if the guest left it unset. */
 #define CRYPTINE_PARAM_MAX        16
@@ -128,6 +129,7 @@
 #define CRYPTINE_PARAM_UTF8       4
 #define CRYPTINE_PARAM_OCTETS     5
 #define CRYPTINE_PARAM_UNMODIFIED 0xffffffffu
+#define CRYPTINE_PARAM_DATA_ROOM(n) ((((uint64_t)(n)) + 8u) & ~(uint64_t)7u) /* data, NUL, padding */
 
 /* Reply status. Anything else in a reply is a protocol violation by the guest. */
 #define CRYPTINE_STATUS_OK           0
@@ -135,7 +137,8 @@
 #define CRYPTINE_STATUS_BAD_REQUEST  2 /* malformed or unknown request */
 #define CRYPTINE_STATUS_NO_HANDLE    3 /* unknown, freed or wrong-kind handle */
 #define CRYPTINE_STATUS_NO_SPACE     4 /* output would not fit; nothing written */
-#define CRYPTINE_STATUS_COUNT        5
+#define CRYPTINE_STATUS_TABLE_FULL   5 /* all CRYPTINE_MAX_HANDLES handles in use; nothing made */
+#define CRYPTINE_STATUS_COUNT        6
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>

@@ -97,7 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check(p.return_size == h.return_size && p.return_size != OSSL_PARAM_UNMODIFIED);
       check(kSizes[k] == 0 || std::memcmp(buf(k), value, kSizes[k]) == 0);
     }
-    at += sizeof(h) + padded(h.name_len) + padded(h.data_len);
+    at += sizeof(h) + padded(h.name_len) + CRYPTINE_PARAM_DATA_ROOM(h.data_len);
   }
   check(at == reply.size());
   check(params[which.size()].key == nullptr);  // the end marker was not touched

@@ -9,8 +9,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shim/guest_ops.h"
+#include "vmm/guest_abi.h"
 #include "tests/kvm/crypto_guest_fixture.h"
 
 namespace cryptine {
@@ -238,6 +240,55 @@ TEST_F(CryptoOps, NamedMacWithParamsMatchesHostHmac) {
   mac = guest::mac_final(*v_, *h, 48);
   ASSERT_TRUE(mac.ok()) << mac.error().message();
   EXPECT_EQ(*mac, Bytes(host, host + host_len));
+}
+
+// OpenSSL reads a digest name as a C string. "SHA2-256" is eight bytes, so before the wire
+// gave every value a NUL, what the previous request left in the mailbox after it was read
+// as part of the name (TLS 1.2's PRF failed so under scope thread).
+TEST_F(CryptoOps, ANameOfEightBytesIsReadWithoutWhatFollowsIt) {
+  const Bytes key = random_bytes(32), data = random_bytes(100);
+  auto filler = guest::digest(*v_, "SHA256", Bytes(4096, 'X'));  // the mailbox full of 'X'
+  ASSERT_TRUE(filler.ok()) << filler.error().message();
+  unsigned char host[EVP_MAX_MD_SIZE];
+  size_t host_len = 0;
+  ASSERT_NE(nullptr, EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(), data.data(),
+                               data.size(), host, sizeof(host), &host_len));
+  auto h = guest::mac_new(*v_, "HMAC");
+  ASSERT_TRUE(h.ok()) << h.error().message();
+  char md[] = "SHA2-256";
+  OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, md, 0), OSSL_PARAM_construct_end()};
+  auto set = guest::set_params(*v_, *h, digest);
+  ASSERT_TRUE(set.ok()) << set.error().message();
+  EXPECT_EQ(*set, 1);
+  const std::span<const uint8_t> k(key);
+  ASSERT_TRUE(guest::mac_start(*v_, *h, &k, nullptr).ok());
+  ASSERT_TRUE(guest::mac_update(*v_, *h, data).ok());
+  auto mac = guest::mac_final(*v_, *h, 32);
+  ASSERT_TRUE(mac.ok()) << mac.error().message();
+  EXPECT_EQ(*mac, Bytes(host, host + host_len));
+}
+
+// A full context table is said as such; nothing is lost and the virtine lives on.
+TEST_F(CryptoOps, AFullContextTableIsSaidAndTheVirtineLivesOn) {
+  std::vector<guest::Handle> handles;
+  for (int i = 0; i < CRYPTINE_MAX_HANDLES; ++i) {
+    auto h = guest::digest_init(*v_, "SHA256");
+    ASSERT_TRUE(h.ok()) << i << ": " << h.error().message();
+    handles.push_back(*h);
+  }
+  auto full = guest::digest_init(*v_, "SHA256");
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code(), ErrorCode::kOutOfRange);
+  EXPECT_NE(full.error().message().find("256 live contexts"), std::string::npos) << full.error().message();
+  EXPECT_EQ(v_->state(), Virtine::State::kReady);
+  ASSERT_TRUE(guest::free_handle(*v_, handles.back()).ok());
+  auto again = guest::digest_init(*v_, "SHA256");
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  ASSERT_TRUE(guest::digest_update(*v_, *again, Bytes{'a', 'b', 'c'}).ok());
+  auto md = guest::digest_final(*v_, *again);
+  ASSERT_TRUE(md.ok()) << md.error().message();
+  EXPECT_EQ((*md)[0], 0xba);  // SHA-256("abc") = ba7816bf...
+  EXPECT_EQ((*md)[31], 0xad);
 }
 
 // The host names only handles the guest gave it: a guest that says it has no such context

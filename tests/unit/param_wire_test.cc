@@ -52,6 +52,20 @@ TEST(ParamWire, EncodesEachTypeWithNameAndDataPaddedToEightBytes) {
   EXPECT_EQ(header_at(*wire, 96).type, CRYPTINE_PARAM_OCTETS);
 }
 
+// TLS 1.2's PRF names its digest "SHA2-256": eight bytes, so padding alone left no NUL
+// after it, and OpenSSL in the guest read the name on into whatever followed.
+TEST(ParamWire, TextOfAMultipleOfEightBytesArrivesNulTerminated) {
+  char digest[] = "SHA2-256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+  Bytes wire = encode_params(params).value();
+  ASSERT_EQ(wire.size(), 16u + 8 + 16);
+  wire.push_back('X');  // what a later request left in the mailbox
+  param_list list;
+  ASSERT_EQ(param_list_decode(wire.data(), wire.size() - 1, &list), 1);
+  ASSERT_EQ(list.params[0].data_size, 8u);
+  EXPECT_STREQ(static_cast<const char*>(list.params[0].data), "SHA2-256");
+}
+
 TEST(ParamWire, RefusesWhatCannotCrossByValueAndPastTheLimits) {
   void* p = nullptr;
   OSSL_PARAM ptr[] = {OSSL_PARAM_construct_octet_ptr("mac", &p, 16), OSSL_PARAM_construct_end()};
@@ -99,7 +113,7 @@ class GetReply : public ::testing::Test {
     std::memcpy(reply.data() + 16 + 8, &forty_two, sizeof(forty_two));
     const uint32_t rs_size = sizeof(size_t), rs_name = 6;
     std::memcpy(reply.data() + 4, &rs_size, 4);
-    const size_t second = 32;  // 16 + 8 (name) + 8 (size_t)
+    const size_t second = 40;  // 16 + 8 (name) + 16 (size_t, its NUL, padding)
     std::memcpy(reply.data() + second + 4, &rs_name, 4);
     std::memcpy(reply.data() + second + 16 + 8, "SHA256", 7);
     return reply;
@@ -117,7 +131,7 @@ TEST_F(GetReply, HonestReplyFillsValuesAndReturnSizes) {
 TEST_F(GetReply, UnmodifiedParamsStayUnmodified) {
   Bytes reply = honest_reply();
   const uint32_t unmodified = CRYPTINE_PARAM_UNMODIFIED;
-  std::memcpy(reply.data() + 32 + 4, &unmodified, 4);
+  std::memcpy(reply.data() + 40 + 4, &unmodified, 4);
   ASSERT_TRUE(decode_get_reply(reply, sent_, params_).ok());
   EXPECT_EQ(params_[1].return_size, OSSL_PARAM_UNMODIFIED);
   EXPECT_STREQ(name_, "");  // not copied
@@ -139,8 +153,8 @@ TEST_F(GetReply, EveryDeviationFromTheRequestIsAGuestFault) {
       {"first name_len changed", 8, 1, false, false},
       {"first type changed", 9, 1, false, false},
       {"first name changed", 16, 1, false, false},
-      {"second data_len changed", 32, -1, false, false},
-      {"second name changed", 32 + 16 + 3, 1, false, false},
+      {"second data_len changed", 40, -1, false, false},
+      {"second name changed", 40 + 16 + 3, 1, false, false},
   };
   for (const Case& c : cases) {
     Bytes reply = honest_reply();
@@ -195,10 +209,12 @@ TEST(GuestParamDecoder, RefusesEveryMalformedRecord) {
   EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 0) << "NUL first in the name";
   b = with(17, 0);
   EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 0) << "NUL inside the name";
-  b = with(0, 8);  // data_len 8: 16 + 8 + 8 = 32, an exact fit
+  b = with(0, 7);  // data_len 7: 16 + 8 + 8 (7 and a NUL) = 32, an exact fit
   EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 1) << "exact fit";
-  b = with(0, 9);  // 16 + 8 + 16 = 40: past the end
+  b = with(0, 8);  // 16 + 8 + 16 (8, a NUL, padding) = 40: past the end
   EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 0) << "one byte past";
+  b = with(24 + 4, 'x');  // the byte after the int's 4 data bytes
+  EXPECT_EQ(param_list_decode(b.data(), b.size(), &list), 0) << "no NUL after the data";
   Bytes huge = good;
   const uint32_t too_much = CRYPTINE_PARAM_DATA_MAX + 1;
   std::memcpy(huge.data(), &too_much, 4);

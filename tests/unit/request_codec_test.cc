@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace cryptine {
@@ -165,7 +166,7 @@ TEST_F(Codec, DecodeRejectsBadHeaders) {
   put_reply(CRYPTINE_STATUS_OK, 0, 0, 0x12345678);
   EXPECT_THAT(decode_reply(mailbox_, w).error().message(), HasSubstr("magic"));
   put_reply(CRYPTINE_STATUS_COUNT, 0, 0);
-  EXPECT_THAT(decode_reply(mailbox_, w).error().message(), HasSubstr("unknown status 5"));
+  EXPECT_THAT(decode_reply(mailbox_, w).error().message(), HasSubstr("unknown status " + std::to_string(CRYPTINE_STATUS_COUNT)));
   put_reply(CRYPTINE_STATUS_CRYPTO_ERROR, 0, 4);
   EXPECT_THAT(decode_reply(mailbox_, w).error().message(), HasSubstr("failed reply with output"));
   put_reply(CRYPTINE_STATUS_CRYPTO_ERROR, 0, 0);
