@@ -35,7 +35,6 @@ bool parse_bool(const std::string& v, bool* out) {
 
 const char* scope_name(Scope scope) {
   switch (scope) {
-    case Scope::kCall: return "call";
     case Scope::kContext: return "context";
     case Scope::kThread: return "thread";
   }
@@ -66,7 +65,9 @@ Config parse_config(const std::function<const char*(const char*)>& getenv, std::
   }
   if (const char* v = getenv("CRYPTINE_SCOPE"); v != nullptr) {
     const std::string s = lower(v);
-    if (s == "call") c.scope = Scope::kCall;
+    // "call" was once a scope; one-shot calls are call-scoped whatever the scope says.
+    if (s == "call")
+      warnings->push_back("CRYPTINE_SCOPE=call is not a scope (one-shot calls are always call-scoped); using context");
     else if (s == "context") c.scope = Scope::kContext;
     else if (s == "thread") c.scope = Scope::kThread;
     else warn("CRYPTINE_SCOPE", v, "context");

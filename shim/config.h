@@ -9,12 +9,12 @@
 
 namespace cryptine {
 
-enum class Scope { kCall, kContext, kThread };
+enum class Scope { kContext, kThread };
 enum class Fallback { kNative, kFail };
 
 struct Config {
   std::vector<std::string> algs;  // CRYPTINE_ALGS, lower-cased; empty means every supported one
-  Scope scope = Scope::kContext;  // CRYPTINE_SCOPE: call | context | thread
+  Scope scope = Scope::kContext;  // CRYPTINE_SCOPE: context | thread
   uint32_t pool = 1;              // CRYPTINE_POOL: ready virtines kept per thread, 0..64
   std::string guest;              // CRYPTINE_GUEST: the guest image; empty: the installed one
   uint32_t timeout_ms = 10000;    // CRYPTINE_TIMEOUT_MS: 1..3600000

@@ -1,6 +1,6 @@
 // Interposed one-shot digests: EVP_Digest and the legacy SHA*() functions (what
 // `openssl speed` calls for its digest tests). Each runs in a virtine from the calling
-// thread's pool that is reset right after the call (scope "call").
+// thread's pool that is reset right after the call (call-scoped).
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 

@@ -34,7 +34,7 @@ enum class Served {
             // caller runs OpenSSL's own function (counted as a fallback, no error raised)
 };
 
-// Runs `fn` in a virtine from the thread's pool that is reset right after (scope call).
+// Runs `fn` in a virtine from the thread's pool that is reset right after (call-scoped).
 Served run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn);
 
 // A new twin for a context: a lease by CRYPTINE_SCOPE and the guest context that `make`

@@ -42,7 +42,7 @@ TEST(Config, DefaultsWithAnEmptyEnvironment) {
 TEST(Config, GoodValues) {
   std::vector<std::string> warnings;
   Config c = parse({{"CRYPTINE_ALGS", " SHA256, aes-128-gcm ,,HMAC"},
-                    {"CRYPTINE_SCOPE", "Call"},
+                    {"CRYPTINE_SCOPE", "Thread"},
                     {"CRYPTINE_POOL", "64"},
                     {"CRYPTINE_GUEST", "/x/guest.elf"},
                     {"CRYPTINE_TIMEOUT_MS", "1"},
@@ -55,7 +55,7 @@ TEST(Config, GoodValues) {
   EXPECT_THAT(warnings, IsEmpty());
   EXPECT_EQ(c.kvm_device, "/dev/null");
   EXPECT_THAT(c.algs, ElementsAre("sha256", "aes-128-gcm", "hmac"));
-  EXPECT_EQ(c.scope, Scope::kCall);
+  EXPECT_EQ(c.scope, Scope::kThread);
   EXPECT_EQ(c.pool, 64u);
   EXPECT_EQ(c.guest, "/x/guest.elf");
   EXPECT_EQ(c.timeout_ms, 1u);
@@ -90,6 +90,15 @@ TEST(Config, EachBadValueWarnsOnceAndKeepsTheDefault) {
   EXPECT_EQ(c.boot_timeout_ms, 60000u);
   EXPECT_EQ(c.fallback, Fallback::kNative);
   EXPECT_FALSE(c.stats);
+}
+
+// "call" used to parse and change nothing: now it says so and keeps the default.
+TEST(Config, CallIsNoLongerAScope) {
+  std::vector<std::string> warnings;
+  Config c = parse({{"CRYPTINE_SCOPE", "call"}}, &warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("CRYPTINE_SCOPE=call is not a scope"));
+  EXPECT_EQ(c.scope, Scope::kContext);
 }
 
 TEST(Config, NumbersAreStrict) {
