@@ -77,6 +77,10 @@ Config parse_config(const std::function<const char*(const char*)>& getenv, std::
     if (parse_uint(v, 0, 64, &n)) c.pool = static_cast<uint32_t>(n);
     else warn("CRYPTINE_POOL", v, "1 (a number from 0 to 64)");
   }
+  if (const char* v = getenv("CRYPTINE_POOL_MAX"); v != nullptr) {
+    if (parse_uint(v, 0, 1024, &n) && n >= c.pool) c.pool_max = static_cast<uint32_t>(n);
+    else warn("CRYPTINE_POOL_MAX", v, std::to_string(c.pool_max) + " (a number from CRYPTINE_POOL to 1024)");
+  }
   if (const char* v = getenv("CRYPTINE_GUEST"); v != nullptr) c.guest = v;
   if (const char* v = getenv("CRYPTINE_KVM_DEVICE"); v != nullptr && *v != '\0') c.kvm_device = v;
   if (const char* v = getenv("CRYPTINE_TIMEOUT_MS"); v != nullptr) {

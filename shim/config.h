@@ -15,7 +15,8 @@ enum class Fallback { kNative, kFail };
 struct Config {
   std::vector<std::string> algs;  // CRYPTINE_ALGS, lower-cased; empty means every supported one
   Scope scope = Scope::kContext;  // CRYPTINE_SCOPE: context | thread
-  uint32_t pool = 1;              // CRYPTINE_POOL: ready virtines kept per thread, 0..64
+  uint32_t pool = 1;              // CRYPTINE_POOL: ready virtines a thread keeps at least, 0..64
+  uint32_t pool_max = 64;         // CRYPTINE_POOL_MAX: at most (the pool follows demand), pool..1024
   std::string guest;              // CRYPTINE_GUEST: the guest image; empty: the installed one
   uint32_t timeout_ms = 10000;    // CRYPTINE_TIMEOUT_MS: 1..3600000
   uint32_t boot_timeout_ms = 60000;  // CRYPTINE_BOOT_TIMEOUT_MS: the boot to the snapshot, 1..3600000

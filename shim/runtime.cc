@@ -299,7 +299,8 @@ VirtinePool* Runtime::thread_pool() {
   if (started_.load() < 0 && !retry_due()) return nullptr;
   std::shared_ptr<const Snapshot> snapshot = snapshot_here();
   if (snapshot == nullptr) return nullptr;
-  t_pool.pool = std::make_unique<VirtinePool>(*kvm_, std::move(snapshot), virtine_config(), config_.pool);
+  t_pool.pool =
+      std::make_unique<VirtinePool>(*kvm_, std::move(snapshot), virtine_config(), config_.pool, config_.pool_max);
   t_pool.generation = generation;
   return t_pool.pool.get();
 }

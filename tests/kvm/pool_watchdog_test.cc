@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "tests/kvm/snapshot_fixture.h"
 #include "vmm/counters.h"
@@ -65,6 +66,56 @@ TEST(Pool, EmptyPoolCreatesAndIsBounded) {
   pool.release(std::move(a).value());
   pool.release(std::move(b).value());
   EXPECT_EQ(pool.ready(), 1u);  // the second is destroyed, not kept
+}
+
+// A burst that repeats (the contexts of a TLS handshake, each in a virtine of its own)
+// creates VMs once; when demand falls, the pool shrinks back to its minimum.
+TEST(Pool, KeepsARecentBurstAndShrinksWhenDemandFalls) {
+  auto s = snapshot_of("null-call.elf");
+  ASSERT_NE(s.snapshot, nullptr);
+  VirtinePool pool(*s.kvm, s.snapshot, VirtineConfig{}, 1, 64);
+  ASSERT_TRUE(pool.fill().ok());
+  constexpr int kBurst = 12;
+  auto burst = [&] {
+    std::vector<Virtine> out;
+    for (int i = 0; i < kBurst; ++i) {
+      auto v = pool.acquire();
+      ASSERT_TRUE(v.ok()) << v.error().message();
+      out.push_back(std::move(v).value());
+    }
+    for (Virtine& v : out) pool.release(std::move(v));
+  };
+  burst();
+  EXPECT_EQ(pool.counters().misses, kBurst - 1u);  // the one filled, then created
+  EXPECT_EQ(pool.ready(), size_t{kBurst});
+  const auto before = vmm_counters().read();
+  for (int round = 0; round < 5; ++round) burst();
+  EXPECT_EQ(vmm_counters().read().creations, before.creations) << "a repeated burst created VMs";
+  EXPECT_EQ(pool.counters().misses, kBurst - 1u);
+  EXPECT_EQ(pool.ready(), size_t{kBurst});
+  // One at a time for two windows: the burst is forgotten, the pool back at its minimum.
+  for (uint64_t i = 0; i < 2 * VirtinePool::kDecayReleases; ++i) {
+    auto v = pool.acquire();
+    ASSERT_TRUE(v.ok());
+    pool.release(std::move(v).value());
+  }
+  EXPECT_EQ(pool.ready(), 1u);
+  EXPECT_EQ(pool.counters().trimmed, kBurst - 1u);
+  EXPECT_EQ(pool.counters().discarded, 0u);
+}
+
+TEST(Pool, KeepsNoMoreThanItsMaximum) {
+  auto s = snapshot_of("null-call.elf");
+  ASSERT_NE(s.snapshot, nullptr);
+  VirtinePool pool(*s.kvm, s.snapshot, VirtineConfig{}, 0, 4);
+  std::vector<Virtine> out;
+  for (int i = 0; i < 10; ++i) out.push_back(pool.acquire().value());
+  for (Virtine& v : out) pool.release(std::move(v));
+  EXPECT_EQ(pool.ready(), 4u);
+  EXPECT_EQ(pool.counters().trimmed, 6u);
+  const auto before = vmm_counters().read();
+  EXPECT_TRUE(pool.acquire().ok());
+  EXPECT_EQ(vmm_counters().read().creations, before.creations);  // a hit
 }
 
 TEST(Watchdog, SpinningGuestIsStoppedAndTheNextCallWorks) {

@@ -44,6 +44,7 @@ TEST(Config, GoodValues) {
   Config c = parse({{"CRYPTINE_ALGS", " SHA256, aes-128-gcm ,,HMAC"},
                     {"CRYPTINE_SCOPE", "Thread"},
                     {"CRYPTINE_POOL", "64"},
+                    {"CRYPTINE_POOL_MAX", "1024"},
                     {"CRYPTINE_GUEST", "/x/guest.elf"},
                     {"CRYPTINE_TIMEOUT_MS", "1"},
                     {"CRYPTINE_BOOT_TIMEOUT_MS", "3600000"},
@@ -57,6 +58,7 @@ TEST(Config, GoodValues) {
   EXPECT_THAT(c.algs, ElementsAre("sha256", "aes-128-gcm", "hmac"));
   EXPECT_EQ(c.scope, Scope::kThread);
   EXPECT_EQ(c.pool, 64u);
+  EXPECT_EQ(c.pool_max, 1024u);
   EXPECT_EQ(c.guest, "/x/guest.elf");
   EXPECT_EQ(c.timeout_ms, 1u);
   EXPECT_EQ(c.boot_timeout_ms, 3600000u);
@@ -90,6 +92,20 @@ TEST(Config, EachBadValueWarnsOnceAndKeepsTheDefault) {
   EXPECT_EQ(c.boot_timeout_ms, 60000u);
   EXPECT_EQ(c.fallback, Fallback::kNative);
   EXPECT_FALSE(c.stats);
+}
+
+TEST(Config, ThePoolsMaximumIsAtLeastItsMinimum) {
+  std::vector<std::string> warnings;
+  Config c = parse({{"CRYPTINE_POOL", "8"}, {"CRYPTINE_POOL_MAX", "4"}}, &warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("CRYPTINE_POOL_MAX='4' is not understood; using 64"));
+  EXPECT_EQ(c.pool, 8u);
+  EXPECT_EQ(c.pool_max, 64u);
+  warnings.clear();
+  c = parse({{"CRYPTINE_POOL", "0"}, {"CRYPTINE_POOL_MAX", "0"}}, &warnings);
+  EXPECT_THAT(warnings, IsEmpty());
+  EXPECT_EQ(c.pool_max, 0u);  // no pool at all: every call creates its virtine
+  EXPECT_EQ(parse({}, &warnings).pool_max, 64u);
 }
 
 // "call" used to parse and change nothing: now it says so and keeps the default.
