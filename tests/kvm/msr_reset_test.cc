@@ -13,7 +13,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/kvm/guest_image.h"
+#include "tests/kvm/snapshot_fixture.h"
 #include "vmm/guest_abi.h"
 #include "vmm/kvm_system.h"
 #include "vmm/vcpu_msrs_x86_64.h"
@@ -22,7 +22,6 @@
 namespace cryptine {
 namespace {
 
-using testing_support::read_test_guest;
 
 constexpr uint64_t kTable = 0x800000, kResults = 0x900000, kPvPages = 0xa00000;
 constexpr uint8_t kWrote = 2, kWrotePv = 4;  // the guest's result bits
@@ -43,18 +42,11 @@ std::map<uint32_t, uint64_t> as_map(const std::vector<kvm_msr_entry>& entries) {
 class MsrReset : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto kvm = KvmSystem::open();
-    ASSERT_TRUE(kvm.ok()) << kvm.error().message();
-    kvm_ = std::make_unique<KvmSystem>(std::move(kvm).value());
-    auto v = Virtine::boot(*kvm_, read_test_guest("msr-writer.elf"), VirtineConfig{});
-    ASSERT_TRUE(v.ok()) << v.error().message();
-    virtine_ = std::make_unique<Virtine>(std::move(v).value());
-    auto call = virtine_->run();
-    ASSERT_TRUE(call.ok()) << call.error().message();
-    ASSERT_EQ(call->kind, HypercallKind::kSnapshot);
-    auto snap = virtine_->take_snapshot(*kvm_);
-    ASSERT_TRUE(snap.ok()) << snap.error().message();
-    snapshot_ = *snap;
+    auto s = testing_support::snapshot_of("msr-writer.elf");
+    ASSERT_NE(s.snapshot, nullptr);
+    kvm_ = std::move(s.kvm);
+    virtine_ = std::move(s.booted);
+    snapshot_ = std::move(s.snapshot);
 
     // Everything KVM names, the unlisted ones the monitor adds, and the PV range: the
     // guest tries them all, and the test reads them all, without the snapshot's list.

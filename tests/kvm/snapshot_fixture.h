@@ -15,6 +15,7 @@ namespace cryptine::testing_support {
 struct SnapshotOf {
   std::unique_ptr<KvmSystem> kvm;
   std::shared_ptr<const Snapshot> snapshot;
+  std::unique_ptr<Virtine> booted;  // the virtine that booted and took the snapshot
 };
 
 // Fails the current test (and returns empty pointers) if anything goes wrong.
@@ -32,7 +33,9 @@ inline SnapshotOf snapshot_of(const std::string& guest, const VirtineConfig& con
   if (!call.ok() || call->kind != HypercallKind::kSnapshot) return out;
   auto snap = v->take_snapshot(*out.kvm);
   EXPECT_TRUE(snap.ok()) << snap.error().message();
-  if (snap.ok()) out.snapshot = *snap;
+  if (!snap.ok()) return out;
+  out.snapshot = *snap;
+  out.booted = std::make_unique<Virtine>(std::move(v).value());
   return out;
 }
 

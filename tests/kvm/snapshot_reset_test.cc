@@ -5,7 +5,7 @@
 #include <cstring>
 #include <memory>
 
-#include "tests/kvm/guest_image.h"
+#include "tests/kvm/snapshot_fixture.h"
 #include "vmm/counters.h"
 #include "vmm/guest_abi.h"
 #include "vmm/kvm_system.h"
@@ -20,18 +20,11 @@ using testing_support::read_test_guest;
 class SnapshotReset : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto kvm = KvmSystem::open();
-    ASSERT_TRUE(kvm.ok()) << kvm.error().message();
-    kvm_ = std::make_unique<KvmSystem>(std::move(kvm).value());
-    auto v = Virtine::boot(*kvm_, read_test_guest("dirty.elf"), VirtineConfig{});
-    ASSERT_TRUE(v.ok()) << v.error().message();
-    virtine_ = std::make_unique<Virtine>(std::move(v).value());
-    auto call = virtine_->run();
-    ASSERT_TRUE(call.ok()) << call.error().message();
-    ASSERT_EQ(call->kind, HypercallKind::kSnapshot);
-    auto snap = virtine_->take_snapshot(*kvm_);
-    ASSERT_TRUE(snap.ok()) << snap.error().message();
-    snapshot_ = *snap;
+    auto s = testing_support::snapshot_of("dirty.elf");
+    ASSERT_NE(s.snapshot, nullptr);
+    kvm_ = std::move(s.kvm);
+    virtine_ = std::move(s.booted);
+    snapshot_ = std::move(s.snapshot);
   }
 
   // Pages whose bytes differ from the snapshot.
