@@ -118,9 +118,10 @@
  * cryptine_param header, then name_len bytes of name (no NUL) padded to 8, then data_len
  * bytes of data and at least one zero byte, padded to 8 (CRYPTINE_PARAM_DATA_ROOM), so
  * data is 8-aligned in a list that is (OpenSSL reads integer params in place) and text is
- * NUL-terminated (OpenSSL reads some UTF-8 params, a KDF's digest name, as C strings). Types are OpenSSL's OSSL_PARAM_* numbers; only
- * values (never pointers) cross. return_size is 0 in requests; in a GET_PARAMS reply it
- * is OpenSSL's return_size, or CRYPTINE_PARAM_UNMODIFIED if the guest left it unset. */
+ * NUL-terminated (OpenSSL reads some UTF-8 params, a KDF's digest name, as C strings).
+ * Types are OpenSSL's OSSL_PARAM_* numbers; only values (never pointers) cross.
+ * return_size is 0 in requests; in a GET_PARAMS reply it is OpenSSL's return_size, or
+ * CRYPTINE_PARAM_UNMODIFIED if the guest left it unset. */
 #define CRYPTINE_PARAM_MAX        16
 #define CRYPTINE_PARAM_NAME_MAX   63
 #define CRYPTINE_PARAM_DATA_MAX   4096
