@@ -97,8 +97,17 @@ Config parse_config(const std::function<const char*(const char*)>& getenv, std::
     else if (s == "fail") c.fallback = Fallback::kFail;
     else warn("CRYPTINE_FALLBACK", v, "native");
   }
-  if (const char* v = getenv("CRYPTINE_STATS"); v != nullptr && !parse_bool(lower(v), &c.stats))
-    warn("CRYPTINE_STATS", v, "0");
+  if (const char* v = getenv("CRYPTINE_STATS"); v != nullptr) {
+    bool on = false;
+    if (lower(v) == "json") c.stats = StatsOutput::kJson;
+    else if (parse_bool(lower(v), &on)) c.stats = on ? StatsOutput::kLine : StatsOutput::kNone;
+    else warn("CRYPTINE_STATS", v, "0");
+  }
+  if (const char* v = getenv("CRYPTINE_STATS_FILE"); v != nullptr) c.stats_file = v;
+  if (const char* v = getenv("CRYPTINE_STATS_INTERVAL"); v != nullptr) {
+    if (parse_uint(v, 0, 86400, &n)) c.stats_interval_s = static_cast<uint32_t>(n);
+    else warn("CRYPTINE_STATS_INTERVAL", v, "10 (seconds, 0 to 86400)");
+  }
   if (const char* v = getenv("CRYPTINE_LOG"); v != nullptr && !parse_bool(lower(v), &c.log))
     warn("CRYPTINE_LOG", v, "0");
   return c;

@@ -11,6 +11,7 @@ namespace cryptine {
 
 enum class Scope { kContext, kThread };
 enum class Fallback { kNative, kFail };
+enum class StatsOutput { kNone, kLine, kJson };
 
 struct Config {
   std::vector<std::string> algs;  // CRYPTINE_ALGS, lower-cased; empty means every supported one
@@ -21,7 +22,9 @@ struct Config {
   uint32_t timeout_ms = 10000;    // CRYPTINE_TIMEOUT_MS: 1..3600000
   uint32_t boot_timeout_ms = 60000;  // CRYPTINE_BOOT_TIMEOUT_MS: the boot to the snapshot, 1..3600000
   Fallback fallback = Fallback::kNative;  // CRYPTINE_FALLBACK: native | fail (without KVM)
-  bool stats = false;             // CRYPTINE_STATS: print the counters at exit
+  StatsOutput stats = StatsOutput::kNone;  // CRYPTINE_STATS: 1 (a line) | json, on stderr at exit
+  std::string stats_file;         // CRYPTINE_STATS_FILE: Prometheus text, %p = pid; empty: none
+  uint32_t stats_interval_s = 10;  // CRYPTINE_STATS_INTERVAL: seconds between writes, 0: exit only
   bool log = false;               // CRYPTINE_LOG: the guest's LOG lines and shim notes on stderr
   std::string kvm_device = "/dev/kvm";  // CRYPTINE_KVM_DEVICE: for tests of the fallback
 };

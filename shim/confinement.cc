@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -33,6 +36,17 @@ bool confined() {
 void begin_confining() {
   note_stderr_limits();
   g_confining.fetch_add(1, std::memory_order_acq_rel);
+}
+
+bool seccomp_inherited() {
+  for (const char* path : {"/proc/thread-self/status", "/proc/self/status"}) {
+    std::ifstream in(path);
+    if (!in) continue;
+    const std::string status{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::optional<int> mode = seccomp_mode_from_status(status);
+    return mode.has_value() && *mode != 0;
+  }
+  return false;
 }
 
 bool may_write_stderr() { return !confined() || !g_stderr_limited.load(std::memory_order_acquire); }

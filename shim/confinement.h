@@ -27,6 +27,10 @@ void end_confining(bool installed);
 // to 0 before its filter: a write would raise SIGXFSZ and kill the process).
 bool may_write_stderr();
 
+// Whether the process started under a filter (or strict mode), from its status file, not
+// with prctl(PR_GET_SECCOMP), itself a call a filter may kill on; false without /proc.
+bool seccomp_inherited();
+
 // Marks the process confined for good (a filter inherited from the start).
 void mark_confined();
 

@@ -17,6 +17,7 @@
 
 #include "shim/confinement.h"
 #include "shim/real_symbol.h"
+#include "shim/stats_file.h"
 
 namespace {
 
@@ -37,6 +38,7 @@ std::atomic<void*> g_prctl{nullptr}, g_syscall{nullptr};
 template <typename Call>
 long confining(Call&& call) {
   cryptine::begin_confining();
+  cryptine::quiesce_stats_file();  // no stats write still under way when the filter lands
   const long rc = call();
   cryptine::end_confining(rc == 0);
   return rc;

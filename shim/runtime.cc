@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "shim/confinement.h"
+#include "shim/stats_file.h"
+#include "shim/stats_output.h"
 #include "vmm/counters.h"
 #include "vmm/process_fork.h"
 #include "vmm/watchdog.h"
@@ -49,6 +51,7 @@ const KeyType kKeyTypes[] = {{"rsa", EVP_PKEY_RSA},       {"rsa-pss", EVP_PKEY_R
 // it anew and forgets what that thread was building (Runtime::after_fork_in_child).
 std::mutex g_runtime_mu;  // making the Runtime
 std::atomic<Runtime*> g_runtime{nullptr};
+StatsOutput g_stats_output = StatsOutput::kNone;  // set at load
 std::mutex g_start_mu;    // kvm_, snapshot_, snapshot_generation_, started_
 
 // A thread's pool, rebuilt when the process has forked since it was made: the parent's
@@ -166,17 +169,6 @@ namespace {
 // strict mode always does), while the open/read/close this costs are what opening
 // /dev/kvm and the guest image take anyway. Without /proc (a chroot) nothing is known,
 // and the process is taken to be unconfined.
-bool seccomp_inherited() {
-  for (const char* path : {"/proc/thread-self/status", "/proc/self/status"}) {
-    std::ifstream in(path);
-    if (!in) continue;
-    const std::string status{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    const std::optional<int> mode = seccomp_mode_from_status(status);
-    return mode.has_value() && *mode != 0;
-  }
-  return false;
-}
-
 // A start that failed for want of a resource (memory, fds, a busy KVM) may work later;
 // a missing or refused /dev/kvm, an unreadable image or a guest that misbehaved will not.
 bool worth_retrying(const Error& error) {
@@ -302,6 +294,7 @@ VirtinePool* Runtime::thread_pool() {
   t_pool.pool =
       std::make_unique<VirtinePool>(*kvm_, std::move(snapshot), virtine_config(), config_.pool, config_.pool_max);
   t_pool.generation = generation;
+  ensure_stats_file_writer();  // a forked child's own, for CRYPTINE_STATS_FILE
   return t_pool.pool.get();
 }
 
@@ -316,40 +309,53 @@ __attribute__((constructor)) void register_fork_handler() {
     std::fprintf(stderr, "cryptine: pthread_atfork failed; a child forked beside busy threads may hang\n");
 }
 
-// CRYPTINE_STATS is read at load, alone (the rest of the configuration, and its warnings,
-// wait for the first interposed call), so the line is printed even without one.
-__attribute__((constructor)) void print_stats_at_exit_if_asked() {
+// The CRYPTINE_STATS variables are read at load, alone (the rest of the configuration, and
+// its warnings, wait for the first interposed call), so the counters are shown even without
+// one, and a daemon's stats file is written from its start.
+__attribute__((constructor)) void show_stats_as_asked() {
   std::vector<std::string> ignored;
   const Config c = parse_config(
-      [](const char* name) { return std::strcmp(name, "CRYPTINE_STATS") == 0 ? std::getenv(name) : nullptr; },
+      [](const char* name) { return std::strncmp(name, "CRYPTINE_STATS", 14) == 0 ? std::getenv(name) : nullptr; },
       &ignored);
-  if (c.stats) std::atexit(print_stats);
+  g_stats_output = c.stats;
+  if (c.stats != StatsOutput::kNone) std::atexit(print_stats);
+  start_stats_file(c.stats_file, c.stats_interval_s);
 }
 }  // namespace
 
+std::vector<StatValue> read_stats() {
+  const auto v = vmm_counters().read();
+  const ShimCounters& c = shim_counters();
+  auto family = [&](Family f) { return c.by_family[static_cast<int>(f)].load(std::memory_order_relaxed); };
+  auto r = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  return {
+      {"virtine_calls", r(c.virtine_calls), "Interposed calls served by a virtine."},
+      {"passed_through", r(c.passed_through), "Interposed calls given to OpenSSL: algorithm not enabled."},
+      {"native_fallbacks", r(c.native_fallbacks), "Calls run natively because virtines were unavailable."},
+      {"failed", r(c.failed), "Calls that failed in or because of a virtine."},
+      {"refused", r(c.refused), "Served calls that the guest's OpenSSL said no to."},
+      {"cipher", family(Family::kCipher), "Virtine calls on cipher contexts."},
+      {"digest", family(Family::kDigest), "Virtine calls on digests."},
+      {"mac", family(Family::kMac), "Virtine calls on MACs."},
+      {"pkey", family(Family::kPkey), "Virtine calls with private keys."},
+      {"vm_creations", v.creations, "VMs created (the boot, and starts from the snapshot)."},
+      {"exits", v.exits, "VM exits seen by user space."},
+      {"resets", v.resets, "Resets of a virtine to the snapshot."},
+      {"pages_restored", v.pages_restored, "Pages copied back from the snapshot by resets."},
+      {"virtine_failures", v.failures, "Virtines ended by a fault, ABORT or timeout."},
+      {"timeouts", v.timeouts, "Virtines stopped by the watchdog."},
+      {"call_ns", r(c.virtine_call_ns), "Wall time of the calls served by virtines, in nanoseconds."},
+      {"run_ns", v.run_ns - r(c.boot_run_ns), "Time inside KVM_RUN after the guest's boot, in nanoseconds."},
+      {"reset_ns", v.reset_ns, "Time in resets, in nanoseconds."},
+      {"payload_bytes", v.payload_bytes, "Request bytes copied in plus reply bytes copied out."},
+  };
+}
+
 void print_stats() {
   if (!may_write_stderr()) return;  // a confined process whose stderr would kill it (SIGXFSZ)
-  const auto v = vmm_counters().read();
-  const ShimCounters& counters_ = shim_counters();
-  auto family = [&](Family f) { return counters_.by_family[static_cast<int>(f)].load(); };
-  std::fprintf(stderr,
-               "cryptine stats: virtine_calls=%llu passed_through=%llu native_fallbacks=%llu failed=%llu refused=%llu "
-               "cipher=%llu digest=%llu mac=%llu pkey=%llu vm_creations=%llu exits=%llu resets=%llu pages_restored=%llu virtine_failures=%llu timeouts=%llu "
-               "call_ns=%llu run_ns=%llu reset_ns=%llu payload_bytes=%llu\n",  // run_ns: after the boot
-               static_cast<unsigned long long>(counters_.virtine_calls.load()),
-               static_cast<unsigned long long>(counters_.passed_through.load()),
-               static_cast<unsigned long long>(counters_.native_fallbacks.load()),
-               static_cast<unsigned long long>(counters_.failed.load()),
-               static_cast<unsigned long long>(counters_.refused.load()),
-               static_cast<unsigned long long>(family(Family::kCipher)),
-               static_cast<unsigned long long>(family(Family::kDigest)),
-               static_cast<unsigned long long>(family(Family::kMac)),
-               static_cast<unsigned long long>(family(Family::kPkey)), static_cast<unsigned long long>(v.creations), static_cast<unsigned long long>(v.exits),
-               static_cast<unsigned long long>(v.resets), static_cast<unsigned long long>(v.pages_restored),
-               static_cast<unsigned long long>(v.failures), static_cast<unsigned long long>(v.timeouts),
-               static_cast<unsigned long long>(counters_.virtine_call_ns.load()),
-               static_cast<unsigned long long>(v.run_ns - counters_.boot_run_ns.load()),
-               static_cast<unsigned long long>(v.reset_ns), static_cast<unsigned long long>(v.payload_bytes));
+  const std::vector<StatValue> stats = read_stats();
+  const std::string text = g_stats_output == StatsOutput::kJson ? stats_json(stats) : stats_line(stats);
+  std::fputs(text.c_str(), stderr);
 }
 
 }  // namespace cryptine

@@ -10,8 +10,10 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "shim/config.h"
+#include "shim/stats_output.h"
 #include "vmm/kvm_system.h"
 #include "vmm/snapshot.h"
 #include "vmm/virtine_pool.h"
@@ -35,6 +37,9 @@ struct ShimCounters {
 // The process's counters: they exist before (and without) the runtime, so CRYPTINE_STATS
 // prints a line for every process, even one that made no interposed call.
 ShimCounters& shim_counters();
+
+// Every counter, by name (relaxed reads: each value is exact, the set is not atomic).
+std::vector<StatValue> read_stats();
 
 // Prints the counters on stderr (CRYPTINE_STATS, at exit).
 void print_stats();

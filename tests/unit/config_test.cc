@@ -33,7 +33,7 @@ TEST(Config, DefaultsWithAnEmptyEnvironment) {
   EXPECT_EQ(c.timeout_ms, 10000u);
   EXPECT_EQ(c.boot_timeout_ms, 60000u);
   EXPECT_EQ(c.fallback, Fallback::kNative);
-  EXPECT_FALSE(c.stats);
+  EXPECT_EQ(c.stats, StatsOutput::kNone);
   EXPECT_FALSE(c.log);
   EXPECT_EQ(c.guest, "");
   EXPECT_EQ(c.kvm_device, "/dev/kvm");
@@ -63,7 +63,7 @@ TEST(Config, GoodValues) {
   EXPECT_EQ(c.timeout_ms, 1u);
   EXPECT_EQ(c.boot_timeout_ms, 3600000u);
   EXPECT_EQ(c.fallback, Fallback::kFail);
-  EXPECT_TRUE(c.stats);
+  EXPECT_EQ(c.stats, StatsOutput::kLine);
   EXPECT_TRUE(c.log);
   EXPECT_THAT(parse({{"CRYPTINE_ALGS", "ALL"}}, &warnings).algs, IsEmpty());
 }
@@ -91,7 +91,23 @@ TEST(Config, EachBadValueWarnsOnceAndKeepsTheDefault) {
   EXPECT_EQ(c.timeout_ms, 10000u);
   EXPECT_EQ(c.boot_timeout_ms, 60000u);
   EXPECT_EQ(c.fallback, Fallback::kNative);
-  EXPECT_FALSE(c.stats);
+  EXPECT_EQ(c.stats, StatsOutput::kNone);
+}
+
+TEST(Config, StatsAsJsonAndToAFile) {
+  std::vector<std::string> warnings;
+  Config c = parse({{"CRYPTINE_STATS", "JSON"}, {"CRYPTINE_STATS_FILE", "/run/x-%p.prom"},
+                    {"CRYPTINE_STATS_INTERVAL", "0"}},
+                   &warnings);
+  EXPECT_THAT(warnings, IsEmpty());
+  EXPECT_EQ(c.stats, StatsOutput::kJson);
+  EXPECT_EQ(c.stats_file, "/run/x-%p.prom");
+  EXPECT_EQ(c.stats_interval_s, 0u);
+  c = parse({{"CRYPTINE_STATS_INTERVAL", "86401"}}, &warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("CRYPTINE_STATS_INTERVAL='86401' is not understood; using 10"));
+  EXPECT_EQ(c.stats_interval_s, 10u);
+  EXPECT_EQ(c.stats_file, "");
 }
 
 TEST(Config, ThePoolsMaximumIsAtLeastItsMinimum) {
