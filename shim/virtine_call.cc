@@ -102,7 +102,7 @@ Served make_twin(Family family, const std::function<Result<guest::Handle>(Virtin
   return Served::kDone;
 }
 
-bool copy_twin(TwinTable& table, const Twin& from, const void* out, Family family) {
+bool copy_twin(const Twin& from, Family family, Twin* copy) {
   guest::Handle handle = 0;
   if (!run_on_twin(from, family, [&](Virtine& v) -> Status {
         handle = CRYPTINE_TRY(guest::copy_context(v, from.handle));
@@ -110,7 +110,14 @@ bool copy_twin(TwinTable& table, const Twin& from, const void* out, Family famil
       }))
     return false;
   from.lease->add_context();
-  table.put(out, Twin{from.lease, handle});
+  *copy = Twin{from.lease, handle};
+  return true;
+}
+
+bool copy_twin(TwinTable& table, const Twin& from, const void* out, Family family) {
+  Twin copy;
+  if (!copy_twin(from, family, &copy)) return false;
+  table.put(out, std::move(copy));
   return true;
 }
 

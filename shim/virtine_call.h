@@ -41,8 +41,11 @@ Served run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn)
 // creates in it, stored in *twin when kDone. Otherwise nothing is kept.
 Served make_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make, Twin* twin);
 
-// `out` becomes a copy of the context whose twin is `from`: a copy of the guest context,
-// beside it in the same virtine. Returns whether it succeeded (the error raised if not).
+// A copy of the twin `from`: a copy of its guest context, beside it in the same virtine,
+// stored in *copy. Returns whether it succeeded (the error raised if not).
+bool copy_twin(const Twin& from, Family family, Twin* copy);
+
+// `out` becomes a copy of the context whose twin is `from` (as above, and put in `table`).
 bool copy_twin(TwinTable& table, const Twin& from, const void* out, Family family);
 
 // get_params answered by the twin; OpenSSL's return value, or 0 if the call failed.

@@ -1,0 +1,112 @@
+// The OpenSSL 3 provider "cryptine": its entry point, its parameters and its operation
+// table. The algorithms themselves are in the files beside this one (digests.cc).
+//
+// First slice: the provider is for a program that loads it (-provider cryptine,
+// OSSL_PROVIDER_load, openssl.cnf) without preloading libcryptine.so. Preloaded, the
+// interposers already send the same calls to virtines, and a call reaching both would be
+// served twice (or its state split); so init refuses while they are active.
+#include <dlfcn.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/opensslv.h>
+#include <openssl/params.h>
+
+#include <new>
+
+#include "shim/provider/digests.h"
+#include "shim/real_symbol.h"
+#include "shim/virtine_call.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+namespace cryptine::provider {
+namespace {
+
+constexpr const char* kName = "cryptine";
+constexpr const char* kBuildInfo = "cryptine " PACKAGE_VERSION " (built with " OPENSSL_VERSION_TEXT ")";
+
+// The provider's own context: only the core's handle, kept for later slices (core
+// callbacks, the library context).
+struct ProviderContext {
+  const OSSL_CORE_HANDLE* core;
+};
+
+// Whether some object other than libcrypto defines EVP_DigestInit_ex for the process:
+// then the interposers (this library preloaded, or another copy of it) are in the way.
+bool interposers_active() {
+  void* init = dlsym(RTLD_DEFAULT, "EVP_DigestInit_ex");
+  void* libcrypto = dlsym(RTLD_DEFAULT, "OPENSSL_init_crypto");  // never interposed
+  Dl_info a{}, b{};
+  if (init == nullptr || libcrypto == nullptr || dladdr(init, &a) == 0 || dladdr(libcrypto, &b) == 0) return false;
+  return a.dli_fbase != b.dli_fbase;
+}
+
+const OSSL_PARAM* gettable_params(void*) {
+  static const OSSL_PARAM kGettable[] = {OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_NAME, nullptr, 0),
+                                         OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_VERSION, nullptr, 0),
+                                         OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_BUILDINFO, nullptr, 0),
+                                         OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, nullptr), OSSL_PARAM_END};
+  return kGettable;
+}
+
+int get_params(void*, OSSL_PARAM params[]) {
+  OSSL_PARAM* p;
+  if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME)) != nullptr && !OSSL_PARAM_set_utf8_ptr(p, kName)) return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION)) != nullptr &&
+      !OSSL_PARAM_set_utf8_ptr(p, PACKAGE_VERSION))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO)) != nullptr && !OSSL_PARAM_set_utf8_ptr(p, kBuildInfo))
+    return 0;
+  // Running: a missing KVM shows at the first call (an error then), not here, so that
+  // loading the provider never boots a guest.
+  if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS)) != nullptr && !OSSL_PARAM_set_int(p, 1)) return 0;
+  return 1;
+}
+
+const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
+  *no_cache = 0;  // the tables are static
+  switch (operation_id) {
+    case OSSL_OP_DIGEST: return digest_algorithms();
+    default: return nullptr;
+  }
+}
+
+void teardown(void* provctx) {
+  delete static_cast<ProviderContext*>(provctx);
+}
+
+using Fn = void (*)(void);
+const OSSL_DISPATCH kProviderFunctions[] = {
+    {OSSL_FUNC_PROVIDER_TEARDOWN, reinterpret_cast<Fn>(&teardown)},
+    {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, reinterpret_cast<Fn>(&gettable_params)},
+    {OSSL_FUNC_PROVIDER_GET_PARAMS, reinterpret_cast<Fn>(&get_params)},
+    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, reinterpret_cast<Fn>(&query_operation)},
+    {0, nullptr}};
+
+int init(const OSSL_CORE_HANDLE* core, const OSSL_DISPATCH** out, void** provctx) {
+  if (interposers_active()) {
+    ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED,
+                   "cryptine: the provider cannot be loaded while libcryptine.so is preloaded (not yet)");
+    return 0;
+  }
+  auto* ctx = new (std::nothrow) ProviderContext{core};
+  if (ctx == nullptr) {
+    ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
+    return 0;
+  }
+  *out = kProviderFunctions;
+  *provctx = ctx;
+  return 1;
+}
+
+}  // namespace
+}  // namespace cryptine::provider
+
+CRYPTINE_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH*, const OSSL_DISPATCH** out,
+                                       void** provctx) {
+  return cryptine::no_throw(0, [&] { return cryptine::provider::init(handle, out, provctx); });
+}
