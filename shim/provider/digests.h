@@ -5,7 +5,8 @@
 
 namespace cryptine::provider {
 
-// The digest algorithms the provider serves, "provider=cryptine", ending with a null entry.
+// The digest algorithms the provider serves, "provider=cryptine", ending with a null entry:
+// those CRYPTINE_ALGS enables (all six by default). Made at the first call.
 const OSSL_ALGORITHM* digest_algorithms();
 
 }  // namespace cryptine::provider
