@@ -35,7 +35,12 @@ void write_now() {
   std::lock_guard lock(g_file->write_mu);
   if (confined()) return;
   const std::string path = expand_stats_path(g_file->path_template, static_cast<long>(getpid()));
-  (void)write_file_atomically(path, stats_prometheus(read_stats(), static_cast<long>(getpid())));
+  Status written = write_file_atomically(path, stats_prometheus(read_stats(), static_cast<long>(getpid())));
+  // Said once per process (a daemon would say it every interval otherwise); later writes
+  // are still tried, so a directory made afterwards is used.
+  static std::atomic<bool> said{false};
+  if (!written.ok() && !said.exchange(true) && may_write_stderr())
+    std::fprintf(stderr, "cryptine: CRYPTINE_STATS_FILE not written: %s\n", written.error().message().c_str());
 }
 
 void* writer_main(void*) {
