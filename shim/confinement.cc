@@ -38,6 +38,12 @@ void begin_confining() {
   g_confining.fetch_add(1, std::memory_order_acq_rel);
 }
 
+// A filter inherited across execve() (a sandboxing parent, systemd's SystemCallFilter=)
+// is read from the kernel's own report of the calling thread, not asked with
+// prctl(PR_GET_SECCOMP): that call is itself a system call a filter may kill on (and
+// strict mode always does), while the open/read/close this costs are what opening
+// /dev/kvm and the guest image take anyway. Without /proc (a chroot) nothing is known,
+// and the process is taken to be unconfined.
 bool seccomp_inherited() {
   for (const char* path : {"/proc/thread-self/status", "/proc/self/status"}) {
     std::ifstream in(path);

@@ -163,12 +163,6 @@ VirtineConfig Runtime::virtine_config() const {
 
 namespace {
 
-// A filter inherited across execve() (a sandboxing parent, systemd's SystemCallFilter=)
-// is read from the kernel's own report of the calling thread, not asked with
-// prctl(PR_GET_SECCOMP): that call is itself a system call a filter may kill on (and
-// strict mode always does), while the open/read/close this costs are what opening
-// /dev/kvm and the guest image take anyway. Without /proc (a chroot) nothing is known,
-// and the process is taken to be unconfined.
 // A start that failed for want of a resource (memory, fds, a busy KVM) may work later;
 // a missing or refused /dev/kvm, an unreadable image or a guest that misbehaved will not.
 bool worth_retrying(const Error& error) {

@@ -43,13 +43,12 @@ void write_now() {
     std::fprintf(stderr, "cryptine: CRYPTINE_STATS_FILE not written: %s\n", written.error().message().c_str());
 }
 
+// Runs until the process ends (a forked child has no copy of it: see ensure_stats_file_writer).
 void* writer_main(void*) {
-  const uint64_t mine = fork_generation();
   for (;;) {
     timespec left{static_cast<time_t>(g_file->interval_s), 0};
     while (nanosleep(&left, &left) != 0 && errno == EINTR) {
     }
-    if (fork_generation() != mine) return nullptr;  // never: a child has no copy of this thread
     write_now();
   }
 }

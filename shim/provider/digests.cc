@@ -7,11 +7,10 @@
 
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/proverr.h>
-
-#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -22,8 +21,8 @@
 #include <string_view>
 #include <vector>
 
-#include "shim/guest_ops.h"
 #include "shim/config.h"
+#include "shim/guest_ops.h"
 #include "shim/virtine_call.h"
 
 namespace cryptine::provider {
