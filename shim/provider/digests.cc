@@ -23,6 +23,7 @@
 
 #include "shim/config.h"
 #include "shim/guest_ops.h"
+#include "shim/provider/provider_twin.h"
 #include "shim/virtine_call.h"
 
 namespace cryptine::provider {
@@ -120,17 +121,10 @@ int init(void* vctx, const OSSL_PARAM[]) {
                  ? 1
                  : 0;
     }
-    Twin made;
-    switch (make_twin(
-        Family::kDigest, [&](Virtine& v) { return guest::digest_init(v, name); }, &made)) {
-      case Served::kDone: ctx->twin = std::move(made); return 1;
-      case Served::kFailed: return 0;
-      case Served::kNative: break;
-    }
-    // No virtine could be had. The interposers would run OpenSSL's own code here; a
-    // provider has none to run (the program asked for this one), so the call fails.
-    fail_call(Error(ErrorCode::kUnsupported, "no virtine available for the cryptine provider"));
-    return 0;
+    std::optional<Twin> made = new_twin(Family::kDigest, [&](Virtine& v) { return guest::digest_init(v, name); });
+    if (!made) return 0;
+    ctx->twin = std::move(made);
+    return 1;
   });
 }
 
