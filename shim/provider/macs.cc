@@ -1,0 +1,272 @@
+// The provider's HMAC, modelled on OpenSSL's providers/implementations/macs/hmac_prov.c.
+// A context's key and running state live in a virtine from its first init or parameter
+// to freectx. The MAC's size and block size are the digest's, which the host learns from
+// its own table when the digest is named: OpenSSL and the program are told those, never
+// a number the guest chose, and a MAC of any other length from the guest is a lie.
+#include "shim/provider/macs.h"
+
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/proverr.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "shim/config.h"
+#include "shim/guest_ops.h"
+#include "shim/provider/provider_twin.h"
+#include "shim/virtine_call.h"
+
+namespace cryptine::provider {
+namespace {
+
+// What the digest named by OSSL_MAC_PARAM_DIGEST makes of the MAC.
+struct DigestShape {
+  size_t size = 0;  // 0: no digest named yet
+  size_t block_size = 0;
+};
+
+struct MacContext {
+  DigestShape shape;
+  std::optional<Twin> twin;  // from the first init or parameter to freectx
+};
+
+MacContext* as_context(void* vctx) {
+  return static_cast<MacContext*>(vctx);
+}
+
+// The digest's shape from the host's own OpenSSL: its static table of digests, no fetch
+// (which could come back into this provider). nullopt for a name it does not know.
+std::optional<DigestShape> shape_of(const char* digest) {
+  const EVP_MD* md = EVP_get_digestbyname(digest);
+  if (md == nullptr) return std::nullopt;
+  const int size = EVP_MD_get_size(md);
+  const int block = EVP_MD_get_block_size(md);
+  if (size <= 0 || static_cast<uint32_t>(size) > guest::kMaxDigest || block <= 0) return std::nullopt;
+  return DigestShape{static_cast<size_t>(size), static_cast<size_t>(block)};
+}
+
+// The contract of a MAC the guest returns: exactly the digest's size.
+Status check_mac(const DigestShape& shape, const guest::Bytes& mac) {
+  if (shape.size == 0 || mac.size() != shape.size) return Error(ErrorCode::kGuestFault, "HMAC of the wrong length");
+  return {};
+}
+
+bool on_twin(const Twin& twin, const std::function<Status(Virtine&)>& fn) {
+  return run_on_twin(twin, Family::kMac, fn);
+}
+
+bool ensure_twin(MacContext* ctx) {
+  if (ctx->twin) return true;
+  ctx->twin = new_twin(Family::kMac, [](Virtine& v) { return guest::mac_new(v, "HMAC"); });
+  return ctx->twin.has_value();
+}
+
+void* new_context(void*) {
+  return no_throw<void*>(nullptr, [&]() -> void* {
+    auto* ctx = new (std::nothrow) MacContext{};
+    if (ctx == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
+    return ctx;
+  });
+}
+
+void free_context(void* vctx) {
+  no_throw(0, [&] {
+    MacContext* ctx = as_context(vctx);
+    if (ctx == nullptr) return 0;
+    if (ctx->twin) release_twin(*ctx->twin);
+    delete ctx;
+    return 0;
+  });
+}
+
+void* dup_context(void* vctx) {
+  return no_throw<void*>(nullptr, [&]() -> void* {
+    const MacContext* in = as_context(vctx);
+    auto* out = static_cast<MacContext*>(new_context(nullptr));
+    if (out == nullptr) return nullptr;
+    out->shape = in->shape;
+    if (!in->twin) return out;
+    Twin copy;
+    if (!copy_twin(*in->twin, Family::kMac, &copy)) {
+      delete out;
+      return nullptr;
+    }
+    out->twin = std::move(copy);
+    return out;
+  });
+}
+
+// Every parameter goes to the guest's context but OSSL_MAC_PARAM_PROPERTIES: the guest
+// has one provider, and a query naming this one would fail there. A digest is checked
+// here first, so that the host knows the MAC's shape before the guest does.
+int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
+  return no_throw(0, [&] {
+    MacContext* ctx = as_context(vctx);
+    if (params == nullptr || params[0].key == nullptr) return 1;
+    DigestShape shape = ctx->shape;
+    std::vector<OSSL_PARAM> forwarded;
+    for (const OSSL_PARAM* p = params; p->key != nullptr; ++p) {
+      const std::string_view key = p->key;
+      if (key == OSSL_MAC_PARAM_PROPERTIES) continue;
+      if (key == OSSL_MAC_PARAM_DIGEST) {
+        const char* name = nullptr;
+        std::optional<DigestShape> named;
+        if (!OSSL_PARAM_get_utf8_string_ptr(p, &name) || !(named = shape_of(name))) {
+          ERR_raise_data(ERR_LIB_PROV, PROV_R_INVALID_DIGEST, "cryptine HMAC: digest %s", name ? name : "(not a string)");
+          return 0;
+        }
+        shape = *named;
+      }
+      forwarded.push_back(*p);
+    }
+    forwarded.push_back(OSSL_PARAM_construct_end());
+    if (forwarded.size() == 1) return 1;
+    if (!ensure_twin(ctx)) return 0;
+    int ret = 0;
+    const Twin& twin = *ctx->twin;
+    if (!on_twin(twin, [&](Virtine& v) -> Status {
+          ret = CRYPTINE_TRY(guest::set_params(v, twin.handle, forwarded.data()));
+          return {};
+        }))
+      return 0;
+    if (ret > 0) ctx->shape = shape;
+    return ret > 0 ? 1 : 0;
+  });
+}
+
+int init(void* vctx, const unsigned char* key, size_t keylen, const OSSL_PARAM params[]) {
+  return no_throw(0, [&] {
+    MacContext* ctx = as_context(vctx);
+    if (set_ctx_params(vctx, params) != 1) return 0;
+    if (ctx->shape.size == 0) {  // as the default provider: HMAC without a digest fails
+      ERR_raise(ERR_LIB_PROV, PROV_R_INVALID_DIGEST);
+      return 0;
+    }
+    if (!ensure_twin(ctx)) return 0;
+    const Twin& twin = *ctx->twin;
+    const std::span<const uint8_t> key_bytes(key, key == nullptr ? 0 : keylen);
+    return on_twin(twin,
+                   [&](Virtine& v) {
+                     return guest::mac_start(v, twin.handle, key == nullptr ? nullptr : &key_bytes, nullptr);
+                   })
+               ? 1
+               : 0;
+  });
+}
+
+int update(void* vctx, const unsigned char* in, size_t inl) {
+  return no_throw(0, [&] {
+    MacContext* ctx = as_context(vctx);
+    if (!ctx->twin) {
+      ERR_raise(ERR_LIB_PROV, ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED);  // update before init
+      return 0;
+    }
+    if (inl == 0) return 1;
+    if (in == nullptr) {
+      ERR_raise(ERR_LIB_PROV, ERR_R_PASSED_NULL_PARAMETER);
+      return 0;
+    }
+    const Twin& twin = *ctx->twin;
+    return on_twin(twin, [&](Virtine& v) { return guest::mac_update(v, twin.handle, {in, inl}); }) ? 1 : 0;
+  });
+}
+
+int final(void* vctx, unsigned char* out, size_t* outl, size_t outsize) {
+  return no_throw(0, [&] {
+    MacContext* ctx = as_context(vctx);
+    if (!ctx->twin || ctx->shape.size == 0) {
+      ERR_raise(ERR_LIB_PROV, ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED);
+      return 0;
+    }
+    if (out == nullptr || outsize < ctx->shape.size) {  // judged before the guest is asked
+      ERR_raise(ERR_LIB_PROV, PROV_R_OUTPUT_BUFFER_TOO_SMALL);
+      return 0;
+    }
+    const Twin& twin = *ctx->twin;
+    return on_twin(twin,
+                   [&](Virtine& v) -> Status {
+                     const guest::Bytes mac = CRYPTINE_TRY(guest::mac_final(v, twin.handle, outsize));
+                     if (Status ok = check_mac(ctx->shape, mac); !ok) return v.poison(ok.error());
+                     std::memcpy(out, mac.data(), mac.size());
+                     if (outl != nullptr) *outl = mac.size();
+                     return {};
+                   })
+               ? 1
+               : 0;
+  });
+}
+
+// Answered on the host, from the digest's shape: no virtine needed, nothing to believe.
+int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
+  return no_throw(0, [&] {
+    const MacContext* ctx = as_context(vctx);
+    OSSL_PARAM* p;
+    if ((p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_SIZE)) != nullptr && !OSSL_PARAM_set_size_t(p, ctx->shape.size))
+      return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_BLOCK_SIZE)) != nullptr &&
+        !OSSL_PARAM_set_int(p, static_cast<int>(ctx->shape.block_size)))
+      return 0;
+    return 1;
+  });
+}
+
+const OSSL_PARAM* gettable_ctx_params(void*, void*) {
+  static const OSSL_PARAM kGettable[] = {OSSL_PARAM_size_t(OSSL_MAC_PARAM_SIZE, nullptr),
+                                         OSSL_PARAM_size_t(OSSL_MAC_PARAM_BLOCK_SIZE, nullptr), OSSL_PARAM_END};
+  return kGettable;
+}
+
+const OSSL_PARAM* settable_ctx_params(void*, void*) {
+  static const OSSL_PARAM kSettable[] = {OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, nullptr, 0),
+                                         OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_PROPERTIES, nullptr, 0),
+                                         OSSL_PARAM_octet_string(OSSL_MAC_PARAM_KEY, nullptr, 0),
+                                         OSSL_PARAM_int(OSSL_MAC_PARAM_DIGEST_NOINIT, nullptr),
+                                         OSSL_PARAM_int(OSSL_MAC_PARAM_DIGEST_ONESHOT, nullptr),
+                                         OSSL_PARAM_size_t(OSSL_MAC_PARAM_TLS_DATA_SIZE, nullptr),
+                                         OSSL_PARAM_END};
+  return kSettable;
+}
+
+using Fn = void (*)(void);
+const OSSL_DISPATCH kHmacFunctions[] = {
+    {OSSL_FUNC_MAC_NEWCTX, reinterpret_cast<Fn>(&new_context)},
+    {OSSL_FUNC_MAC_DUPCTX, reinterpret_cast<Fn>(&dup_context)},
+    {OSSL_FUNC_MAC_FREECTX, reinterpret_cast<Fn>(&free_context)},
+    {OSSL_FUNC_MAC_INIT, reinterpret_cast<Fn>(&init)},
+    {OSSL_FUNC_MAC_UPDATE, reinterpret_cast<Fn>(&update)},
+    {OSSL_FUNC_MAC_FINAL, reinterpret_cast<Fn>(&final)},
+    {OSSL_FUNC_MAC_GETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&gettable_ctx_params)},
+    {OSSL_FUNC_MAC_GET_CTX_PARAMS, reinterpret_cast<Fn>(&get_ctx_params)},
+    {OSSL_FUNC_MAC_SETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&settable_ctx_params)},
+    {OSSL_FUNC_MAC_SET_CTX_PARAMS, reinterpret_cast<Fn>(&set_ctx_params)},
+    {0, nullptr}};
+
+}  // namespace
+
+const OSSL_ALGORITHM* mac_algorithms() {
+  // CRYPTINE_ALGS as the runtime reads it: empty means all, else "hmac" must be named.
+  static const OSSL_ALGORITHM* offered = [] {
+    static const OSSL_ALGORITHM kWith[] = {
+        {"HMAC", "provider=cryptine", kHmacFunctions, "HMAC in a cryptine virtine"}, {nullptr, nullptr, nullptr, nullptr}};
+    static const OSSL_ALGORITHM kWithout[] = {{nullptr, nullptr, nullptr, nullptr}};
+    std::vector<std::string> ignored;  // the runtime reports bad values
+    const Config config = parse_config(
+        [](const char* name) { return std::strcmp(name, "CRYPTINE_ALGS") == 0 ? std::getenv(name) : nullptr; },
+        &ignored);
+    bool named = config.algs.empty();
+    for (const std::string& alg : config.algs) named = named || alg == "hmac";
+    return named ? kWith : kWithout;
+  }();
+  return offered;
+}
+
+}  // namespace cryptine::provider
