@@ -13,15 +13,14 @@
 #include <openssl/params.h>
 #include <openssl/proverr.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <optional>
 #include <string_view>
 #include <vector>
 
-#include "shim/config.h"
 #include "shim/guest_ops.h"
+#include "shim/provider/algorithm_filter.h"
 #include "shim/provider/provider_twin.h"
 #include "shim/virtine_call.h"
 
@@ -250,22 +249,12 @@ const OSSL_DISPATCH kHmacFunctions[] = {
     {OSSL_FUNC_MAC_SET_CTX_PARAMS, reinterpret_cast<Fn>(&set_ctx_params)},
     {0, nullptr}};
 
+const OSSL_ALGORITHM kAlgorithms[] = {{"HMAC", "provider=cryptine", kHmacFunctions, "HMAC in a cryptine virtine"}};
+
 }  // namespace
 
 const OSSL_ALGORITHM* mac_algorithms() {
-  // CRYPTINE_ALGS as the runtime reads it: empty means all, else "hmac" must be named.
-  static const OSSL_ALGORITHM* offered = [] {
-    static const OSSL_ALGORITHM kWith[] = {
-        {"HMAC", "provider=cryptine", kHmacFunctions, "HMAC in a cryptine virtine"}, {nullptr, nullptr, nullptr, nullptr}};
-    static const OSSL_ALGORITHM kWithout[] = {{nullptr, nullptr, nullptr, nullptr}};
-    std::vector<std::string> ignored;  // the runtime reports bad values
-    const Config config = parse_config(
-        [](const char* name) { return std::strcmp(name, "CRYPTINE_ALGS") == 0 ? std::getenv(name) : nullptr; },
-        &ignored);
-    bool named = config.algs.empty();
-    for (const std::string& alg : config.algs) named = named || alg == "hmac";
-    return named ? kWith : kWithout;
-  }();
+  static const OSSL_ALGORITHM* offered = offered_algorithms(kAlgorithms, std::size(kAlgorithms));
   return offered;
 }
 
