@@ -8,6 +8,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -556,6 +557,19 @@ static void mac_start(struct call* c) {
   ok(c, EVP_MAC_init(ctx, key, c->req.key.length, list.count > 0 ? list.params : NULL));
 }
 
+static void kdf_derive(struct call* c) {
+  const uint64_t keylen = c->req.params[0];
+  struct param_list list;
+  if (keylen == 0 || keylen > c->req.out_capacity) return fail(c, CRYPTINE_STATUS_NO_SPACE);
+  if (!params_of(c, &list)) return;
+  EVP_KDF* kdf = EVP_KDF_fetch(NULL, c->req.name, NULL);
+  EVP_KDF_CTX* ctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+  EVP_KDF_free(kdf); /* the context holds its own reference */
+  const int r = ctx != NULL && EVP_KDF_derive(ctx, c->out, keylen, list.count > 0 ? list.params : NULL) > 0;
+  EVP_KDF_CTX_free(ctx);
+  if (ok(c, r)) output(c, keylen);
+}
+
 /* ---- the loop ---------------------------------------------------------------------- */
 
 /* A snapshot holds the DRBGs' state: reseed them all from the host's fresh entropy
@@ -571,6 +585,7 @@ static const unsigned char never_draws_random[CRYPTINE_OP_COUNT] = {
     [CRYPTINE_OP_MAC_FINAL] = 1,   [CRYPTINE_OP_MAC] = 1,           [CRYPTINE_OP_CIPHER_UPDATE] = 1,
     [CRYPTINE_OP_CIPHER_FINAL] = 1, [CRYPTINE_OP_FREE] = 1,         [CRYPTINE_OP_CIPHER] = 1,
     [CRYPTINE_OP_MAC_NEW] = 1,      [CRYPTINE_OP_MAC_START] = 1,    [CRYPTINE_OP_GET_PARAMS] = 1,
+    [CRYPTINE_OP_KDF] = 1,
 };
 
 static void reseed_if_needed(void) {
@@ -620,7 +635,7 @@ static const op_fn ops[CRYPTINE_OP_COUNT] = {
     [CRYPTINE_OP_RANDOM] = random_bytes,         [CRYPTINE_OP_SET_PARAMS] = set_params,
     [CRYPTINE_OP_GET_PARAMS] = get_params,       [CRYPTINE_OP_CIPHER] = cipher_raw,
     [CRYPTINE_OP_DIGEST_SIGN] = digest_sign,     [CRYPTINE_OP_MAC_NEW] = mac_new_named,
-    [CRYPTINE_OP_MAC_START] = mac_start,
+    [CRYPTINE_OP_MAC_START] = mac_start,         [CRYPTINE_OP_KDF] = kdf_derive,
 };
 
 static void serve_one(void) {
@@ -667,6 +682,8 @@ static void warm_up(void) {
     if (md != NULL) EVP_Digest(buf, sizeof(buf), out, &len, md, NULL);
     EVP_MD_free(uncached);
   }
+  static const char* const kdfs[] = {"HKDF", "TLS13-KDF", "TLS1-PRF", "PBKDF2"};
+  for (size_t i = 0; i < sizeof(kdfs) / sizeof(kdfs[0]); ++i) EVP_KDF_free(EVP_KDF_fetch(NULL, kdfs[i], NULL));
   hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
   RAND_bytes(out, 16);
   ERR_clear_error();

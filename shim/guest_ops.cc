@@ -381,6 +381,18 @@ Status mac_start(Virtine& v, Handle h, const std::span<const uint8_t>* key, cons
   return {};
 }
 
+Result<Bytes> kdf_derive(Virtine& v, std::string_view kdf, const OSSL_PARAM* params, uint64_t keylen) {
+  const Bytes wire = CRYPTINE_TRY(encode_params(params));
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_KDF;
+  r.name = kdf;
+  r.in = wire;
+  r.out_capacity = keylen;
+  r.params[0] = static_cast<int64_t>(keylen);
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return copy(reply.out);
+}
+
 Result<Bytes> random_bytes(Virtine& v, uint32_t n) {
   CryptoRequest r;
   r.op = CRYPTINE_OP_RANDOM;

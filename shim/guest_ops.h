@@ -121,6 +121,10 @@ struct CipherRaw {
 Result<CipherRaw> cipher_raw(Virtine& v, Handle h, std::span<const uint8_t> in, bool in_null, bool out_null,
                              bool in_place);
 
+// EVP_KDF_derive of `keylen` bytes by the KDF `kdf` in a fresh guest context set up with
+// `params`: one request per derivation. The output is the guest's; the caller checks it.
+Result<Bytes> kdf_derive(Virtine& v, std::string_view kdf, const OSSL_PARAM* params, uint64_t keylen);
+
 // EVP_MAC_CTX_new for a named MAC, and EVP_MAC_init with an optional key and params.
 Result<Handle> mac_new(Virtine& v, std::string_view mac);
 Status mac_start(Virtine& v, Handle h, const std::span<const uint8_t>* key, const OSSL_PARAM* params);

@@ -39,6 +39,9 @@ const char* const kSupported[] = {
     "AES-256-OFB", "ChaCha20",    "ChaCha20-Poly1305",          "hmac",        "rsa",         "rsa-pss",
     "ec",          "x25519",      "ed25519"};
 
+// Served only by the provider (shim/provider/), which has no interposer to enable.
+const char* const kProviderOnly[] = {"hkdf", "tls13-kdf", "tls1-prf", "pbkdf2"};
+
 struct KeyType {
   const char* name;
   int id;
@@ -129,6 +132,8 @@ void Runtime::enable(const std::string& name, bool warn_unknown) {
       return;
     }
   }
+  for (const char* kdf : kProviderOnly)
+    if (OPENSSL_strcasecmp(name.c_str(), kdf) == 0) return;  // the provider reads CRYPTINE_ALGS itself
   if (warn_unknown)
     std::fprintf(stderr, "cryptine: CRYPTINE_ALGS names '%s', which OpenSSL does not know; ignored\n", name.c_str());
 }
@@ -332,6 +337,7 @@ std::vector<StatValue> read_stats() {
       {"digest", family(Family::kDigest), "Virtine calls on digests."},
       {"mac", family(Family::kMac), "Virtine calls on MACs."},
       {"pkey", family(Family::kPkey), "Virtine calls with private keys."},
+      {"kdf", family(Family::kKdf), "Virtine calls deriving keys (one per derivation)."},
       {"vm_creations", v.creations, "VMs created (the boot, and starts from the snapshot)."},
       {"exits", v.exits, "VM exits seen by user space."},
       {"resets", v.resets, "Resets of a virtine to the snapshot."},

@@ -21,7 +21,7 @@
 namespace cryptine {
 
 // The families of interposed calls, counted apart in the stats.
-enum class Family { kCipher, kDigest, kMac, kPkey, kCount };
+enum class Family { kCipher, kDigest, kMac, kPkey, kKdf, kCount };
 
 struct ShimCounters {
   std::atomic<uint64_t> virtine_calls{0};  // interposed calls served by a virtine

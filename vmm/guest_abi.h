@@ -6,7 +6,7 @@
 #ifndef CRYPTINE_GUEST_ABI_H
 #define CRYPTINE_GUEST_ABI_H
 
-#define CRYPTINE_ABI_VERSION 2
+#define CRYPTINE_ABI_VERSION 3
 
 /* ---- Hypercalls ------------------------------------------------------------------
  * A hypercall is `out dx, eax` with dx one of these ports. Any other exit (other
@@ -110,7 +110,10 @@
       * as for SIGN -> out */
 #define CRYPTINE_OP_MAC_NEW   24 /* name = MAC algorithm ("HMAC", "CMAC", ...) -> handle */
 #define CRYPTINE_OP_MAC_START 25 /* EVP_MAC_init: handle, key, params[1] bit 0: key given, in = param list */
-#define CRYPTINE_OP_COUNT     26
+#define CRYPTINE_OP_KDF                                                                 \
+  26 /* EVP_KDF_derive in a fresh context: name = KDF, in = its param list, params[0] = \
+      * key length -> out (exactly that many bytes) */
+#define CRYPTINE_OP_COUNT     27
 /* SIGN, DECRYPT, DERIVE and DIGEST_SIGN with handle 0 take the private key (DER or PEM)
  * from the request's key span and free it afterwards: one request, one exit. */
 

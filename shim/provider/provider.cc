@@ -1,5 +1,6 @@
 // The OpenSSL 3 provider "cryptine": its entry point, its parameters and its operation
-// table. The algorithms themselves are in the files beside this one (digests.cc, macs.cc).
+// table. The algorithms themselves are in the files beside this one (digests.cc, macs.cc,
+// kdfs.cc).
 //
 // First slice: the provider is for a program that loads it (-provider cryptine,
 // OSSL_PROVIDER_load, openssl.cnf) without preloading libcryptine.so. Preloaded, the
@@ -16,6 +17,7 @@
 #include <new>
 
 #include "shim/provider/digests.h"
+#include "shim/provider/kdfs.h"
 #include "shim/provider/macs.h"
 #include "shim/real_symbol.h"
 #include "shim/virtine_call.h"
@@ -73,6 +75,7 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
   switch (operation_id) {
     case OSSL_OP_DIGEST: return digest_algorithms();
     case OSSL_OP_MAC: return mac_algorithms();
+    case OSSL_OP_KDF: return kdf_algorithms();
     default: return nullptr;
   }
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -255,6 +256,33 @@ TEST_F(CryptoOps, NamedMacWithParamsMatchesHostHmac) {
   mac = guest::mac_final(*v_, *h, 48);
   ASSERT_TRUE(mac.ok()) << mac.error().message();
   EXPECT_EQ(*mac, host);
+}
+
+// One request derives with a KDF in a fresh guest context: HKDF with two info params (which
+// OpenSSL concatenates), and the KDF's refusal of a missing digest as the guest's answer.
+TEST_F(CryptoOps, KdfDerivesInOneRequestLikeTheHost) {
+  char digest[] = "SHA256";
+  unsigned char key[] = "input keying material", salt[] = "salt", info1[] = "in", info2[] = "fo";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, key, sizeof(key) - 1),
+                         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof(salt) - 1),
+                         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info1, sizeof(info1) - 1),
+                         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info2, sizeof(info2) - 1),
+                         OSSL_PARAM_construct_end()};
+  Bytes host(42);
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
+  ASSERT_EQ(EVP_KDF_derive(ctx, host.data(), host.size(), params), 1);
+  EVP_KDF_CTX_free(ctx);
+  EVP_KDF_free(kdf);
+  const uint64_t exits = v_->counters().exits;
+  auto derived = guest::kdf_derive(*v_, "HKDF", params, 42);
+  ASSERT_TRUE(derived.ok()) << derived.error().message();
+  EXPECT_EQ(*derived, host);
+  EXPECT_EQ(v_->counters().exits - exits, 1u);
+  derived = guest::kdf_derive(*v_, "HKDF", &params[1], 42);  // no digest
+  ASSERT_FALSE(derived.ok());
+  EXPECT_EQ(derived.error().code(), ErrorCode::kCryptoFailed);
 }
 
 // OpenSSL reads a digest name as a C string. "SHA2-256" is eight bytes, so before the wire
