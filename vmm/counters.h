@@ -13,6 +13,7 @@ struct VmmCounters {
   std::atomic<uint64_t> mappings{0};        // mmap calls (guest memory, run areas, snapshots)
   std::atomic<uint64_t> unmappings{0};      // munmap of those: mappings - unmappings are live
   std::atomic<uint64_t> exits{0};           // VM exits seen by user space
+  std::atomic<uint64_t> kvm_exits{0};       // all VM exits, KVM's own too (with kvm_exit_counting())
   std::atomic<uint64_t> hypercalls{0};      // exits that were valid hypercalls
   std::atomic<uint64_t> resets{0};          // resets to a snapshot
   std::atomic<uint64_t> pages_restored{0};  // pages copied back from a snapshot by resets
@@ -24,7 +25,7 @@ struct VmmCounters {
   std::atomic<uint64_t> payload_bytes{0};   // request bytes copied in plus reply bytes copied out
 
   struct Values {
-    uint64_t creations, mappings, unmappings, exits, hypercalls, resets, pages_restored, failures, timeouts, log_dropped,
+    uint64_t creations, mappings, unmappings, exits, kvm_exits, hypercalls, resets, pages_restored, failures, timeouts, log_dropped,
         run_ns, reset_ns, payload_bytes;
   };
   Values read() const {
@@ -34,6 +35,7 @@ struct VmmCounters {
             .mappings = r(mappings),
             .unmappings = r(unmappings),
             .exits = r(exits),
+            .kvm_exits = r(kvm_exits),
             .hypercalls = r(hypercalls),
             .resets = r(resets),
             .pages_restored = r(pages_restored),

@@ -144,7 +144,9 @@ Result<Hypercall> Virtine::run() {
     return Error(ErrorCode::kInvalidArgument, std::string("virtine is ") + std::string(virtine_state_name(state_)));
   RunDeadline& deadline = thread_run_deadline();
   CRYPTINE_TRY_STATUS(deadline.arm(vcpu_.run_area(), config_.timeout_ms));
+  if (kvm_exit_counting()) count_kvm_exits();  // the baseline, at this vCPU's first run
   auto result = run_until_hypercall();
+  if (kvm_exits_) count_kvm_exits();
   if (deadline.disarm())
     return poison(Error(ErrorCode::kTimeout, "guest ran longer than " + std::to_string(config_.timeout_ms) + " ms"));
   return result;
@@ -187,6 +189,23 @@ Result<Hypercall> Virtine::run_until_hypercall() {
       case HypercallKind::kSnapshot: return call;
     }
   }
+}
+
+// Adds the exits KVM counted for this vCPU since the last look (in the kernel and in
+// user space) to vmm_counters().kvm_exits. A kernel without the statistic counts nothing.
+void Virtine::count_kvm_exits() {
+  if (!kvm_exits_) {
+    auto opened = KvmStatCounter::open(vcpu_.fd(), "exits");
+    if (!opened.ok()) return;
+    kvm_exits_.emplace(std::move(opened).value());
+    auto now = kvm_exits_->read();
+    kvm_exits_seen_ = now.ok() ? *now : 0;
+    return;
+  }
+  auto now = kvm_exits_->read();
+  if (!now.ok() || *now < kvm_exits_seen_) return;
+  count(vmm_counters().kvm_exits, *now - kvm_exits_seen_);
+  kvm_exits_seen_ = *now;
 }
 
 Result<std::shared_ptr<const Snapshot>> Virtine::take_snapshot(const KvmSystem& kvm) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "vmm/exit_decision.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm_system.h"
+#include "vmm/kvm_vcpu_stats.h"
 #include "vmm/result.h"
 #include "vmm/snapshot.h"
 #include "vmm/unique_fd.h"
@@ -93,6 +95,7 @@ class Virtine {
   Status restore_to_snapshot();
   Status handle_log(uint32_t length);
   Result<std::string> read_log_text(uint32_t length);
+  void count_kvm_exits();
 
   UniqueFd vm_;
   GuestMemory memory_;
@@ -103,6 +106,9 @@ class Virtine {
   std::shared_ptr<const Snapshot> snapshot_;
   std::vector<uint64_t> dirty_bitmap_;  // reused by every reset
   VirtineCounters counters_;
+  // With kvm_exit_counting(): the vCPU's exit count in KVM, and its value at the last look.
+  std::optional<KvmStatCounter> kvm_exits_;
+  uint64_t kvm_exits_seen_ = 0;
 };
 
 std::string_view virtine_state_name(Virtine::State state);
