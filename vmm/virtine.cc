@@ -60,18 +60,20 @@ std::string_view virtine_state_name(Virtine::State state) {
   return "?";
 }
 
-Virtine::Virtine(UniqueFd vm, GuestMemory memory, Vcpu vcpu, const VirtineConfig& config)
+Virtine::Virtine(UniqueFd vm, bool manual_protect, GuestMemory memory, Vcpu vcpu, const VirtineConfig& config)
     : vm_(std::move(vm)),
       memory_(std::move(memory)),
       vcpu_(std::move(vcpu)),
       config_(config),
-      dirty_bitmap_((memory_.pages() + 63) / 64, 0) {
+      dirty_bitmap_((memory_.pages() + 63) / 64, 0),
+      dirty_log_(memory_.pages(), manual_protect) {
   count(vmm_counters().creations);
 }
 
-Result<UniqueFd> Virtine::create_vm(const KvmSystem& kvm, GuestMemory& memory) {
+Result<UniqueFd> Virtine::create_vm(const KvmSystem& kvm, GuestMemory& memory, bool* manual_protect) {
   UniqueFd vm(CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(kvm.fd(), KVM_CREATE_VM, 0ul)));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(vm.get(), KVM_SET_TSS_ADDR, kTssAddr));
+  *manual_protect = CRYPTINE_TRY(DirtyLog::enable_manual_protect(vm.get()));
   kvm_userspace_memory_region region{};
   region.slot = 0;
   region.flags = KVM_MEM_LOG_DIRTY_PAGES;  // a reset restores only what the guest wrote
@@ -111,10 +113,11 @@ Result<Virtine> Virtine::boot(const KvmSystem& kvm, std::span<const uint8_t> elf
   CRYPTINE_TRY_STATUS(write_boot_info(memory));
   CRYPTINE_TRY_STATUS(write_boot_env(memory, config.boot_env));
 
-  UniqueFd vm = CRYPTINE_TRY(create_vm(kvm, memory));
+  bool manual_protect = false;
+  UniqueFd vm = CRYPTINE_TRY(create_vm(kvm, memory, &manual_protect));
   Vcpu vcpu = CRYPTINE_TRY(Vcpu::create(kvm, vm.get()));
   CRYPTINE_TRY_STATUS(vcpu.set_boot_state(kvm, image.entry));
-  return Virtine(std::move(vm), std::move(memory), std::move(vcpu), config);
+  return Virtine(std::move(vm), manual_protect, std::move(memory), std::move(vcpu), config);
 }
 
 Result<Virtine> Virtine::from_snapshot(const KvmSystem& kvm, std::shared_ptr<const Snapshot> snapshot,
@@ -124,10 +127,11 @@ Result<Virtine> Virtine::from_snapshot(const KvmSystem& kvm, std::shared_ptr<con
     return Error(ErrorCode::kInvalidArgument, "snapshot memory size differs from the configured one");
   GuestMemory memory = CRYPTINE_TRY(GuestMemory::map_private(snapshot->memfd(), snapshot->mem_size()));
   CRYPTINE_TRY_STATUS(write_boot_info(memory));
-  UniqueFd vm = CRYPTINE_TRY(create_vm(kvm, memory));
+  bool manual_protect = false;
+  UniqueFd vm = CRYPTINE_TRY(create_vm(kvm, memory, &manual_protect));
   Vcpu vcpu = CRYPTINE_TRY(Vcpu::create(kvm, vm.get()));
   CRYPTINE_TRY_STATUS(restore_vcpu_state(vcpu, snapshot->vcpu()));
-  Virtine virtine(std::move(vm), std::move(memory), std::move(vcpu), config);
+  Virtine virtine(std::move(vm), manual_protect, std::move(memory), std::move(vcpu), config);
   virtine.snapshot_ = std::move(snapshot);
   return virtine;
 }
@@ -217,10 +221,7 @@ Result<std::shared_ptr<const Snapshot>> Virtine::take_snapshot(const KvmSystem& 
   CRYPTINE_TRY_STATUS(keep_restorable_msrs(vcpu_.fd(), state.msrs));
 
   // The snapshot is the new baseline: forget the writes that led up to it.
-  kvm_dirty_log log{};
-  log.slot = 0;
-  log.dirty_bitmap = dirty_bitmap_.data();
-  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(vm_.get(), KVM_GET_DIRTY_LOG, &log));
+  CRYPTINE_TRY_STATUS(dirty_log_.collect(vm_.get(), dirty_bitmap_, /*keep_hot=*/false));
   memory_.take_host_written(dirty_bitmap_);
   std::fill(dirty_bitmap_.begin(), dirty_bitmap_.end(), 0);
 
@@ -229,10 +230,8 @@ Result<std::shared_ptr<const Snapshot>> Virtine::take_snapshot(const KvmSystem& 
 }
 
 Status Virtine::restore_dirty_pages() {
-  kvm_dirty_log log{};
-  log.slot = 0;
-  log.dirty_bitmap = dirty_bitmap_.data();
-  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(vm_.get(), KVM_GET_DIRTY_LOG, &log));
+  std::fill(dirty_bitmap_.begin(), dirty_bitmap_.end(), 0);
+  CRYPTINE_TRY_STATUS(dirty_log_.collect(vm_.get(), dirty_bitmap_, /*keep_hot=*/true));
   memory_.take_host_written(dirty_bitmap_);
 
   const uint64_t pages = CRYPTINE_TRY(memory_.restore_pages(dirty_bitmap_, snapshot_->memory()));

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vmm/dirty_log.h"
 #include "vmm/exit_decision.h"
 #include "vmm/guest_memory.h"
 #include "vmm/kvm_system.h"
@@ -87,9 +88,9 @@ class Virtine {
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
 
  private:
-  Virtine(UniqueFd vm, GuestMemory memory, Vcpu vcpu, const VirtineConfig& config);
+  Virtine(UniqueFd vm, bool manual_protect, GuestMemory memory, Vcpu vcpu, const VirtineConfig& config);
 
-  static Result<UniqueFd> create_vm(const KvmSystem& kvm, GuestMemory& memory);
+  static Result<UniqueFd> create_vm(const KvmSystem& kvm, GuestMemory& memory, bool* manual_protect);
   Result<Hypercall> run_until_hypercall();
   Status restore_dirty_pages();
   Status restore_to_snapshot();
@@ -105,6 +106,7 @@ class Virtine {
   bool io_pending_ = false;  // the last exit was a port write KVM has yet to complete
   std::shared_ptr<const Snapshot> snapshot_;
   std::vector<uint64_t> dirty_bitmap_;  // reused by every reset
+  DirtyLog dirty_log_;
   VirtineCounters counters_;
   // With kvm_exit_counting(): the vCPU's exit count in KVM, and its value at the last look.
   std::optional<KvmStatCounter> kvm_exits_;
