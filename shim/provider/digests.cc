@@ -12,17 +12,13 @@
 #include <openssl/params.h>
 #include <openssl/proverr.h>
 
-#include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <optional>
-#include <string>
-#include <string_view>
 #include <vector>
 
-#include "shim/config.h"
 #include "shim/guest_ops.h"
+#include "shim/provider/algorithm_filter.h"
 #include "shim/virtine_call.h"
 
 namespace cryptine::provider {
@@ -227,37 +223,13 @@ const OSSL_DISPATCH kFunctions[] = {{OSSL_FUNC_DIGEST_NEWCTX, reinterpret_cast<F
 const OSSL_ALGORITHM kAlgorithms[] = {CRYPTINE_PROVIDER_DIGESTS(CRYPTINE_DIGEST_ALGORITHM)};
 static_assert(std::size(kAlgorithms) == std::size(kDigests));
 
-// Whether one of `wanted` (lower-case) is one of the colon-separated `names`, in any case.
-bool named_by(std::string_view names, const std::vector<std::string>& wanted) {
-  while (!names.empty()) {
-    const size_t colon = std::min(names.find(':'), names.size());
-    const std::string_view name = names.substr(0, colon);
-    for (const std::string& w : wanted)
-      if (w.size() == name.size() && OPENSSL_strncasecmp(w.c_str(), name.data(), name.size()) == 0) return true;
-    names.remove_prefix(std::min(colon + 1, names.size()));
-  }
-  return false;
-}
-
 }  // namespace
 
 const OSSL_ALGORITHM* digest_algorithms() {
   // A digest CRYPTINE_ALGS leaves out is not offered: the fetch goes to another provider
   // (with "?provider=cryptine") or fails (with "provider=cryptine").
-  // Matched by name against the algorithm's own names, not through EVP lookups: this
-  // runs inside OpenSSL's fetch, which such a lookup could enter again.
-  static const std::vector<OSSL_ALGORITHM>* offered = [] {
-    auto* list = new std::vector<OSSL_ALGORITHM>();  // never freed: OpenSSL keeps pointers into it
-    std::vector<std::string> ignored;  // the runtime reports bad values
-    const Config config = parse_config(
-        [](const char* name) { return std::strcmp(name, "CRYPTINE_ALGS") == 0 ? std::getenv(name) : nullptr; },
-        &ignored);
-    for (size_t i = 0; i < std::size(kDigests); ++i)
-      if (config.algs.empty() || named_by(kDigests[i].names, config.algs)) list->push_back(kAlgorithms[i]);
-    list->push_back({nullptr, nullptr, nullptr, nullptr});
-    return list;
-  }();
-  return offered->data();
+  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered(kAlgorithms));
+  return list->data();
 }
 
 }  // namespace cryptine::provider
