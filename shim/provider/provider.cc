@@ -1,5 +1,5 @@
 // The OpenSSL 3 provider "cryptine": its entry point, its parameters and its operation
-// table. The algorithms themselves are in the files beside this one (digests.cc).
+// table. The algorithms themselves are in the files beside this one (digests.cc, ciphers.cc).
 //
 // First slice: the provider is for a program that loads it (-provider cryptine,
 // OSSL_PROVIDER_load, openssl.cnf) without preloading libcryptine.so. Preloaded, the
@@ -15,6 +15,7 @@
 
 #include <new>
 
+#include "shim/provider/ciphers.h"
 #include "shim/provider/digests.h"
 #include "shim/real_symbol.h"
 #include "shim/virtine_call.h"
@@ -71,6 +72,7 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
   *no_cache = 0;  // the tables are static
   switch (operation_id) {
     case OSSL_OP_DIGEST: return digest_algorithms();
+    case OSSL_OP_CIPHER: return cipher_algorithms();
     default: return nullptr;
   }
 }
