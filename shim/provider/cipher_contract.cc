@@ -4,6 +4,7 @@
 
 #include <openssl/core_names.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -64,14 +65,20 @@ bool ivlen_allowed(const CipherFacts& f, size_t ivlen) {
   return ivlen >= f.min_ivlen && ivlen <= f.max_ivlen;
 }
 
-Status check_ctx_values(const CipherFacts& f, const OSSL_PARAM* params) {
-  for (const OSSL_PARAM* p = params; p != nullptr && p->key != nullptr; ++p) {
-    if (p->return_size == OSSL_PARAM_UNMODIFIED) continue;
+Status check_ctx_values(const CipherFacts& f, const OSSL_PARAM* got, const OSSL_PARAM* sent) {
+  for (size_t i = 0; got != nullptr && got[i].key != nullptr; ++i) {
+    const OSSL_PARAM* p = &got[i];
     const std::string name = p->key;
+    if (p->return_size == OSSL_PARAM_UNMODIFIED) {
+      const bool same = p->data == nullptr || sent[i].data == nullptr ||
+                        std::memcmp(p->data, sent[i].data, std::min(p->data_size, sent[i].data_size)) == 0;
+      if (!same && !is(*p, OSSL_CIPHER_PARAM_AEAD_TAG)) return lie(name + " changed without a return size");
+      continue;
+    }
     size_t v = 0;
     if (is(*p, OSSL_CIPHER_PARAM_AEAD_TAG)) {
-      if (p->return_size != p->data_size) return lie("a tag of " + std::to_string(p->return_size) + " bytes, asked " +
-                                                     std::to_string(p->data_size));
+      if (p->return_size != p->data_size)
+        return lie("a tag of " + std::to_string(p->return_size) + " bytes, asked " + std::to_string(p->data_size));
     } else if (is(*p, OSSL_CIPHER_PARAM_AEAD_TAGLEN)) {
       if (!value_of(*p, &v) || !f.aead || v < 1 || v > f.max_taglen) return lie("tag length " + std::to_string(v));
     } else if (is(*p, OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD)) {

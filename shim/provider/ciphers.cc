@@ -187,7 +187,7 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     const CipherFacts& f = ctx->info->facts;
     // Key and IV lengths are answered here (EVP asks at every init); the rest goes to the
     // guest in copies, judged by the contract before the program's buffers receive them.
-    std::vector<OSSL_PARAM> asked;
+    std::vector<OSSL_PARAM> asked, sent;  // the guest's copies; the program's, as they were
     std::vector<OSSL_PARAM*> theirs;
     std::vector<std::vector<unsigned char>> copies;
     for (OSSL_PARAM* p = params; p != nullptr && p->key != nullptr; ++p) {
@@ -204,6 +204,7 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     for (OSSL_PARAM* p : theirs) {
       const auto* data = static_cast<const unsigned char*>(p->data);
       copies.emplace_back(data, data == nullptr ? data : data + p->data_size);
+      sent.push_back(*p);
       asked.push_back(*p);
       asked.back().data = p->data == nullptr ? nullptr : copies.back().data();
     }
@@ -213,7 +214,7 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     int ret = 0;
     if (!on_twin(twin, [&](Virtine& v) -> Status {
           ret = CRYPTINE_TRY(guest::get_params(v, twin.handle, asked.data()));
-          return poison_if_broken(v, check_ctx_values(f, asked.data()));
+          return poison_if_broken(v, check_ctx_values(f, asked.data(), sent.data()));
         }))
       return 0;
     for (size_t i = 0; i < theirs.size(); ++i) {
