@@ -80,7 +80,7 @@ Status check_ctx_values(const CipherFacts& f, const OSSL_PARAM* got, const OSSL_
       if (p->return_size != p->data_size)
         return lie("a tag of " + std::to_string(p->return_size) + " bytes, asked " + std::to_string(p->data_size));
     } else if (is(*p, OSSL_CIPHER_PARAM_AEAD_TAGLEN)) {
-      if (!value_of(*p, &v) || !f.aead || v < 1 || v > f.max_taglen) return lie("tag length " + std::to_string(v));
+      if (!value_of(*p, &v) || !f.aead || v > f.max_taglen) return lie("tag length " + std::to_string(v));
     } else if (is(*p, OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD)) {
       if (!value_of(*p, &v) || !f.aead || (v != 0 && v != f.max_taglen)) return lie("TLS AAD pad " + std::to_string(v));
     } else if (is(*p, OSSL_CIPHER_PARAM_PADDING)) {
