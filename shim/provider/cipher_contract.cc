@@ -5,6 +5,7 @@
 #include <openssl/core_names.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -28,18 +29,20 @@ bool value_of(const OSSL_PARAM& p, size_t* v) {
 
 }  // namespace
 
-size_t update_room(const CipherFacts& f, size_t inl) {
-  return f.blocksize > 1 ? inl + f.blocksize - 1 : inl;
+size_t update_room(const CipherFacts& f, size_t inl, bool tls_record) {
+  const size_t block = f.blocksize > 1 ? f.blocksize : 0;
+  const size_t overhang = tls_record ? block : block > 0 ? block - 1 : 0;
+  return inl > SIZE_MAX - overhang ? SIZE_MAX : inl + overhang;
 }
 
 size_t final_room(const CipherFacts& f) {
   return f.blocksize > 1 ? f.blocksize : 0;
 }
 
-Status check_update(const CipherFacts& f, size_t inl, size_t written) {
-  if (written > update_room(f, inl))
+Status check_update(const CipherFacts& f, size_t inl, size_t written, bool tls_record) {
+  if (written > update_room(f, inl, tls_record))
     return lie("update wrote " + std::to_string(written) + " bytes for " + std::to_string(inl) + " in");
-  if (f.blocksize == 1 && written != inl)
+  if (f.blocksize == 1 && !tls_record && written != inl)
     return lie("stream update wrote " + std::to_string(written) + " bytes for " + std::to_string(inl) + " in");
   return {};
 }

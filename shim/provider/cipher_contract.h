@@ -25,15 +25,19 @@ struct CipherFacts {
 };
 
 // The most an update of `inl` bytes may write: inl + blocksize - 1 (what OpenSSL may
-// have buffered, plus this input), exactly inl for a stream mode. The program's buffer
-// must hold it (EVP gives inl + blocksize).
-size_t update_room(const CipherFacts& f, size_t inl);
+// have buffered, plus this input), exactly inl for a stream mode. A TLS record
+// (`tls_record`: after a TLS AAD, or with a TLS version set) is padded to a whole block
+// (up to inl + blocksize) when sealed, and comes back shorter when opened (explicit IV,
+// tag, padding and MAC stripped). The program's buffer must hold it (EVP gives
+// inl + blocksize).
+size_t update_room(const CipherFacts& f, size_t inl, bool tls_record);
 // The most a final may write: one block, nothing for a stream mode.
 size_t final_room(const CipherFacts& f);
 
 // An update that wrote `written` bytes for `inl` in: at most update_room, and exactly
-// inl for a stream mode. An AAD update (no output) must take all of its input.
-Status check_update(const CipherFacts& f, size_t inl, size_t written);
+// inl for a stream mode outside TLS records. An AAD update (no output) must take all of
+// its input.
+Status check_update(const CipherFacts& f, size_t inl, size_t written, bool tls_record);
 Status check_aad(size_t inl, size_t taken);
 Status check_final(const CipherFacts& f, size_t written);
 // The one-shot cipher (EVP_Cipher): `copied` bytes came back and it reported `outl`;

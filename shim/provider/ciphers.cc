@@ -68,6 +68,11 @@ struct CipherContext {
   const CipherInfo* info;
   std::optional<Twin> twin;  // from the first use to freectx
   size_t ivlen;              // what get_ctx_params reports (CipherFacts::ivlen_reported)
+  // libssl's record mode: updates are whole TLS records, which the guest strips of an
+  // explicit IV, tag, padding and MAC. A TLS version makes every update one (CBC); a TLS
+  // AAD only the next (AEADs).
+  bool tls_version = false;
+  bool tls_aad = false;
 };
 
 CipherContext* as_context(void* vctx) {
@@ -177,6 +182,10 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
         }))
       return 0;
     if (ret > 0 && sets_ivlen && f.ivlen_reported) ctx->ivlen = ivlen;
+    unsigned int version = 0;
+    if (ret > 0 && (p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_TLS_VERSION)) != nullptr)
+      ctx->tls_version = OSSL_PARAM_get_uint(p, &version) && version > 0;
+    if (ret > 0 && OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TLS1_AAD) != nullptr) ctx->tls_aad = true;
     return ret;
   });
 }
@@ -287,7 +296,7 @@ int update_aad(const Twin& twin, size_t* outl, std::span<const uint8_t> aad) {
 
 int update(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const unsigned char* in, size_t inl) {
   return no_throw(0, [&] {
-    const CipherContext* ctx = as_context(vctx);
+    CipherContext* ctx = as_context(vctx);
     const Twin* twin = twin_of(ctx);
     if (twin == nullptr) return 0;
     const CipherFacts& f = ctx->info->facts;
@@ -299,7 +308,9 @@ int update(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
     if (inl == 0) return 1;
     const std::span<const uint8_t> data(in, inl);
     if (out == nullptr) return update_aad(*twin, outl, data);
-    const size_t room = update_room(f, inl);
+    const bool tls_record = ctx->tls_version || ctx->tls_aad;
+    ctx->tls_aad = false;  // the guest's mode too ends with this record, served or not
+    const size_t room = update_room(f, inl, tls_record);
     if (outsize < room) {
       raise(PROV_R_OUTPUT_BUFFER_TOO_SMALL);
       return 0;
@@ -313,7 +324,7 @@ int update(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
                            CRYPTINE_TRY(guest::cipher_update_in_place(v, twin->handle, data, buffer)));
                      else
                        written = CRYPTINE_TRY(guest::cipher_update_into(v, twin->handle, data, buffer));
-                     CRYPTINE_TRY_STATUS(poison_if_broken(v, check_update(f, inl, written)));
+                     CRYPTINE_TRY_STATUS(poison_if_broken(v, check_update(f, inl, written, tls_record)));
                      *outl = written;
                      return {};
                    })
@@ -354,7 +365,7 @@ int final(void* vctx, unsigned char* out, size_t* outl, size_t outsize) {
 // EVP_Cipher's entry: one call that reports its own length (or -1, which fails here).
 int cipher(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const unsigned char* in, size_t inl) {
   return no_throw(0, [&] {
-    const CipherContext* ctx = as_context(vctx);
+    CipherContext* ctx = as_context(vctx);
     const Twin* twin = twin_of(ctx);
     if (twin == nullptr) return 0;
     if (outl == nullptr || (in == nullptr && inl > 0)) {
@@ -366,6 +377,7 @@ int cipher(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
       return 0;
     }
     *outl = 0;
+    ctx->tls_aad = false;  // (check_cipher allows a record's stripping anyway)
     int ret = -1;
     uint64_t err = 0;
     if (!on_twin(*twin, [&](Virtine& v) -> Status {

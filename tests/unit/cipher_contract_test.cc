@@ -21,21 +21,32 @@ bool lie(const Status& s) {
 }
 
 TEST(CipherContract, UpdateOfABlockModeMayWriteUpToInlPlusBlockMinusOne) {
-  EXPECT_EQ(update_room(kCbc, 100), 115u);
-  EXPECT_TRUE(check_update(kCbc, 100, 0).ok());    // all held back
-  EXPECT_TRUE(check_update(kCbc, 100, 112).ok());
-  EXPECT_TRUE(check_update(kCbc, 100, 115).ok());  // exact fit
-  EXPECT_TRUE(lie(check_update(kCbc, 100, 116)));  // one past
-  EXPECT_TRUE(lie(check_update(kCbc, 0, 16)));
-  EXPECT_TRUE(lie(check_update(kCbc, SIZE_MAX - 20, SIZE_MAX)));  // no wrap-around
+  EXPECT_EQ(update_room(kCbc, 100, false), 115u);
+  EXPECT_TRUE(check_update(kCbc, 100, 0, false).ok());    // all held back
+  EXPECT_TRUE(check_update(kCbc, 100, 112, false).ok());
+  EXPECT_TRUE(check_update(kCbc, 100, 115, false).ok());  // exact fit
+  EXPECT_TRUE(lie(check_update(kCbc, 100, 116, false)));  // one past
+  EXPECT_TRUE(lie(check_update(kCbc, 0, 16, false)));
+  EXPECT_TRUE(lie(check_update(kCbc, SIZE_MAX - 20, SIZE_MAX, false)));
+  EXPECT_EQ(update_room(kCbc, SIZE_MAX - 3, false), SIZE_MAX);  // saturates, never wraps to a small room
 }
 
 TEST(CipherContract, UpdateOfAStreamModeWritesExactlyItsInput) {
-  EXPECT_EQ(update_room(kCtr, 100), 100u);
-  EXPECT_TRUE(check_update(kCtr, 100, 100).ok());
-  EXPECT_TRUE(lie(check_update(kCtr, 100, 99)));
-  EXPECT_TRUE(lie(check_update(kCtr, 100, 101)));
-  EXPECT_TRUE(lie(check_update(kGcm, 5, 0)));
+  EXPECT_EQ(update_room(kCtr, 100, false), 100u);
+  EXPECT_TRUE(check_update(kCtr, 100, 100, false).ok());
+  EXPECT_TRUE(lie(check_update(kCtr, 100, 99, false)));
+  EXPECT_TRUE(lie(check_update(kCtr, 100, 101, false)));
+  EXPECT_TRUE(lie(check_update(kGcm, 5, 0, false)));
+}
+
+TEST(CipherContract, ATlsRecordIsPaddedToABlockAtMostOrComesBackShorter) {
+  EXPECT_TRUE(check_update(kGcm, 40, 16, true).ok());  // explicit IV and tag stripped
+  EXPECT_TRUE(check_update(kGcm, 40, 40, true).ok());  // sealed in place
+  EXPECT_TRUE(lie(check_update(kGcm, 40, 41, true)));
+  EXPECT_EQ(update_room(kCbc, 64, true), 80u);
+  EXPECT_TRUE(check_update(kCbc, 64, 20, true).ok());  // opened: padding and MAC stripped
+  EXPECT_TRUE(check_update(kCbc, 64, 80, true).ok());  // sealed: padded to a whole block
+  EXPECT_TRUE(lie(check_update(kCbc, 64, 81, true)));
 }
 
 TEST(CipherContract, AadIsTakenWhole) {
