@@ -36,8 +36,7 @@ std::vector<OSSL_ALGORITHM> offered(std::span<const OSSL_ALGORITHM> all) {
   // when it starts, reports bad values of all of them once).
   std::vector<std::string> ignored;
   const Config config = parse_config(
-      [](const char* name) { return std::strcmp(name, "CRYPTINE_ALGS") == 0 ? std::getenv(name) : nullptr; },
-      &ignored);
+      [](const char* name) { return std::strcmp(name, "CRYPTINE_ALGS") == 0 ? std::getenv(name) : nullptr; }, &ignored);
   return offered(all, config.algs);
 }
 

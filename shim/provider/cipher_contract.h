@@ -14,8 +14,8 @@ namespace cryptine::provider {
 // A cipher's fixed facts, as OpenSSL's default provider states them.
 struct CipherFacts {
   size_t keylen;
-  size_t ivlen;         // the default
-  size_t min_ivlen;     // what set_ctx_params may set (both = ivlen: not settable)
+  size_t ivlen;      // the default
+  size_t min_ivlen;  // what set_ctx_params may set (both = ivlen: not settable)
   size_t max_ivlen;
   size_t blocksize;     // 1 for stream modes and AEADs
   unsigned mode;        // EVP_CIPH_*_MODE (0: ChaCha20-Poly1305)

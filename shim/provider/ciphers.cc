@@ -15,13 +15,13 @@
 #include <openssl/proverr.h>
 
 #include <cstring>
-#include <new>
 #include <optional>
 #include <vector>
 
 #include "shim/guest_ops.h"
 #include "shim/provider/algorithm_filter.h"
 #include "shim/provider/cipher_contract.h"
+#include "shim/provider/twin_context.h"
 #include "shim/virtine_call.h"
 
 namespace cryptine::provider {
@@ -30,20 +30,20 @@ namespace {
 // X(id, OpenSSL's names for it (as the default provider spells them), the guest's name,
 // key length, IV length, settable IV lengths (min, max), block size, mode, AEAD, whether
 // get_ctx_params reports a set IV length, tag length). The guest serves these.
-#define CRYPTINE_PROVIDER_CIPHERS(X)                                                                                 \
-  X(kAes128Ecb, "AES-128-ECB:2.16.840.1.101.3.4.1.1", "AES-128-ECB", 16, 0, 0, 0, 16, EVP_CIPH_ECB_MODE, false,       \
-    false, 0)                                                                                                         \
-  X(kAes128Cbc, "AES-128-CBC:AES128:2.16.840.1.101.3.4.1.2", "AES-128-CBC", 16, 16, 16, 16, 16, EVP_CIPH_CBC_MODE,    \
-    false, false, 0)                                                                                                  \
-  X(kAes256Cbc, "AES-256-CBC:AES256:2.16.840.1.101.3.4.1.42", "AES-256-CBC", 32, 16, 16, 16, 16, EVP_CIPH_CBC_MODE,   \
-    false, false, 0)                                                                                                  \
-  X(kAes128Ctr, "AES-128-CTR", "AES-128-CTR", 16, 16, 16, 16, 1, EVP_CIPH_CTR_MODE, false, false, 0)                  \
-  X(kAes128Gcm, "AES-128-GCM:id-aes128-GCM:2.16.840.1.101.3.4.1.6", "AES-128-GCM", 16, 12, 1, 128, 1,                 \
-    EVP_CIPH_GCM_MODE, true, true, 16)                                                                                \
-  X(kAes192Gcm, "AES-192-GCM:id-aes192-GCM:2.16.840.1.101.3.4.1.26", "AES-192-GCM", 24, 12, 1, 128, 1,                \
-    EVP_CIPH_GCM_MODE, true, true, 16)                                                                                \
-  X(kAes256Gcm, "AES-256-GCM:id-aes256-GCM:2.16.840.1.101.3.4.1.46", "AES-256-GCM", 32, 12, 1, 128, 1,                \
-    EVP_CIPH_GCM_MODE, true, true, 16)                                                                                \
+#define CRYPTINE_PROVIDER_CIPHERS(X)                                                                                   \
+  X(kAes128Ecb, "AES-128-ECB:2.16.840.1.101.3.4.1.1", "AES-128-ECB", 16, 0, 0, 0, 16, EVP_CIPH_ECB_MODE, false, false, \
+    0)                                                                                                                 \
+  X(kAes128Cbc, "AES-128-CBC:AES128:2.16.840.1.101.3.4.1.2", "AES-128-CBC", 16, 16, 16, 16, 16, EVP_CIPH_CBC_MODE,     \
+    false, false, 0)                                                                                                   \
+  X(kAes256Cbc, "AES-256-CBC:AES256:2.16.840.1.101.3.4.1.42", "AES-256-CBC", 32, 16, 16, 16, 16, EVP_CIPH_CBC_MODE,    \
+    false, false, 0)                                                                                                   \
+  X(kAes128Ctr, "AES-128-CTR", "AES-128-CTR", 16, 16, 16, 16, 1, EVP_CIPH_CTR_MODE, false, false, 0)                   \
+  X(kAes128Gcm, "AES-128-GCM:id-aes128-GCM:2.16.840.1.101.3.4.1.6", "AES-128-GCM", 16, 12, 1, 128, 1,                  \
+    EVP_CIPH_GCM_MODE, true, true, 16)                                                                                 \
+  X(kAes192Gcm, "AES-192-GCM:id-aes192-GCM:2.16.840.1.101.3.4.1.26", "AES-192-GCM", 24, 12, 1, 128, 1,                 \
+    EVP_CIPH_GCM_MODE, true, true, 16)                                                                                 \
+  X(kAes256Gcm, "AES-256-GCM:id-aes256-GCM:2.16.840.1.101.3.4.1.46", "AES-256-GCM", 32, 12, 1, 128, 1,                 \
+    EVP_CIPH_GCM_MODE, true, true, 16)                                                                                 \
   X(kChaCha20Poly1305, "ChaCha20-Poly1305", "ChaCha20-Poly1305", 32, 12, 1, 12, 1, 0, true, false, 16)
 
 struct CipherInfo {
@@ -79,8 +79,9 @@ CipherContext* as_context(void* vctx) {
   return static_cast<CipherContext*>(vctx);
 }
 
-bool on_twin(const Twin& twin, const std::function<Status(Virtine&)>& fn) {
-  return run_on_twin(twin, Family::kCipher, fn);
+// OpenSSL's 1 or 0 for a call run on the twin.
+int on_twin(const Twin& twin, const std::function<Status(Virtine&)>& fn) {
+  return run_on_twin(twin, Family::kCipher, fn) ? 1 : 0;
 }
 
 // A broken contract is the guest's lie: that virtine is not used again.
@@ -107,57 +108,14 @@ bool start(CipherContext& ctx, guest::CipherInit request) {
     });
   }
   request.cipher = ctx.info->guest_name;
-  Twin made;
-  switch (make_twin(Family::kCipher, [&](Virtine& v) { return guest::cipher_init(v, request); }, &made)) {
-    case Served::kDone: ctx.twin = std::move(made); return true;
-    case Served::kFailed: return false;
-    case Served::kNative: break;
-  }
-  // No virtine could be had. A provider has no native code to fall back to (the
-  // program asked for this one), so the call fails.
-  fail_call(Error(ErrorCode::kUnsupported, "no virtine available for the cryptine provider"));
-  return false;
+  return make_provider_twin(
+      Family::kCipher, [&](Virtine& v) { return guest::cipher_init(v, request); }, &ctx.twin);
 }
 
 // Params set or read before any init (EVP applies key and IV lengths first) need the
 // guest context: it is made with neither key nor IV.
 bool ensure_twin(CipherContext& ctx) {
   return ctx.twin.has_value() || start(ctx, guest::CipherInit{});
-}
-
-void* new_context(const CipherInfo& info) {
-  return no_throw<void*>(nullptr, [&]() -> void* {
-    auto* ctx = new (std::nothrow) CipherContext{&info, std::nullopt, info.facts.ivlen};
-    if (ctx == nullptr) raise(ERR_R_MALLOC_FAILURE);
-    return ctx;
-  });
-}
-
-void free_context(void* vctx) {
-  no_throw(0, [&] {
-    CipherContext* ctx = as_context(vctx);
-    if (ctx == nullptr) return 0;
-    if (ctx->twin) release_twin(*ctx->twin);
-    delete ctx;
-    return 0;
-  });
-}
-
-void* dup_context(void* vctx) {
-  return no_throw<void*>(nullptr, [&]() -> void* {
-    const CipherContext* in = as_context(vctx);
-    auto* out = static_cast<CipherContext*>(new_context(*in->info));
-    if (out == nullptr) return nullptr;
-    out->ivlen = in->ivlen;
-    if (!in->twin) return out;
-    Twin copy;
-    if (!copy_twin(*in->twin, Family::kCipher, &copy)) {
-      delete out;
-      return nullptr;
-    }
-    out->twin = std::move(copy);
-    return out;
-  });
 }
 
 int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
@@ -271,10 +229,22 @@ int decrypt_init(void* vctx, const unsigned char* key, size_t keylen, const unsi
   return init(vctx, key, keylen, iv, ivlen, params, 0);
 }
 
-// The twin of an initialised context, or null with the error raised.
-const Twin* twin_of(const CipherContext* ctx) {
+// The program's arguments to update, final and cipher, judged in one place before
+// anything is sent: an initialised context, an outl, the input where inl promises one,
+// and an output buffer of at least `room` bytes (null only where `out_may_be_null`:
+// an AEAD's AAD, a final that writes nothing). The twin, or null with the error raised.
+const Twin* checked_call(const CipherContext* ctx, const size_t* outl, const unsigned char* in, size_t inl,
+                         const unsigned char* out, size_t outsize, size_t room, bool out_may_be_null) {
   if (ctx == nullptr || !ctx->twin) {
     raise(PROV_R_NO_KEY_SET);  // no init yet: nothing to run on
+    return nullptr;
+  }
+  if (outl == nullptr || (in == nullptr && inl > 0) || (out == nullptr && !out_may_be_null)) {
+    raise(ERR_R_PASSED_NULL_PARAMETER);
+    return nullptr;
+  }
+  if (out != nullptr && outsize < room) {
+    raise(PROV_R_OUTPUT_BUFFER_TOO_SMALL);
     return nullptr;
   }
   return &*ctx->twin;
@@ -282,83 +252,56 @@ const Twin* twin_of(const CipherContext* ctx) {
 
 // An AEAD's update with no output: the additional data, all of it taken.
 int update_aad(const Twin& twin, size_t* outl, std::span<const uint8_t> aad) {
-  return on_twin(twin,
-                 [&](Virtine& v) -> Status {
-                   const int taken = CRYPTINE_TRY(guest::cipher_aad(v, twin.handle, aad));
-                   CRYPTINE_TRY_STATUS(
-                       poison_if_broken(v, check_aad(aad.size(), taken < 0 ? SIZE_MAX : static_cast<size_t>(taken))));
-                   *outl = aad.size();
-                   return {};
-                 })
-             ? 1
-             : 0;
+  return on_twin(twin, [&](Virtine& v) -> Status {
+    const int taken = CRYPTINE_TRY(guest::cipher_aad(v, twin.handle, aad));
+    CRYPTINE_TRY_STATUS(poison_if_broken(v, check_aad(aad.size(), taken < 0 ? SIZE_MAX : static_cast<size_t>(taken))));
+    *outl = aad.size();
+    return {};
+  });
 }
 
 int update(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const unsigned char* in, size_t inl) {
   return no_throw(0, [&] {
     CipherContext* ctx = as_context(vctx);
-    const Twin* twin = twin_of(ctx);
-    if (twin == nullptr) return 0;
     const CipherFacts& f = ctx->info->facts;
-    if (outl == nullptr || (in == nullptr && inl > 0) || (out == nullptr && !f.aead)) {
-      raise(ERR_R_PASSED_NULL_PARAMETER);
-      return 0;
-    }
+    const bool tls_record = ctx->tls_version || ctx->tls_aad;
+    const size_t room = update_room(f, inl, tls_record);
+    const Twin* twin = checked_call(ctx, outl, in, inl, out, outsize, room, f.aead);
+    if (twin == nullptr) return 0;
     *outl = 0;
     if (inl == 0) return 1;
     const std::span<const uint8_t> data(in, inl);
     if (out == nullptr) return update_aad(*twin, outl, data);
-    const bool tls_record = ctx->tls_version || ctx->tls_aad;
     ctx->tls_aad = false;  // the guest's mode too ends with this record, served or not
-    const size_t room = update_room(f, inl, tls_record);
-    if (outsize < room) {
-      raise(PROV_R_OUTPUT_BUFFER_TOO_SMALL);
-      return 0;
-    }
     const std::span<uint8_t> buffer(out, room);
-    return on_twin(*twin,
-                   [&](Virtine& v) -> Status {
-                     size_t written;
-                     if (out == in && inl <= guest::max_in_place())
-                       written = static_cast<size_t>(
-                           CRYPTINE_TRY(guest::cipher_update_in_place(v, twin->handle, data, buffer)));
-                     else
-                       written = CRYPTINE_TRY(guest::cipher_update_into(v, twin->handle, data, buffer));
-                     CRYPTINE_TRY_STATUS(poison_if_broken(v, check_update(f, inl, written, tls_record)));
-                     *outl = written;
-                     return {};
-                   })
-               ? 1
-               : 0;
+    return on_twin(*twin, [&](Virtine& v) -> Status {
+      size_t written;
+      if (out == in && inl <= guest::max_in_place())
+        written = static_cast<size_t>(CRYPTINE_TRY(guest::cipher_update_in_place(v, twin->handle, data, buffer)));
+      else
+        written = CRYPTINE_TRY(guest::cipher_update_into(v, twin->handle, data, buffer));
+      CRYPTINE_TRY_STATUS(poison_if_broken(v, check_update(f, inl, written, tls_record)));
+      *outl = written;
+      return {};
+    });
   });
 }
 
 int final(void* vctx, unsigned char* out, size_t* outl, size_t outsize) {
   return no_throw(0, [&] {
     const CipherContext* ctx = as_context(vctx);
-    const Twin* twin = twin_of(ctx);
-    if (twin == nullptr) return 0;
     const CipherFacts& f = ctx->info->facts;
     const size_t room = final_room(f);
-    if (outl == nullptr) {
-      raise(ERR_R_PASSED_NULL_PARAMETER);
-      return 0;
-    }
-    if (room > 0 && (out == nullptr || outsize < room)) {
-      raise(PROV_R_OUTPUT_BUFFER_TOO_SMALL);
-      return 0;
-    }
+    const Twin* twin = checked_call(ctx, outl, nullptr, 0, out, outsize, room, room == 0);
+    if (twin == nullptr) return 0;
     *outl = 0;
-    return on_twin(*twin,
-                   [&](Virtine& v) -> Status {
-                     const guest::Bytes o = CRYPTINE_TRY(guest::cipher_final(v, twin->handle));
-                     CRYPTINE_TRY_STATUS(poison_if_broken(v, check_final(f, o.size())));
-                     if (!o.empty()) std::memcpy(out, o.data(), o.size());
-                     *outl = o.size();
-                     return {};
-                   })
-               ? 1
-               : 0;
+    return on_twin(*twin, [&](Virtine& v) -> Status {
+      const guest::Bytes o = CRYPTINE_TRY(guest::cipher_final(v, twin->handle));
+      CRYPTINE_TRY_STATUS(poison_if_broken(v, check_final(f, o.size())));
+      if (!o.empty()) std::memcpy(out, o.data(), o.size());
+      *outl = o.size();
+      return {};
+    });
   });
 }
 
@@ -366,23 +309,17 @@ int final(void* vctx, unsigned char* out, size_t* outl, size_t outsize) {
 int cipher(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const unsigned char* in, size_t inl) {
   return no_throw(0, [&] {
     CipherContext* ctx = as_context(vctx);
-    const Twin* twin = twin_of(ctx);
+    // out may be null: AAD, or (with in null too) an AEAD's final.
+    const Twin* twin = checked_call(ctx, outl, in, inl, out, outsize, inl, true);
     if (twin == nullptr) return 0;
-    if (outl == nullptr || (in == nullptr && inl > 0)) {
-      raise(ERR_R_PASSED_NULL_PARAMETER);
-      return 0;
-    }
-    if (out != nullptr && outsize < inl) {
-      raise(PROV_R_OUTPUT_BUFFER_TOO_SMALL);
-      return 0;
-    }
     *outl = 0;
     ctx->tls_aad = false;  // (check_cipher allows a record's stripping anyway)
     int ret = -1;
     uint64_t err = 0;
     if (!on_twin(*twin, [&](Virtine& v) -> Status {
-          const guest::CipherRaw raw = CRYPTINE_TRY(guest::cipher_raw(
-              v, twin->handle, {in, in != nullptr ? inl : 0}, in == nullptr, out == nullptr, out == in && in != nullptr));
+          const guest::CipherRaw raw =
+              CRYPTINE_TRY(guest::cipher_raw(v, twin->handle, {in, in != nullptr ? inl : 0}, in == nullptr,
+                                             out == nullptr, out == in && in != nullptr));
           CRYPTINE_TRY_STATUS(
               poison_if_broken(v, check_cipher(inl, raw.out.size(), raw.ret > 0 ? static_cast<size_t>(raw.ret) : 0)));
           if (out != nullptr && !raw.out.empty()) std::memcpy(out, raw.out.data(), raw.out.size());
@@ -420,55 +357,61 @@ int get_params(const CipherFacts& f, OSSL_PARAM params[]) {
 }
 
 const OSSL_PARAM* gettable_params(void*) {
-  static const OSSL_PARAM kGettable[] = {
-      OSSL_PARAM_uint(OSSL_CIPHER_PARAM_MODE, nullptr),         OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, nullptr),
-      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, nullptr),      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_BLOCK_SIZE, nullptr),
-      OSSL_PARAM_int(OSSL_CIPHER_PARAM_AEAD, nullptr),          OSSL_PARAM_int(OSSL_CIPHER_PARAM_CUSTOM_IV, nullptr),
-      OSSL_PARAM_int(OSSL_CIPHER_PARAM_CTS, nullptr),           OSSL_PARAM_int(OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK, nullptr),
-      OSSL_PARAM_int(OSSL_CIPHER_PARAM_HAS_RAND_KEY, nullptr),  OSSL_PARAM_END};
+  static const OSSL_PARAM kGettable[] = {OSSL_PARAM_uint(OSSL_CIPHER_PARAM_MODE, nullptr),
+                                         OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, nullptr),
+                                         OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, nullptr),
+                                         OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_BLOCK_SIZE, nullptr),
+                                         OSSL_PARAM_int(OSSL_CIPHER_PARAM_AEAD, nullptr),
+                                         OSSL_PARAM_int(OSSL_CIPHER_PARAM_CUSTOM_IV, nullptr),
+                                         OSSL_PARAM_int(OSSL_CIPHER_PARAM_CTS, nullptr),
+                                         OSSL_PARAM_int(OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK, nullptr),
+                                         OSSL_PARAM_int(OSSL_CIPHER_PARAM_HAS_RAND_KEY, nullptr),
+                                         OSSL_PARAM_END};
   return kGettable;
 }
 
 // The context params, as OpenSSL's generic and AEAD ciphers list them, less the TLS MAC
 // (a pointer into the provider's memory, which cannot cross from the guest).
 const OSSL_PARAM* gettable_ctx_params_of(bool aead) {
-  static const OSSL_PARAM kGeneric[] = {
-      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, nullptr), OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, nullptr),
-      OSSL_PARAM_uint(OSSL_CIPHER_PARAM_PADDING, nullptr),  OSSL_PARAM_uint(OSSL_CIPHER_PARAM_NUM, nullptr),
-      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_IV, nullptr, 0),
-      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_UPDATED_IV, nullptr, 0), OSSL_PARAM_END};
-  static const OSSL_PARAM kAead[] = {
-      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, nullptr),
-      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, nullptr),
-      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_TAGLEN, nullptr),
-      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_IV, nullptr, 0),
-      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_UPDATED_IV, nullptr, 0),
-      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, nullptr, 0),
-      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD, nullptr),
-      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN, nullptr, 0),
-      OSSL_PARAM_END};
+  static const OSSL_PARAM kGeneric[] = {OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, nullptr),
+                                        OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, nullptr),
+                                        OSSL_PARAM_uint(OSSL_CIPHER_PARAM_PADDING, nullptr),
+                                        OSSL_PARAM_uint(OSSL_CIPHER_PARAM_NUM, nullptr),
+                                        OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_IV, nullptr, 0),
+                                        OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_UPDATED_IV, nullptr, 0),
+                                        OSSL_PARAM_END};
+  static const OSSL_PARAM kAead[] = {OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, nullptr),
+                                     OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, nullptr),
+                                     OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_TAGLEN, nullptr),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_IV, nullptr, 0),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_UPDATED_IV, nullptr, 0),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, nullptr, 0),
+                                     OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD, nullptr),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN, nullptr, 0),
+                                     OSSL_PARAM_END};
   return aead ? kAead : kGeneric;
 }
 
 const OSSL_PARAM* settable_ctx_params_of(bool aead) {
-  static const OSSL_PARAM kGeneric[] = {
-      OSSL_PARAM_uint(OSSL_CIPHER_PARAM_PADDING, nullptr),      OSSL_PARAM_uint(OSSL_CIPHER_PARAM_NUM, nullptr),
-      OSSL_PARAM_uint(OSSL_CIPHER_PARAM_USE_BITS, nullptr),     OSSL_PARAM_uint(OSSL_CIPHER_PARAM_TLS_VERSION, nullptr),
-      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_TLS_MAC_SIZE, nullptr), OSSL_PARAM_END};
-  static const OSSL_PARAM kAead[] = {
-      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, nullptr),
-      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, nullptr, 0),
-      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_AAD, nullptr, 0),
-      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, nullptr, 0),
-      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV, nullptr, 0),
-      OSSL_PARAM_END};
+  static const OSSL_PARAM kGeneric[] = {OSSL_PARAM_uint(OSSL_CIPHER_PARAM_PADDING, nullptr),
+                                        OSSL_PARAM_uint(OSSL_CIPHER_PARAM_NUM, nullptr),
+                                        OSSL_PARAM_uint(OSSL_CIPHER_PARAM_USE_BITS, nullptr),
+                                        OSSL_PARAM_uint(OSSL_CIPHER_PARAM_TLS_VERSION, nullptr),
+                                        OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_TLS_MAC_SIZE, nullptr),
+                                        OSSL_PARAM_END};
+  static const OSSL_PARAM kAead[] = {OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, nullptr),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, nullptr, 0),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_AAD, nullptr, 0),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, nullptr, 0),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV, nullptr, 0),
+                                     OSSL_PARAM_END};
   return aead ? kAead : kGeneric;
 }
 
 // What differs per algorithm: the CipherInfo that newctx and the param calls see.
 template <size_t I>
 void* newctx(void*) {
-  return new_context(kCiphers[I]);
+  return new_twin_context(CipherContext{&kCiphers[I], std::nullopt, kCiphers[I].facts.ivlen});
 }
 template <size_t I>
 int get_params_of(OSSL_PARAM params[]) {
@@ -492,8 +435,8 @@ const OSSL_DISPATCH kFunctions[] = {
     {OSSL_FUNC_CIPHER_UPDATE, reinterpret_cast<Fn>(&update)},
     {OSSL_FUNC_CIPHER_FINAL, reinterpret_cast<Fn>(&final)},
     {OSSL_FUNC_CIPHER_CIPHER, reinterpret_cast<Fn>(&cipher)},
-    {OSSL_FUNC_CIPHER_FREECTX, reinterpret_cast<Fn>(&free_context)},
-    {OSSL_FUNC_CIPHER_DUPCTX, reinterpret_cast<Fn>(&dup_context)},
+    {OSSL_FUNC_CIPHER_FREECTX, reinterpret_cast<Fn>(&free_twin_context<CipherContext>)},
+    {OSSL_FUNC_CIPHER_DUPCTX, reinterpret_cast<Fn>(&dup_twin_context<CipherContext, Family::kCipher>)},
     {OSSL_FUNC_CIPHER_GET_PARAMS, reinterpret_cast<Fn>(&get_params_of<I>)},
     {OSSL_FUNC_CIPHER_GET_CTX_PARAMS, reinterpret_cast<Fn>(&get_ctx_params)},
     {OSSL_FUNC_CIPHER_SET_CTX_PARAMS, reinterpret_cast<Fn>(&set_ctx_params)},

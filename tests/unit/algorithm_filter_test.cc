@@ -14,7 +14,7 @@ TEST(NamedBy, AnyOfTheNamesInAnyCase) {
   EXPECT_TRUE(named_by("SHA2-256:SHA-256:SHA256", {"sha256"}));
   EXPECT_TRUE(named_by("SHA2-256:SHA-256:SHA256", {"sha2-256"}));
   EXPECT_TRUE(named_by("ChaCha20-Poly1305", {"x", "chacha20-poly1305"}));
-  EXPECT_FALSE(named_by("SHA2-256:SHA-256", {"sha2"}));       // a prefix is not a name
+  EXPECT_FALSE(named_by("SHA2-256:SHA-256", {"sha2"}));      // a prefix is not a name
   EXPECT_FALSE(named_by("SHA2-256:SHA-256", {"sha-2566"}));  // nor a longer one
   EXPECT_FALSE(named_by("", {"sha256"}));
   EXPECT_FALSE(named_by("SHA2-256", {}));

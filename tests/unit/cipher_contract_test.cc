@@ -22,7 +22,7 @@ bool lie(const Status& s) {
 
 TEST(CipherContract, UpdateOfABlockModeMayWriteUpToInlPlusBlockMinusOne) {
   EXPECT_EQ(update_room(kCbc, 100, false), 115u);
-  EXPECT_TRUE(check_update(kCbc, 100, 0, false).ok());    // all held back
+  EXPECT_TRUE(check_update(kCbc, 100, 0, false).ok());  // all held back
   EXPECT_TRUE(check_update(kCbc, 100, 112, false).ok());
   EXPECT_TRUE(check_update(kCbc, 100, 115, false).ok());  // exact fit
   EXPECT_TRUE(lie(check_update(kCbc, 100, 116, false)));  // one past
