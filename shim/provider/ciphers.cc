@@ -131,6 +131,9 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
       raise(PROV_R_INVALID_IV_LENGTH);
       return 0;
     }
+    // GCM's IV length set to the one it has (openssl speed does so before every
+    // operation) changes nothing in OpenSSL's GCM, and the host mirrors it: no exit.
+    if (sets_ivlen && f.ivlen_reported && ivlen == ctx->ivlen && params[1].key == nullptr) return 1;
     if (!ensure_twin(*ctx)) return 0;
     const Twin& twin = *ctx->twin;
     int ret = 0;
