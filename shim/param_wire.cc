@@ -62,13 +62,10 @@ Status decode_get_reply(std::span<const uint8_t> reply, std::span<const uint8_t>
         std::memcmp(reply.data() + at + sizeof(mine), sent.data() + at + sizeof(mine), mine.name_len) != 0)
       return bad("record " + std::to_string(i) + " is not the one asked for");
     OSSL_PARAM& p = params[i];
-    if (theirs.return_size == CRYPTINE_PARAM_UNMODIFIED) {
-      p.return_size = OSSL_PARAM_UNMODIFIED;
-    } else {
-      p.return_size = theirs.return_size;
-      if (p.data != nullptr && p.data_size != 0)
-        std::memcpy(p.data, reply.data() + data_at, p.data_size);
-    }
+    // The data comes back even with the return size unmodified: a provider may write a
+    // value without setting it (ChaCha20-Poly1305's tag), and else it is what was sent.
+    p.return_size = theirs.return_size == CRYPTINE_PARAM_UNMODIFIED ? OSSL_PARAM_UNMODIFIED : theirs.return_size;
+    if (p.data != nullptr && p.data_size != 0) std::memcpy(p.data, reply.data() + data_at, p.data_size);
     at = data_at + CRYPTINE_PARAM_DATA_ROOM(mine.data_len);
   }
   return {};

@@ -1,3 +1,5 @@
+// Matched by name against the algorithm's own names, not through EVP lookups: this runs
+// inside OpenSSL's fetch, which such a lookup could enter again.
 #include "shim/provider/algorithm_filter.h"
 
 #include <openssl/crypto.h>
@@ -5,16 +7,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <string>
-#include <string_view>
-#include <vector>
 
 #include "shim/config.h"
 
 namespace cryptine::provider {
-namespace {
 
-// Whether one of `wanted` (lower-case) is one of the colon-separated `names`, in any case.
 bool named_by(std::string_view names, const std::vector<std::string>& wanted) {
   while (!names.empty()) {
     const size_t colon = std::min(names.find(':'), names.size());
@@ -26,17 +23,21 @@ bool named_by(std::string_view names, const std::vector<std::string>& wanted) {
   return false;
 }
 
-}  // namespace
+std::vector<OSSL_ALGORITHM> offered(std::span<const OSSL_ALGORITHM> all, const std::vector<std::string>& wanted) {
+  std::vector<OSSL_ALGORITHM> list;
+  for (const OSSL_ALGORITHM& a : all)
+    if (wanted.empty() || named_by(a.algorithm_names, wanted)) list.push_back(a);
+  list.push_back({nullptr, nullptr, nullptr, nullptr});
+  return list;
+}
 
-const OSSL_ALGORITHM* offered_algorithms(const OSSL_ALGORITHM* all, size_t n) {
-  std::vector<std::string> ignored;  // the runtime reports bad values
+std::vector<OSSL_ALGORITHM> offered(std::span<const OSSL_ALGORITHM> all) {
+  // Only CRYPTINE_ALGS is read: the provider needs no other setting (and the runtime,
+  // when it starts, reports bad values of all of them once).
+  std::vector<std::string> ignored;
   const Config config = parse_config(
       [](const char* name) { return std::strcmp(name, "CRYPTINE_ALGS") == 0 ? std::getenv(name) : nullptr; }, &ignored);
-  auto* list = new std::vector<OSSL_ALGORITHM>();
-  for (size_t i = 0; i < n; ++i)
-    if (config.algs.empty() || named_by(all[i].algorithm_names, config.algs)) list->push_back(all[i]);
-  list->push_back({nullptr, nullptr, nullptr, nullptr});
-  return list->data();
+  return offered(all, config.algs);
 }
 
 }  // namespace cryptine::provider

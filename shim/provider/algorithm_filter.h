@@ -1,17 +1,24 @@
-// Which of an operation's algorithms the provider offers: those CRYPTINE_ALGS names.
+// Which of a family's algorithms the provider offers: those CRYPTINE_ALGS names (all of
+// them when it is unset). Shared by every algorithm family (digests, ciphers, MACs).
 #pragma once
 
 #include <openssl/core.h>
 
-#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace cryptine::provider {
 
-// The entries of all[0..n) that CRYPTINE_ALGS enables (every one when it is unset), then a
-// null entry. An entry is enabled when one of its colon-separated names is named, in any
-// case. The list is made once per call site and never freed: OpenSSL keeps pointers into it.
-// Matched by name, not through EVP lookups: this runs inside OpenSSL's fetch, which such
-// a lookup could enter again.
-const OSSL_ALGORITHM* offered_algorithms(const OSSL_ALGORITHM* all, size_t n);
+// The entries of `all` that CRYPTINE_ALGS enables, followed by OpenSSL's null entry.
+// Callers keep the result for the process's life: OpenSSL keeps pointers into it.
+std::vector<OSSL_ALGORITHM> offered(std::span<const OSSL_ALGORITHM> all);
+
+// The same with the wanted names given (lower-case; empty means all): for tests.
+std::vector<OSSL_ALGORITHM> offered(std::span<const OSSL_ALGORITHM> all, const std::vector<std::string>& wanted);
+
+// Whether one of `wanted` (lower-case) is one of the colon-separated `names`, in any case.
+bool named_by(std::string_view names, const std::vector<std::string>& wanted);
 
 }  // namespace cryptine::provider

@@ -13,12 +13,12 @@
 #include <openssl/proverr.h>
 
 #include <cstring>
-#include <new>
 #include <optional>
+#include <vector>
 
 #include "shim/guest_ops.h"
 #include "shim/provider/algorithm_filter.h"
-#include "shim/provider/provider_twin.h"
+#include "shim/provider/twin_context.h"
 #include "shim/virtine_call.h"
 
 namespace cryptine::provider {
@@ -65,39 +65,6 @@ bool on_twin(const Twin& twin, const std::function<Status(Virtine&)>& fn) {
   return run_on_twin(twin, Family::kDigest, fn);
 }
 
-void* new_context(const DigestInfo& info) {
-  return no_throw<void*>(nullptr, [&]() -> void* {
-    auto* ctx = new (std::nothrow) DigestContext{&info, std::nullopt};
-    if (ctx == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
-    return ctx;
-  });
-}
-
-void free_context(void* vctx) {
-  no_throw(0, [&] {
-    DigestContext* ctx = as_context(vctx);
-    if (ctx == nullptr) return 0;
-    if (ctx->twin) release_twin(*ctx->twin);
-    delete ctx;
-    return 0;
-  });
-}
-
-void* dup_context(void* vctx) {
-  return no_throw<void*>(nullptr, [&]() -> void* {
-    const DigestContext* in = as_context(vctx);
-    auto* out = static_cast<DigestContext*>(new_context(*in->info));
-    if (out == nullptr || !in->twin) return out;
-    Twin copy;
-    if (!copy_twin(*in->twin, Family::kDigest, &copy)) {
-      delete out;
-      return nullptr;
-    }
-    out->twin = std::move(copy);
-    return out;
-  });
-}
-
 // A first init makes the twin; a later one starts afresh in the same virtine, as
 // EVP_DigestInit_ex does for a context it reuses. No settable params: they are ignored.
 int init(void* vctx, const OSSL_PARAM[]) {
@@ -116,10 +83,10 @@ int init(void* vctx, const OSSL_PARAM[]) {
                  ? 1
                  : 0;
     }
-    std::optional<Twin> made = new_twin(Family::kDigest, [&](Virtine& v) { return guest::digest_init(v, name); });
-    if (!made) return 0;
-    ctx->twin = std::move(made);
-    return 1;
+    return make_provider_twin(
+               Family::kDigest, [&](Virtine& v) { return guest::digest_init(v, name); }, &ctx->twin)
+               ? 1
+               : 0;
   });
 }
 
@@ -192,7 +159,7 @@ const OSSL_PARAM* gettable_params(void*) {
 // What differs per algorithm: the DigestInfo that newctx and get_params see.
 template <size_t I>
 void* newctx(void*) {
-  return new_context(kDigests[I]);
+  return new_twin_context(DigestContext{&kDigests[I], std::nullopt});
 }
 template <size_t I>
 int get_params_of(OSSL_PARAM params[]) {
@@ -201,15 +168,16 @@ int get_params_of(OSSL_PARAM params[]) {
 
 using Fn = void (*)(void);
 template <size_t I>
-const OSSL_DISPATCH kFunctions[] = {{OSSL_FUNC_DIGEST_NEWCTX, reinterpret_cast<Fn>(&newctx<I>)},
-                                    {OSSL_FUNC_DIGEST_INIT, reinterpret_cast<Fn>(&init)},
-                                    {OSSL_FUNC_DIGEST_UPDATE, reinterpret_cast<Fn>(&update)},
-                                    {OSSL_FUNC_DIGEST_FINAL, reinterpret_cast<Fn>(&final)},
-                                    {OSSL_FUNC_DIGEST_FREECTX, reinterpret_cast<Fn>(&free_context)},
-                                    {OSSL_FUNC_DIGEST_DUPCTX, reinterpret_cast<Fn>(&dup_context)},
-                                    {OSSL_FUNC_DIGEST_GET_PARAMS, reinterpret_cast<Fn>(&get_params_of<I>)},
-                                    {OSSL_FUNC_DIGEST_GETTABLE_PARAMS, reinterpret_cast<Fn>(&gettable_params)},
-                                    {0, nullptr}};
+const OSSL_DISPATCH kFunctions[] = {
+    {OSSL_FUNC_DIGEST_NEWCTX, reinterpret_cast<Fn>(&newctx<I>)},
+    {OSSL_FUNC_DIGEST_INIT, reinterpret_cast<Fn>(&init)},
+    {OSSL_FUNC_DIGEST_UPDATE, reinterpret_cast<Fn>(&update)},
+    {OSSL_FUNC_DIGEST_FINAL, reinterpret_cast<Fn>(&final)},
+    {OSSL_FUNC_DIGEST_FREECTX, reinterpret_cast<Fn>(&free_twin_context<DigestContext>)},
+    {OSSL_FUNC_DIGEST_DUPCTX, reinterpret_cast<Fn>(&dup_twin_context<DigestContext, Family::kDigest>)},
+    {OSSL_FUNC_DIGEST_GET_PARAMS, reinterpret_cast<Fn>(&get_params_of<I>)},
+    {OSSL_FUNC_DIGEST_GETTABLE_PARAMS, reinterpret_cast<Fn>(&gettable_params)},
+    {0, nullptr}};
 
 #define CRYPTINE_DIGEST_ALGORITHM(id, names, guest, size, block) \
   {names, "provider=cryptine", kFunctions<id>, "SHA digest in a cryptine virtine"},
@@ -221,8 +189,8 @@ static_assert(std::size(kAlgorithms) == std::size(kDigests));
 const OSSL_ALGORITHM* digest_algorithms() {
   // A digest CRYPTINE_ALGS leaves out is not offered: the fetch goes to another provider
   // (with "?provider=cryptine") or fails (with "provider=cryptine").
-  static const OSSL_ALGORITHM* offered = offered_algorithms(kAlgorithms, std::size(kAlgorithms));
-  return offered;
+  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered(kAlgorithms));
+  return list->data();
 }
 
 }  // namespace cryptine::provider

@@ -260,8 +260,8 @@ const OSSL_ALGORITHM kAlgorithms[] = {
 }  // namespace
 
 const OSSL_ALGORITHM* kdf_algorithms() {
-  static const OSSL_ALGORITHM* offered = offered_algorithms(kAlgorithms, std::size(kAlgorithms));
-  return offered;
+  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered(kAlgorithms));
+  return list->data();
 }
 
 }  // namespace cryptine::provider

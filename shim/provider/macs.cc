@@ -14,14 +14,13 @@
 #include <openssl/proverr.h>
 
 #include <cstring>
-#include <new>
 #include <optional>
 #include <string_view>
 #include <vector>
 
 #include "shim/guest_ops.h"
 #include "shim/provider/algorithm_filter.h"
-#include "shim/provider/provider_twin.h"
+#include "shim/provider/twin_context.h"
 #include "shim/virtine_call.h"
 
 namespace cryptine::provider {
@@ -64,44 +63,12 @@ bool on_twin(const Twin& twin, const std::function<Status(Virtine&)>& fn) {
 }
 
 bool ensure_twin(MacContext* ctx) {
-  if (ctx->twin) return true;
-  ctx->twin = new_twin(Family::kMac, [](Virtine& v) { return guest::mac_new(v, "HMAC"); });
-  return ctx->twin.has_value();
+  return ctx->twin || make_provider_twin(
+                          Family::kMac, [](Virtine& v) { return guest::mac_new(v, "HMAC"); }, &ctx->twin);
 }
 
 void* new_context(void*) {
-  return no_throw<void*>(nullptr, [&]() -> void* {
-    auto* ctx = new (std::nothrow) MacContext{};
-    if (ctx == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
-    return ctx;
-  });
-}
-
-void free_context(void* vctx) {
-  no_throw(0, [&] {
-    MacContext* ctx = as_context(vctx);
-    if (ctx == nullptr) return 0;
-    if (ctx->twin) release_twin(*ctx->twin);
-    delete ctx;
-    return 0;
-  });
-}
-
-void* dup_context(void* vctx) {
-  return no_throw<void*>(nullptr, [&]() -> void* {
-    const MacContext* in = as_context(vctx);
-    auto* out = static_cast<MacContext*>(new_context(nullptr));
-    if (out == nullptr) return nullptr;
-    out->shape = in->shape;
-    if (!in->twin) return out;
-    Twin copy;
-    if (!copy_twin(*in->twin, Family::kMac, &copy)) {
-      delete out;
-      return nullptr;
-    }
-    out->twin = std::move(copy);
-    return out;
-  });
+  return new_twin_context(MacContext{});
 }
 
 // Every parameter goes to the guest's context but OSSL_MAC_PARAM_PROPERTIES: the guest
@@ -238,8 +205,8 @@ const OSSL_PARAM* settable_ctx_params(void*, void*) {
 using Fn = void (*)(void);
 const OSSL_DISPATCH kHmacFunctions[] = {
     {OSSL_FUNC_MAC_NEWCTX, reinterpret_cast<Fn>(&new_context)},
-    {OSSL_FUNC_MAC_DUPCTX, reinterpret_cast<Fn>(&dup_context)},
-    {OSSL_FUNC_MAC_FREECTX, reinterpret_cast<Fn>(&free_context)},
+    {OSSL_FUNC_MAC_DUPCTX, reinterpret_cast<Fn>(&dup_twin_context<MacContext, Family::kMac>)},
+    {OSSL_FUNC_MAC_FREECTX, reinterpret_cast<Fn>(&free_twin_context<MacContext>)},
     {OSSL_FUNC_MAC_INIT, reinterpret_cast<Fn>(&init)},
     {OSSL_FUNC_MAC_UPDATE, reinterpret_cast<Fn>(&update)},
     {OSSL_FUNC_MAC_FINAL, reinterpret_cast<Fn>(&final)},
@@ -254,8 +221,8 @@ const OSSL_ALGORITHM kAlgorithms[] = {{"HMAC", "provider=cryptine", kHmacFunctio
 }  // namespace
 
 const OSSL_ALGORITHM* mac_algorithms() {
-  static const OSSL_ALGORITHM* offered = offered_algorithms(kAlgorithms, std::size(kAlgorithms));
-  return offered;
+  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered(kAlgorithms));
+  return list->data();
 }
 
 }  // namespace cryptine::provider

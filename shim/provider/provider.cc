@@ -1,12 +1,13 @@
 // The OpenSSL 3 provider "cryptine": its entry point, its parameters and its operation
-// table. The algorithms themselves are in the files beside this one (digests.cc, macs.cc,
-// kdfs.cc).
+// table. The algorithms themselves are in the files beside this one (digests.cc,
+// ciphers.cc, macs.cc, kdfs.cc).
 //
 // First slice: the provider is for a program that loads it (-provider cryptine,
 // OSSL_PROVIDER_load, openssl.cnf) without preloading libcryptine.so. Preloaded, the
 // interposers already send the same calls to virtines, and a call reaching both would be
 // served twice (or its state split); so init refuses while they are active.
 #include <dlfcn.h>
+#include <link.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -16,6 +17,7 @@
 
 #include <new>
 
+#include "shim/provider/ciphers.h"
 #include "shim/provider/digests.h"
 #include "shim/provider/kdfs.h"
 #include "shim/provider/macs.h"
@@ -38,14 +40,32 @@ struct ProviderContext {
   const OSSL_CORE_HANDLE* core;
 };
 
-// Whether some object other than libcrypto defines EVP_DigestInit_ex for the process:
-// then the interposers (this library preloaded, or another copy of it) are in the way.
+// Whether the interposers are in the way: an object loaded before libcrypto (this library
+// preloaded, or another copy of it) defines EVP_DigestInit_ex, so that the program's calls
+// bind to it. Judged by load order (the link map), not by a global lookup: a program that
+// dlopen()s libcrypto and then has it load this module puts both into the global scope, this
+// one first, although its calls go to libcrypto's own functions (tests/programs/test-dlsym).
 bool interposers_active() {
-  void* init = dlsym(RTLD_DEFAULT, "EVP_DigestInit_ex");
-  void* libcrypto = dlsym(RTLD_DEFAULT, "OPENSSL_init_crypto");  // never interposed
-  Dl_info a{}, b{};
-  if (init == nullptr || libcrypto == nullptr || dladdr(init, &a) == 0 || dladdr(libcrypto, &b) == 0) return false;
-  return a.dli_fbase != b.dli_fbase;
+  Dl_info info{};
+  link_map* libcrypto = nullptr;
+  link_map* head = nullptr;
+  void* self = dlopen(nullptr, RTLD_LAZY | RTLD_NOLOAD);
+  if (dladdr1(reinterpret_cast<void*>(&OPENSSL_init_crypto), &info, reinterpret_cast<void**>(&libcrypto),
+              RTLD_DL_LINKMAP) == 0 ||
+      libcrypto == nullptr || self == nullptr || dlinfo(self, RTLD_DI_LINKMAP, &head) != 0 || head == nullptr)
+    return false;
+  dlclose(self);
+  while (head->l_prev != nullptr) head = head->l_prev;
+  for (link_map* lm = head->l_next; lm != nullptr && lm != libcrypto; lm = lm->l_next) {  // the executable is skipped
+    void* handle = dlopen(lm->l_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == nullptr) continue;
+    void* sym = dlsym(handle, "EVP_DigestInit_ex");
+    dlclose(handle);
+    link_map* owner = nullptr;
+    if (sym != nullptr && dladdr1(sym, &info, reinterpret_cast<void**>(&owner), RTLD_DL_LINKMAP) != 0 && owner == lm)
+      return true;
+  }
+  return false;
 }
 
 const OSSL_PARAM* gettable_params(void*) {
@@ -74,6 +94,7 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
   *no_cache = 0;  // the tables are static
   switch (operation_id) {
     case OSSL_OP_DIGEST: return digest_algorithms();
+    case OSSL_OP_CIPHER: return cipher_algorithms();
     case OSSL_OP_MAC: return mac_algorithms();
     case OSSL_OP_KDF: return kdf_algorithms();
     default: return nullptr;

@@ -1,0 +1,104 @@
+// The checks are on the host's copy of each value, after the guest's reply was copied out
+// of its memory, so the guest cannot change a value between its check and its use.
+#include "shim/provider/cipher_contract.h"
+
+#include <openssl/core_names.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace cryptine::provider {
+namespace {
+
+constexpr size_t kAesBlock = 16;  // a CTR or CFB num counts bytes within this block
+
+Error lie(const std::string& what) {
+  return Error(ErrorCode::kGuestFault, "cipher contract: " + what);
+}
+
+bool is(const OSSL_PARAM& p, const char* name) {
+  return std::strcmp(p.key, name) == 0;
+}
+
+// A size_t or unsigned value the guest set; false if it cannot be read as one.
+bool value_of(const OSSL_PARAM& p, size_t* v) {
+  return OSSL_PARAM_get_size_t(&p, v) == 1;
+}
+
+}  // namespace
+
+size_t update_room(const CipherFacts& f, size_t inl, bool tls_record) {
+  const size_t block = f.blocksize > 1 ? f.blocksize : 0;
+  const size_t overhang = tls_record ? block : block > 0 ? block - 1 : 0;
+  return inl > SIZE_MAX - overhang ? SIZE_MAX : inl + overhang;
+}
+
+size_t final_room(const CipherFacts& f) {
+  return f.blocksize > 1 ? f.blocksize : 0;
+}
+
+Status check_update(const CipherFacts& f, size_t inl, size_t written, bool tls_record) {
+  if (written > update_room(f, inl, tls_record))
+    return lie("update wrote " + std::to_string(written) + " bytes for " + std::to_string(inl) + " in");
+  if (f.blocksize == 1 && !tls_record && written != inl)
+    return lie("stream update wrote " + std::to_string(written) + " bytes for " + std::to_string(inl) + " in");
+  return {};
+}
+
+Status check_aad(size_t inl, size_t taken) {
+  if (taken != inl) return lie("AAD update took " + std::to_string(taken) + " of " + std::to_string(inl) + " bytes");
+  return {};
+}
+
+Status check_final(const CipherFacts& f, size_t written) {
+  if (written > final_room(f)) return lie("final wrote " + std::to_string(written) + " bytes");
+  return {};
+}
+
+Status check_cipher(size_t inl, size_t copied, size_t outl) {
+  if (copied > inl || outl > inl)
+    return lie("one-shot cipher gave " + std::to_string(copied) + " bytes (outl " + std::to_string(outl) + ") for " +
+               std::to_string(inl) + " in");
+  return {};
+}
+
+bool ivlen_allowed(const CipherFacts& f, size_t ivlen) {
+  return ivlen >= f.min_ivlen && ivlen <= f.max_ivlen;
+}
+
+Status check_ctx_values(const CipherFacts& f, const OSSL_PARAM* got, const OSSL_PARAM* sent) {
+  for (size_t i = 0; got != nullptr && got[i].key != nullptr; ++i) {
+    const OSSL_PARAM* p = &got[i];
+    const std::string name = p->key;
+    if (p->return_size == OSSL_PARAM_UNMODIFIED) {
+      const bool same = p->data == nullptr || sent[i].data == nullptr ||
+                        std::memcmp(p->data, sent[i].data, std::min(p->data_size, sent[i].data_size)) == 0;
+      if (!same && !is(*p, OSSL_CIPHER_PARAM_AEAD_TAG)) return lie(name + " changed without a return size");
+      continue;
+    }
+    size_t v = 0;
+    if (is(*p, OSSL_CIPHER_PARAM_AEAD_TAG)) {
+      if (p->return_size != p->data_size)
+        return lie("a tag of " + std::to_string(p->return_size) + " bytes, asked " + std::to_string(p->data_size));
+    } else if (is(*p, OSSL_CIPHER_PARAM_AEAD_TAGLEN)) {
+      if (!value_of(*p, &v) || !f.aead || v > f.max_taglen) return lie("tag length " + std::to_string(v));
+    } else if (is(*p, OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD)) {
+      if (!value_of(*p, &v) || !f.aead || (v != 0 && v != f.max_taglen)) return lie("TLS AAD pad " + std::to_string(v));
+    } else if (is(*p, OSSL_CIPHER_PARAM_PADDING)) {
+      if (!value_of(*p, &v) || v > 1) return lie("padding " + std::to_string(v));
+    } else if (is(*p, OSSL_CIPHER_PARAM_NUM)) {
+      if (!value_of(*p, &v) || v >= kAesBlock) return lie("num " + std::to_string(v));
+    } else if (is(*p, OSSL_CIPHER_PARAM_IV) || is(*p, OSSL_CIPHER_PARAM_UPDATED_IV)) {
+      if (p->return_size > f.max_ivlen) return lie(name + " of " + std::to_string(p->return_size) + " bytes");
+    } else if (is(*p, OSSL_CIPHER_PARAM_KEYLEN)) {
+      if (!value_of(*p, &v) || v != f.keylen) return lie("key length " + std::to_string(v));
+    } else if (is(*p, OSSL_CIPHER_PARAM_IVLEN)) {
+      if (!value_of(*p, &v) || !ivlen_allowed(f, v)) return lie("IV length " + std::to_string(v));
+    }
+  }
+  return {};
+}
+
+}  // namespace cryptine::provider

@@ -1,0 +1,59 @@
+// What a cipher's guest may answer: the contract every number from the guest is checked
+// against before OpenSSL or the program sees it, one function per operation. Pure
+// functions of the cipher's fixed facts and the call's sizes, so tests feed them lies.
+#pragma once
+
+#include <openssl/params.h>
+
+#include <cstddef>
+
+#include "vmm/result.h"
+
+namespace cryptine::provider {
+
+// A cipher's fixed facts, as OpenSSL's default provider states them.
+struct CipherFacts {
+  size_t keylen;
+  size_t ivlen;      // the default
+  size_t min_ivlen;  // what set_ctx_params may set (both = ivlen: not settable)
+  size_t max_ivlen;
+  size_t blocksize;     // 1 for stream modes and AEADs
+  unsigned mode;        // EVP_CIPH_*_MODE (0: ChaCha20-Poly1305)
+  bool aead;            // then also custom IV, and a tag of 1..max_taglen bytes
+  bool ivlen_reported;  // get_ctx_params reports a set IV length (GCM), not the default
+  size_t max_taglen;    // 16 for the AEADs, 0 otherwise
+};
+
+// The most an update of `inl` bytes may write: inl + blocksize - 1 (what OpenSSL may
+// have buffered, plus this input), exactly inl for a stream mode. A TLS record
+// (`tls_record`: after a TLS AAD, or with a TLS version set) is padded to a whole block
+// (up to inl + blocksize) when sealed, and comes back shorter when opened (explicit IV,
+// tag, padding and MAC stripped). The program's buffer must hold it (EVP gives
+// inl + blocksize).
+size_t update_room(const CipherFacts& f, size_t inl, bool tls_record);
+// The most a final may write: one block, nothing for a stream mode.
+size_t final_room(const CipherFacts& f);
+
+// An update that wrote `written` bytes for `inl` in: at most update_room, and exactly
+// inl for a stream mode outside TLS records. An AAD update (no output) must take all of
+// its input.
+Status check_update(const CipherFacts& f, size_t inl, size_t written, bool tls_record);
+Status check_aad(size_t inl, size_t taken);
+Status check_final(const CipherFacts& f, size_t written);
+// The one-shot cipher (EVP_Cipher): `copied` bytes came back and it reported `outl`;
+// neither may exceed its input (a TLS record comes back shorter, never longer).
+Status check_cipher(size_t inl, size_t copied, size_t outl);
+
+// An IV length set_ctx_params may set.
+bool ivlen_allowed(const CipherFacts& f, size_t ivlen);
+
+// The values the guest put in `got` (a get_ctx_params list, copies of `sent`, which holds
+// what the program's buffers held): an AEAD tag of the size asked, a tag length of at
+// most max_taglen (0: not set yet, as ChaCha20-Poly1305 says while encrypting), a TLS
+// AAD pad of 0 or the tag length, padding 0 or 1, a num within a block, IVs no longer
+// than max_ivlen, the key length and an allowed IV length. A value whose return size is
+// unmodified must come back unchanged (only a tag may be written without its size, as
+// ChaCha20-Poly1305 does): OpenSSL reads some values regardless.
+Status check_ctx_values(const CipherFacts& f, const OSSL_PARAM* got, const OSSL_PARAM* sent);
+
+}  // namespace cryptine::provider

@@ -1,0 +1,465 @@
+// The provider's ciphers, modelled on OpenSSL's providers/implementations/ciphers/: one
+// dispatch table per algorithm plus small functions. A context is a host object holding
+// the twin (lease + guest handle) made at its first use; keys, IVs and the running state
+// never leave the virtine. The host answers only fixed facts (and the IV length, which it
+// mirrors); every number the guest returns is checked against cipher_contract.h before
+// OpenSSL or the program sees it, and output is copied only into the room that contract
+// gives, which the program's buffer must hold.
+#include "shim/provider/ciphers.h"
+
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/proverr.h>
+
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "shim/guest_ops.h"
+#include "shim/provider/algorithm_filter.h"
+#include "shim/provider/cipher_contract.h"
+#include "shim/provider/twin_context.h"
+#include "shim/virtine_call.h"
+
+namespace cryptine::provider {
+namespace {
+
+// X(id, OpenSSL's names for it (as the default provider spells them), the guest's name,
+// key length, IV length, settable IV lengths (min, max), block size, mode, AEAD, whether
+// get_ctx_params reports a set IV length, tag length). The guest serves these.
+#define CRYPTINE_PROVIDER_CIPHERS(X)                                                                                   \
+  X(kAes128Ecb, "AES-128-ECB:2.16.840.1.101.3.4.1.1", "AES-128-ECB", 16, 0, 0, 0, 16, EVP_CIPH_ECB_MODE, false, false, \
+    0)                                                                                                                 \
+  X(kAes128Cbc, "AES-128-CBC:AES128:2.16.840.1.101.3.4.1.2", "AES-128-CBC", 16, 16, 16, 16, 16, EVP_CIPH_CBC_MODE,     \
+    false, false, 0)                                                                                                   \
+  X(kAes256Cbc, "AES-256-CBC:AES256:2.16.840.1.101.3.4.1.42", "AES-256-CBC", 32, 16, 16, 16, 16, EVP_CIPH_CBC_MODE,    \
+    false, false, 0)                                                                                                   \
+  X(kAes128Ctr, "AES-128-CTR", "AES-128-CTR", 16, 16, 16, 16, 1, EVP_CIPH_CTR_MODE, false, false, 0)                   \
+  X(kAes128Gcm, "AES-128-GCM:id-aes128-GCM:2.16.840.1.101.3.4.1.6", "AES-128-GCM", 16, 12, 1, 128, 1,                  \
+    EVP_CIPH_GCM_MODE, true, true, 16)                                                                                 \
+  X(kAes192Gcm, "AES-192-GCM:id-aes192-GCM:2.16.840.1.101.3.4.1.26", "AES-192-GCM", 24, 12, 1, 128, 1,                 \
+    EVP_CIPH_GCM_MODE, true, true, 16)                                                                                 \
+  X(kAes256Gcm, "AES-256-GCM:id-aes256-GCM:2.16.840.1.101.3.4.1.46", "AES-256-GCM", 32, 12, 1, 128, 1,                 \
+    EVP_CIPH_GCM_MODE, true, true, 16)                                                                                 \
+  X(kChaCha20Poly1305, "ChaCha20-Poly1305", "ChaCha20-Poly1305", 32, 12, 1, 12, 1, 0, true, false, 16)
+
+struct CipherInfo {
+  const char* names;
+  const char* guest_name;
+  CipherFacts facts;
+};
+
+#define CRYPTINE_CIPHER_ID(id, names, guest, key, iv, iv_min, iv_max, block, mode, aead, iv_reported, tag) id,
+enum CipherId : size_t { CRYPTINE_PROVIDER_CIPHERS(CRYPTINE_CIPHER_ID) };
+#define CRYPTINE_CIPHER_INFO(id, names, guest, key, iv, iv_min, iv_max, block, mode, aead, iv_reported, tag) \
+  {names, guest, {key, iv, iv_min, iv_max, block, mode, aead, iv_reported, tag}},
+constexpr CipherInfo kCiphers[] = {CRYPTINE_PROVIDER_CIPHERS(CRYPTINE_CIPHER_INFO)};
+static_assert(kChaCha20Poly1305 + 1 == std::size(kCiphers));
+static_assert([] {
+  for (const CipherInfo& c : kCiphers)
+    if (c.facts.blocksize > guest::kMaxBlock || c.facts.max_taglen > guest::kMaxBlock) return false;
+  return true;
+}());
+
+struct CipherContext {
+  const CipherInfo* info;
+  std::optional<Twin> twin;  // from the first use to freectx
+  size_t ivlen;              // what get_ctx_params reports (CipherFacts::ivlen_reported)
+  // libssl's record mode: updates are whole TLS records, which the guest strips of an
+  // explicit IV, tag, padding and MAC. A TLS version makes every update one (CBC); a TLS
+  // AAD only the next (AEADs).
+  bool tls_version = false;
+  bool tls_aad = false;
+};
+
+CipherContext* as_context(void* vctx) {
+  return static_cast<CipherContext*>(vctx);
+}
+
+// OpenSSL's 1 or 0 for a call run on the twin.
+int on_twin(const Twin& twin, const std::function<Status(Virtine&)>& fn) {
+  return run_on_twin(twin, Family::kCipher, fn) ? 1 : 0;
+}
+
+// A broken contract is the guest's lie: that virtine is not used again.
+Status poison_if_broken(Virtine& v, Status contract) {
+  if (contract.ok()) return contract;
+  return v.poison(std::move(contract).error());
+}
+
+void raise(int reason) {
+  ERR_raise(ERR_LIB_PROV, reason);
+}
+
+// EVP_CipherInit_ex in the guest. The first makes the twin (and the guest context); a
+// later one keeps the guest context, its cipher and settings, as a provider's re-init
+// keeps its own context.
+bool start(CipherContext& ctx, guest::CipherInit request) {
+  if (ctx.twin) {
+    const Twin& twin = *ctx.twin;
+    request.handle = twin.handle;
+    request.cipher = "";
+    return on_twin(twin, [&](Virtine& v) -> Status {
+      CRYPTINE_TRY(guest::cipher_init(v, request));
+      return {};
+    });
+  }
+  request.cipher = ctx.info->guest_name;
+  return make_provider_twin(
+      Family::kCipher, [&](Virtine& v) { return guest::cipher_init(v, request); }, &ctx.twin);
+}
+
+// Params set or read before any init (EVP applies key and IV lengths first) need the
+// guest context: it is made with neither key nor IV.
+bool ensure_twin(CipherContext& ctx) {
+  return ctx.twin.has_value() || start(ctx, guest::CipherInit{});
+}
+
+int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
+  return no_throw(0, [&] {
+    CipherContext* ctx = as_context(vctx);
+    const CipherFacts& f = ctx->info->facts;
+    if (params == nullptr || params[0].key == nullptr) return 1;
+    // The program's IV length is judged here (OpenSSL ignores it where it is fixed).
+    const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_IVLEN);
+    size_t ivlen = 0;
+    const bool sets_ivlen = p != nullptr && f.min_ivlen != f.max_ivlen;
+    if (sets_ivlen && (!OSSL_PARAM_get_size_t(p, &ivlen) || !ivlen_allowed(f, ivlen))) {
+      raise(PROV_R_INVALID_IV_LENGTH);
+      return 0;
+    }
+    // GCM's IV length set to the one it has (openssl speed does so before every
+    // operation) changes nothing in OpenSSL's GCM, and the host mirrors it: no exit.
+    if (sets_ivlen && f.ivlen_reported && ivlen == ctx->ivlen && params[1].key == nullptr) return 1;
+    if (!ensure_twin(*ctx)) return 0;
+    const Twin& twin = *ctx->twin;
+    int ret = 0;
+    if (!on_twin(twin, [&](Virtine& v) -> Status {
+          ret = CRYPTINE_TRY(guest::set_params(v, twin.handle, params));
+          return {};
+        }))
+      return 0;
+    if (ret > 0 && sets_ivlen && f.ivlen_reported) ctx->ivlen = ivlen;
+    unsigned int version = 0;
+    if (ret > 0 && (p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_TLS_VERSION)) != nullptr)
+      ctx->tls_version = OSSL_PARAM_get_uint(p, &version) && version > 0;
+    if (ret > 0 && OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TLS1_AAD) != nullptr) ctx->tls_aad = true;
+    return ret;
+  });
+}
+
+int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
+  return no_throw(0, [&] {
+    CipherContext* ctx = as_context(vctx);
+    const CipherFacts& f = ctx->info->facts;
+    // Key and IV lengths are answered here (EVP asks at every init); the rest goes to the
+    // guest in copies, judged by the contract before the program's buffers receive them.
+    std::vector<OSSL_PARAM> asked, sent;  // the guest's copies; the program's, as they were
+    std::vector<OSSL_PARAM*> theirs;
+    std::vector<std::vector<unsigned char>> copies;
+    for (OSSL_PARAM* p = params; p != nullptr && p->key != nullptr; ++p) {
+      if (std::strcmp(p->key, OSSL_CIPHER_PARAM_KEYLEN) == 0) {
+        if (!OSSL_PARAM_set_size_t(p, f.keylen)) return 0;
+      } else if (std::strcmp(p->key, OSSL_CIPHER_PARAM_IVLEN) == 0) {
+        if (!OSSL_PARAM_set_size_t(p, ctx->ivlen)) return 0;
+      } else {
+        theirs.push_back(p);
+      }
+    }
+    if (theirs.empty()) return 1;
+    copies.reserve(theirs.size());
+    for (OSSL_PARAM* p : theirs) {
+      const auto* data = static_cast<const unsigned char*>(p->data);
+      copies.emplace_back(data, data == nullptr ? data : data + p->data_size);
+      sent.push_back(*p);
+      asked.push_back(*p);
+      asked.back().data = p->data == nullptr ? nullptr : copies.back().data();
+    }
+    asked.push_back(OSSL_PARAM_construct_end());
+    if (!ensure_twin(*ctx)) return 0;
+    const Twin& twin = *ctx->twin;
+    int ret = 0;
+    if (!on_twin(twin, [&](Virtine& v) -> Status {
+          ret = CRYPTINE_TRY(guest::get_params(v, twin.handle, asked.data()));
+          return poison_if_broken(v, check_ctx_values(f, asked.data(), sent.data()));
+        }))
+      return 0;
+    for (size_t i = 0; i < theirs.size(); ++i) {
+      if (theirs[i]->data != nullptr && !copies[i].empty())
+        std::memcpy(theirs[i]->data, copies[i].data(), copies[i].size());
+      theirs[i]->return_size = asked[i].return_size;
+    }
+    return ret;
+  });
+}
+
+int init(void* vctx, const unsigned char* key, size_t keylen, const unsigned char* iv, size_t ivlen,
+         const OSSL_PARAM params[], int enc) {
+  return no_throw(0, [&] {
+    CipherContext* ctx = as_context(vctx);
+    const CipherFacts& f = ctx->info->facts;
+    // The lengths EVP passes are the ones get_ctx_params gave it; others are refused
+    // before anything is sent (as OpenSSL's own ciphers refuse them).
+    if (key != nullptr && keylen != f.keylen) {
+      raise(PROV_R_INVALID_KEY_LENGTH);
+      return 0;
+    }
+    if (iv != nullptr && ivlen != ctx->ivlen) {
+      raise(PROV_R_INVALID_IV_LENGTH);
+      return 0;
+    }
+    const std::span<const uint8_t> k(key, key != nullptr ? keylen : 0);
+    const std::span<const uint8_t> i(iv, iv != nullptr ? ivlen : 0);
+    guest::CipherInit request;
+    request.key = key != nullptr ? &k : nullptr;
+    request.iv = iv != nullptr ? &i : nullptr;
+    request.enc = enc;
+    if (!start(*ctx, request)) return 0;
+    return set_ctx_params(vctx, params);
+  });
+}
+
+int encrypt_init(void* vctx, const unsigned char* key, size_t keylen, const unsigned char* iv, size_t ivlen,
+                 const OSSL_PARAM params[]) {
+  return init(vctx, key, keylen, iv, ivlen, params, 1);
+}
+
+int decrypt_init(void* vctx, const unsigned char* key, size_t keylen, const unsigned char* iv, size_t ivlen,
+                 const OSSL_PARAM params[]) {
+  return init(vctx, key, keylen, iv, ivlen, params, 0);
+}
+
+// The program's arguments to update, final and cipher, judged in one place before
+// anything is sent: an initialised context, an outl, the input where inl promises one,
+// and an output buffer of at least `room` bytes (null only where `out_may_be_null`:
+// an AEAD's AAD, a final that writes nothing). The twin, or null with the error raised.
+const Twin* checked_call(const CipherContext* ctx, const size_t* outl, const unsigned char* in, size_t inl,
+                         const unsigned char* out, size_t outsize, size_t room, bool out_may_be_null) {
+  if (ctx == nullptr || !ctx->twin) {
+    raise(PROV_R_NO_KEY_SET);  // no init yet: nothing to run on
+    return nullptr;
+  }
+  if (outl == nullptr || (in == nullptr && inl > 0) || (out == nullptr && !out_may_be_null)) {
+    raise(ERR_R_PASSED_NULL_PARAMETER);
+    return nullptr;
+  }
+  if (out != nullptr && outsize < room) {
+    raise(PROV_R_OUTPUT_BUFFER_TOO_SMALL);
+    return nullptr;
+  }
+  return &*ctx->twin;
+}
+
+// An AEAD's update with no output: the additional data, all of it taken.
+int update_aad(const Twin& twin, size_t* outl, std::span<const uint8_t> aad) {
+  return on_twin(twin, [&](Virtine& v) -> Status {
+    const int taken = CRYPTINE_TRY(guest::cipher_aad(v, twin.handle, aad));
+    CRYPTINE_TRY_STATUS(poison_if_broken(v, check_aad(aad.size(), taken < 0 ? SIZE_MAX : static_cast<size_t>(taken))));
+    *outl = aad.size();
+    return {};
+  });
+}
+
+int update(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const unsigned char* in, size_t inl) {
+  return no_throw(0, [&] {
+    CipherContext* ctx = as_context(vctx);
+    const CipherFacts& f = ctx->info->facts;
+    const bool tls_record = ctx->tls_version || ctx->tls_aad;
+    const size_t room = update_room(f, inl, tls_record);
+    const Twin* twin = checked_call(ctx, outl, in, inl, out, outsize, room, f.aead);
+    if (twin == nullptr) return 0;
+    *outl = 0;
+    if (inl == 0) return 1;
+    const std::span<const uint8_t> data(in, inl);
+    if (out == nullptr) return update_aad(*twin, outl, data);
+    ctx->tls_aad = false;  // the guest's mode too ends with this record, served or not
+    const std::span<uint8_t> buffer(out, room);
+    return on_twin(*twin, [&](Virtine& v) -> Status {
+      size_t written;
+      if (out == in && inl <= guest::max_in_place())
+        written = static_cast<size_t>(CRYPTINE_TRY(guest::cipher_update_in_place(v, twin->handle, data, buffer)));
+      else
+        written = CRYPTINE_TRY(guest::cipher_update_into(v, twin->handle, data, buffer));
+      CRYPTINE_TRY_STATUS(poison_if_broken(v, check_update(f, inl, written, tls_record)));
+      *outl = written;
+      return {};
+    });
+  });
+}
+
+int final(void* vctx, unsigned char* out, size_t* outl, size_t outsize) {
+  return no_throw(0, [&] {
+    const CipherContext* ctx = as_context(vctx);
+    const CipherFacts& f = ctx->info->facts;
+    const size_t room = final_room(f);
+    const Twin* twin = checked_call(ctx, outl, nullptr, 0, out, outsize, room, room == 0);
+    if (twin == nullptr) return 0;
+    *outl = 0;
+    return on_twin(*twin, [&](Virtine& v) -> Status {
+      const guest::Bytes o = CRYPTINE_TRY(guest::cipher_final(v, twin->handle));
+      CRYPTINE_TRY_STATUS(poison_if_broken(v, check_final(f, o.size())));
+      if (!o.empty()) std::memcpy(out, o.data(), o.size());
+      *outl = o.size();
+      return {};
+    });
+  });
+}
+
+// EVP_Cipher's entry: one call that reports its own length (or -1, which fails here).
+int cipher(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const unsigned char* in, size_t inl) {
+  return no_throw(0, [&] {
+    CipherContext* ctx = as_context(vctx);
+    // out may be null: AAD, or (with in null too) an AEAD's final.
+    const Twin* twin = checked_call(ctx, outl, in, inl, out, outsize, inl, true);
+    if (twin == nullptr) return 0;
+    *outl = 0;
+    ctx->tls_aad = false;  // (check_cipher allows a record's stripping anyway)
+    int ret = -1;
+    uint64_t err = 0;
+    if (!on_twin(*twin, [&](Virtine& v) -> Status {
+          const guest::CipherRaw raw =
+              CRYPTINE_TRY(guest::cipher_raw(v, twin->handle, {in, in != nullptr ? inl : 0}, in == nullptr,
+                                             out == nullptr, out == in && in != nullptr));
+          CRYPTINE_TRY_STATUS(
+              poison_if_broken(v, check_cipher(inl, raw.out.size(), raw.ret > 0 ? static_cast<size_t>(raw.ret) : 0)));
+          if (out != nullptr && !raw.out.empty()) std::memcpy(out, raw.out.data(), raw.out.size());
+          ret = raw.ret;
+          err = raw.err_code;
+          return {};
+        }))
+      return 0;
+    if (ret < 0) {  // OpenSSL's answer in the guest (a TLS record whose tag does not verify)
+      if (err != 0) ERR_raise_data(ERR_GET_LIB(err), ERR_GET_REASON(err), "in a cryptine virtine");
+      return 0;
+    }
+    *outl = static_cast<size_t>(ret);
+    return 1;
+  });
+}
+
+// Fixed facts of the algorithm, answered on the host (no virtine needed).
+int get_params(const CipherFacts& f, OSSL_PARAM params[]) {
+  OSSL_PARAM* p;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_MODE)) != nullptr && !OSSL_PARAM_set_uint(p, f.mode)) return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD)) != nullptr && !OSSL_PARAM_set_int(p, f.aead)) return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_CUSTOM_IV)) != nullptr && !OSSL_PARAM_set_int(p, f.aead))
+    return 0;
+  for (const char* no : {OSSL_CIPHER_PARAM_CTS, OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK, OSSL_CIPHER_PARAM_HAS_RAND_KEY})
+    if ((p = OSSL_PARAM_locate(params, no)) != nullptr && !OSSL_PARAM_set_int(p, 0)) return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_KEYLEN)) != nullptr && !OSSL_PARAM_set_size_t(p, f.keylen))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_BLOCK_SIZE)) != nullptr &&
+      !OSSL_PARAM_set_size_t(p, f.blocksize))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_IVLEN)) != nullptr && !OSSL_PARAM_set_size_t(p, f.ivlen))
+    return 0;
+  return 1;
+}
+
+const OSSL_PARAM* gettable_params(void*) {
+  static const OSSL_PARAM kGettable[] = {OSSL_PARAM_uint(OSSL_CIPHER_PARAM_MODE, nullptr),
+                                         OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, nullptr),
+                                         OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, nullptr),
+                                         OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_BLOCK_SIZE, nullptr),
+                                         OSSL_PARAM_int(OSSL_CIPHER_PARAM_AEAD, nullptr),
+                                         OSSL_PARAM_int(OSSL_CIPHER_PARAM_CUSTOM_IV, nullptr),
+                                         OSSL_PARAM_int(OSSL_CIPHER_PARAM_CTS, nullptr),
+                                         OSSL_PARAM_int(OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK, nullptr),
+                                         OSSL_PARAM_int(OSSL_CIPHER_PARAM_HAS_RAND_KEY, nullptr),
+                                         OSSL_PARAM_END};
+  return kGettable;
+}
+
+// The context params, as OpenSSL's generic and AEAD ciphers list them, less the TLS MAC
+// (a pointer into the provider's memory, which cannot cross from the guest).
+const OSSL_PARAM* gettable_ctx_params_of(bool aead) {
+  static const OSSL_PARAM kGeneric[] = {OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, nullptr),
+                                        OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, nullptr),
+                                        OSSL_PARAM_uint(OSSL_CIPHER_PARAM_PADDING, nullptr),
+                                        OSSL_PARAM_uint(OSSL_CIPHER_PARAM_NUM, nullptr),
+                                        OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_IV, nullptr, 0),
+                                        OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_UPDATED_IV, nullptr, 0),
+                                        OSSL_PARAM_END};
+  static const OSSL_PARAM kAead[] = {OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, nullptr),
+                                     OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, nullptr),
+                                     OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_TAGLEN, nullptr),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_IV, nullptr, 0),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_UPDATED_IV, nullptr, 0),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, nullptr, 0),
+                                     OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD, nullptr),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN, nullptr, 0),
+                                     OSSL_PARAM_END};
+  return aead ? kAead : kGeneric;
+}
+
+const OSSL_PARAM* settable_ctx_params_of(bool aead) {
+  static const OSSL_PARAM kGeneric[] = {OSSL_PARAM_uint(OSSL_CIPHER_PARAM_PADDING, nullptr),
+                                        OSSL_PARAM_uint(OSSL_CIPHER_PARAM_NUM, nullptr),
+                                        OSSL_PARAM_uint(OSSL_CIPHER_PARAM_USE_BITS, nullptr),
+                                        OSSL_PARAM_uint(OSSL_CIPHER_PARAM_TLS_VERSION, nullptr),
+                                        OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_TLS_MAC_SIZE, nullptr),
+                                        OSSL_PARAM_END};
+  static const OSSL_PARAM kAead[] = {OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, nullptr),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, nullptr, 0),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_AAD, nullptr, 0),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, nullptr, 0),
+                                     OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV, nullptr, 0),
+                                     OSSL_PARAM_END};
+  return aead ? kAead : kGeneric;
+}
+
+// What differs per algorithm: the CipherInfo that newctx and the param calls see.
+template <size_t I>
+void* newctx(void*) {
+  return new_twin_context(CipherContext{&kCiphers[I], std::nullopt, kCiphers[I].facts.ivlen});
+}
+template <size_t I>
+int get_params_of(OSSL_PARAM params[]) {
+  return get_params(kCiphers[I].facts, params);
+}
+template <size_t I>
+const OSSL_PARAM* gettable_ctx_params(void*, void*) {
+  return gettable_ctx_params_of(kCiphers[I].facts.aead);
+}
+template <size_t I>
+const OSSL_PARAM* settable_ctx_params(void*, void*) {
+  return settable_ctx_params_of(kCiphers[I].facts.aead);
+}
+
+using Fn = void (*)(void);
+template <size_t I>
+const OSSL_DISPATCH kFunctions[] = {
+    {OSSL_FUNC_CIPHER_NEWCTX, reinterpret_cast<Fn>(&newctx<I>)},
+    {OSSL_FUNC_CIPHER_ENCRYPT_INIT, reinterpret_cast<Fn>(&encrypt_init)},
+    {OSSL_FUNC_CIPHER_DECRYPT_INIT, reinterpret_cast<Fn>(&decrypt_init)},
+    {OSSL_FUNC_CIPHER_UPDATE, reinterpret_cast<Fn>(&update)},
+    {OSSL_FUNC_CIPHER_FINAL, reinterpret_cast<Fn>(&final)},
+    {OSSL_FUNC_CIPHER_CIPHER, reinterpret_cast<Fn>(&cipher)},
+    {OSSL_FUNC_CIPHER_FREECTX, reinterpret_cast<Fn>(&free_twin_context<CipherContext>)},
+    {OSSL_FUNC_CIPHER_DUPCTX, reinterpret_cast<Fn>(&dup_twin_context<CipherContext, Family::kCipher>)},
+    {OSSL_FUNC_CIPHER_GET_PARAMS, reinterpret_cast<Fn>(&get_params_of<I>)},
+    {OSSL_FUNC_CIPHER_GET_CTX_PARAMS, reinterpret_cast<Fn>(&get_ctx_params)},
+    {OSSL_FUNC_CIPHER_SET_CTX_PARAMS, reinterpret_cast<Fn>(&set_ctx_params)},
+    {OSSL_FUNC_CIPHER_GETTABLE_PARAMS, reinterpret_cast<Fn>(&gettable_params)},
+    {OSSL_FUNC_CIPHER_GETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&gettable_ctx_params<I>)},
+    {OSSL_FUNC_CIPHER_SETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&settable_ctx_params<I>)},
+    {0, nullptr}};
+
+#define CRYPTINE_CIPHER_ALGORITHM(id, names, guest, key, iv, iv_min, iv_max, block, mode, aead, iv_reported, tag) \
+  {names, "provider=cryptine", kFunctions<id>, "cipher in a cryptine virtine"},
+const OSSL_ALGORITHM kAlgorithms[] = {CRYPTINE_PROVIDER_CIPHERS(CRYPTINE_CIPHER_ALGORITHM)};
+static_assert(std::size(kAlgorithms) == std::size(kCiphers));
+
+}  // namespace
+
+const OSSL_ALGORITHM* cipher_algorithms() {
+  // A cipher CRYPTINE_ALGS leaves out is not offered: the fetch goes to another provider
+  // (with "?provider=cryptine") or fails (with "provider=cryptine").
+  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered(kAlgorithms));
+  return list->data();
+}
+
+}  // namespace cryptine::provider

@@ -1,0 +1,66 @@
+// The life of a provider context that holds a twin (virtine lease + guest handle): the
+// same for every algorithm family. `Context` is a copyable host object with a
+// `std::optional<Twin> twin` member (empty until the first use); what else it holds
+// (the algorithm's facts, host-side mirrors) is copied as it is by dupctx.
+#pragma once
+
+#include <openssl/err.h>
+
+#include <functional>
+#include <new>
+#include <optional>
+
+#include "shim/guest_ops.h"
+#include "shim/virtine_call.h"
+
+namespace cryptine::provider {
+
+// newctx: a context made from `initial` (no twin yet), or null with the error raised.
+template <typename Context>
+void* new_twin_context(const Context& initial) {
+  return no_throw<void*>(nullptr, [&]() -> void* {
+    auto* ctx = new (std::nothrow) Context(initial);
+    if (ctx == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
+    return ctx;
+  });
+}
+
+// freectx: the guest context goes with it.
+template <typename Context>
+void free_twin_context(void* vctx) {
+  no_throw(0, [&] {
+    auto* ctx = static_cast<Context*>(vctx);
+    if (ctx == nullptr) return 0;
+    if (ctx->twin) release_twin(*ctx->twin);
+    delete ctx;
+    return 0;
+  });
+}
+
+// dupctx: the host part copied, the guest context copied beside the original's in the
+// same virtine.
+template <typename Context, Family F>
+void* dup_twin_context(void* vctx) {
+  return no_throw<void*>(nullptr, [&]() -> void* {
+    const auto* in = static_cast<const Context*>(vctx);
+    Context host = *in;
+    host.twin.reset();
+    auto* out = static_cast<Context*>(new_twin_context(host));
+    if (out == nullptr || !in->twin) return out;
+    Twin copy;
+    if (!copy_twin(*in->twin, F, &copy)) {
+      delete out;
+      return nullptr;
+    }
+    out->twin = std::move(copy);
+    return out;
+  });
+}
+
+// A context's first twin, its guest context made by `make`. A provider has no native
+// code to fall back to (the program asked for this one): without a virtine the call
+// fails, with the error raised. Returns whether *twin now holds one.
+bool make_provider_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make,
+                        std::optional<Twin>* twin);
+
+}  // namespace cryptine::provider
