@@ -47,10 +47,9 @@ constexpr size_t kSlots = 64;
 constexpr uint64_t kMagic = 0x59454b5345416374ULL;  // "tcAESKEY"
 
 SlotTable<AesTwin>& table() {
-  static auto* t = new SlotTable<AesTwin>(kMagic, kSlots);  // never destroyed: threads may outlive statics
-  return *t;
+  return process_table<AesTwin, kMagic, kSlots>();
 }
-[[maybe_unused]] SlotTable<AesTwin>& table_made_at_load = table();  // its lock before threads: fork_safety.h
+[[maybe_unused]] SlotTable<AesTwin>& table_made_at_load = table();
 
 void end(const AesTwin& t) {
   drop_context(t.twin.lease, t.cbc);

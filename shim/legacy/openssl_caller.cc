@@ -3,10 +3,10 @@
 #include <dlfcn.h>
 #include <link.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <algorithm>
 
 #include "shim/real_symbol.h"
 
@@ -72,8 +72,7 @@ bool called_by_openssl_code(const void* return_address) {
   const auto a = reinterpret_cast<uintptr_t>(return_address);
   if (known(a)) return true;
   Dl_info info;
-  if (dladdr(return_address, &info) == 0 || info.dli_fname == nullptr || !openssl_library(info.dli_fname))
-    return false;
+  if (dladdr(return_address, &info) == 0 || info.dli_fname == nullptr || !openssl_library(info.dli_fname)) return false;
   remember(a);
   return true;
 }

@@ -35,12 +35,13 @@ constexpr size_t kSlots = 64;
 constexpr uint64_t kMagic = 0x5854435341487463ULL;  // "tcSHACTX"
 
 SlotTable<ShaTwin>& table() {
-  static auto* t = new SlotTable<ShaTwin>(kMagic, kSlots);  // never destroyed: threads may outlive statics
-  return *t;
+  return process_table<ShaTwin, kMagic, kSlots>();
 }
-[[maybe_unused]] SlotTable<ShaTwin>& table_made_at_load = table();  // its lock before threads: fork_safety.h
+[[maybe_unused]] SlotTable<ShaTwin>& table_made_at_load = table();
 
-void end(const ShaTwin& t) { release_twin(t.twin); }
+void end(const ShaTwin& t) {
+  release_twin(t.twin);
+}
 
 constexpr const char* kNoTwin =
     "this SHA context's state is not in a virtine (evicted, finished, a byte copy, made before fork(), or its "
@@ -62,7 +63,8 @@ int init(Ctx* c, const EVP_MD* md, Kind kind, const void* caller, Real real) {
     case Route::kVirtine: break;
   }
   Twin made;
-  switch (make_twin(Family::kDigest, [&](Virtine& v) { return guest::digest_init(v, EVP_MD_get0_name(md)); }, &made)) {
+  switch (make_twin(
+      Family::kDigest, [&](Virtine& v) { return guest::digest_init(v, EVP_MD_get0_name(md)); }, &made)) {
     case Served::kDone: break;
     case Served::kFailed: write_marker(c, sizeof(Ctx), table().dead()); return 0;
     case Served::kNative: {
@@ -142,16 +144,16 @@ int final(unsigned char* md, Ctx* c, Kind kind, Real real) {
 using namespace cryptine;
 using namespace cryptine::legacy;
 
-#define CRYPTINE_LEGACY_SHA(NAME, CTX, MD, KIND)                                                     \
-  CRYPTINE_EXPORT int NAME##_Init(CTX* c) {                                                          \
-    const void* caller = __builtin_return_address(0);                                                \
-    return no_throw(0, [&] { return init(c, MD(), KIND, caller, CRYPTINE_REAL(NAME##_Init)); });     \
-  }                                                                                                  \
-  CRYPTINE_EXPORT int NAME##_Update(CTX* c, const void* data, size_t len) {                          \
-    return no_throw(0, [&] { return update(c, data, len, KIND, CRYPTINE_REAL(NAME##_Update)); });    \
-  }                                                                                                  \
-  CRYPTINE_EXPORT int NAME##_Final(unsigned char* md, CTX* c) {                                      \
-    return no_throw(0, [&] { return final(md, c, KIND, CRYPTINE_REAL(NAME##_Final)); });             \
+#define CRYPTINE_LEGACY_SHA(NAME, CTX, MD, KIND)                                                  \
+  CRYPTINE_EXPORT int NAME##_Init(CTX* c) {                                                       \
+    const void* caller = __builtin_return_address(0);                                             \
+    return no_throw(0, [&] { return init(c, MD(), KIND, caller, CRYPTINE_REAL(NAME##_Init)); });  \
+  }                                                                                               \
+  CRYPTINE_EXPORT int NAME##_Update(CTX* c, const void* data, size_t len) {                       \
+    return no_throw(0, [&] { return update(c, data, len, KIND, CRYPTINE_REAL(NAME##_Update)); }); \
+  }                                                                                               \
+  CRYPTINE_EXPORT int NAME##_Final(unsigned char* md, CTX* c) {                                   \
+    return no_throw(0, [&] { return final(md, c, KIND, CRYPTINE_REAL(NAME##_Final)); });          \
   }
 
 CRYPTINE_LEGACY_SHA(SHA1, SHA_CTX, EVP_sha1, Kind::kSha1)

@@ -56,25 +56,21 @@ class SlotTable {
 
   // The twin of the struct at `owner`, if its marker names it.
   std::optional<T> find(const void* owner) {
-    const Marker m = read_marker(owner);
-    if (m.magic != magic_ || m.slot >= slots_.size()) return std::nullopt;
     std::lock_guard lock(mu_);
-    Slot& s = slots_[m.slot];
-    if (!s.value || s.generation != m.generation || s.owner != owner) return std::nullopt;
-    s.last_use = ++tick_;
-    return s.value;
+    Slot* s = live(owner);
+    if (s == nullptr) return std::nullopt;
+    s->last_use = ++tick_;
+    return s->value;
   }
 
   // The same, removed from the table (the struct is finished or re-keyed).
   std::optional<T> take(const void* owner) {
-    const Marker m = read_marker(owner);
-    if (m.magic != magic_ || m.slot >= slots_.size()) return std::nullopt;
     std::lock_guard lock(mu_);
-    Slot& s = slots_[m.slot];
-    if (!s.value || s.generation != m.generation || s.owner != owner) return std::nullopt;
-    std::optional<T> value = std::move(s.value);
-    s.value.reset();
-    ++s.generation;
+    Slot* s = live(owner);
+    if (s == nullptr) return std::nullopt;
+    std::optional<T> value = std::move(s->value);
+    s->value.reset();
+    ++s->generation;
     return value;
   }
 
@@ -109,10 +105,26 @@ class SlotTable {
     uint32_t generation = 0;
     uint64_t last_use = 0;
   };
+  // The slot the struct's marker names, if it holds that struct's twin; under mu_.
+  Slot* live(const void* owner) {
+    const Marker m = read_marker(owner);
+    if (m.magic != magic_ || m.slot >= slots_.size()) return nullptr;
+    Slot& s = slots_[m.slot];
+    return s.value && s.generation == m.generation && s.owner == owner ? &s : nullptr;
+  }
+
   const uint64_t magic_;
   ForkSafeMutex mu_;  // held for a scan of the slots only; never across a guest call
   std::vector<Slot> slots_;
   uint64_t tick_ = 0;
 };
+
+// The process's table of one kind, never destroyed (threads may outlive statics). Call it
+// at load, before threads exist, so its lock is registered for fork() (fork_safety.h).
+template <typename T, uint64_t Magic, size_t Capacity>
+SlotTable<T>& process_table() {
+  static auto* table = new SlotTable<T>(Magic, Capacity);
+  return *table;
+}
 
 }  // namespace cryptine::legacy

@@ -1,9 +1,9 @@
 // The legacy API's slot table (shim/legacy/slot_table.h): a twin is found only through the
 // marker of the struct it was made for, at its address and generation; a full table evicts
 // the least recently used twin.
-#include "shim/legacy/slot_table.h"
-
 #include <gtest/gtest.h>
+
+#include "shim/legacy/slot_table.h"
 
 namespace cryptine::legacy {
 namespace {
