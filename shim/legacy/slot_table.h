@@ -56,6 +56,7 @@ class SlotTable {
 
   // The twin of the struct at `owner`, if its marker names it.
   std::optional<T> find(const void* owner) {
+    if (!marked(owner)) return std::nullopt;  // OpenSSL's own struct (every block it runs): no lock
     std::lock_guard lock(mu_);
     Slot* s = live(owner);
     if (s == nullptr) return std::nullopt;
@@ -65,6 +66,7 @@ class SlotTable {
 
   // The same, removed from the table (the struct is finished or re-keyed).
   std::optional<T> take(const void* owner) {
+    if (!marked(owner)) return std::nullopt;
     std::lock_guard lock(mu_);
     Slot* s = live(owner);
     if (s == nullptr) return std::nullopt;
