@@ -42,6 +42,9 @@ size_t final_room(const CipherFacts& f) {
 Status check_update(const CipherFacts& f, size_t inl, size_t written, bool tls_record) {
   if (written > update_room(f, inl, tls_record))
     return lie("update wrote " + std::to_string(written) + " bytes for " + std::to_string(inl) + " in");
+  // ECB and CBC give whole blocks only (the rest waits in the context for more input).
+  if (f.blocksize > 1 && !tls_record && written % f.blocksize != 0)
+    return lie("block update wrote " + std::to_string(written) + " bytes, not whole blocks");
   if (f.blocksize == 1 && !tls_record && written != inl)
     return lie("stream update wrote " + std::to_string(written) + " bytes for " + std::to_string(inl) + " in");
   return {};

@@ -34,8 +34,8 @@ size_t update_room(const CipherFacts& f, size_t inl, bool tls_record);
 // The most a final may write: one block, nothing for a stream mode.
 size_t final_room(const CipherFacts& f);
 
-// An update that wrote `written` bytes for `inl` in: at most update_room, and exactly
-// inl for a stream mode outside TLS records. An AAD update (no output) must take all of
+// An update that wrote `written` bytes for `inl` in: at most update_room; outside TLS
+// records, whole blocks for a block mode and exactly inl for a stream mode. An AAD update (no output) must take all of
 // its input.
 Status check_update(const CipherFacts& f, size_t inl, size_t written, bool tls_record);
 Status check_aad(size_t inl, size_t taken);

@@ -90,23 +90,6 @@ int init(void* vctx, const OSSL_PARAM[]) {
   });
 }
 
-int update(void* vctx, const unsigned char* in, size_t inl) {
-  return no_throw(0, [&] {
-    DigestContext* ctx = as_context(vctx);
-    if (!ctx->twin) {
-      ERR_raise(ERR_LIB_PROV, ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED);  // update before init
-      return 0;
-    }
-    if (inl == 0) return 1;
-    if (in == nullptr) {
-      ERR_raise(ERR_LIB_PROV, ERR_R_PASSED_NULL_PARAMETER);
-      return 0;
-    }
-    const Twin& twin = *ctx->twin;
-    return on_twin(twin, [&](Virtine& v) { return guest::digest_update(v, twin.handle, {in, inl}); }) ? 1 : 0;
-  });
-}
-
 int final(void* vctx, unsigned char* out, size_t* outl, size_t outsz) {
   return no_throw(0, [&] {
     DigestContext* ctx = as_context(vctx);
@@ -171,7 +154,8 @@ template <size_t I>
 const OSSL_DISPATCH kFunctions[] = {
     {OSSL_FUNC_DIGEST_NEWCTX, reinterpret_cast<Fn>(&newctx<I>)},
     {OSSL_FUNC_DIGEST_INIT, reinterpret_cast<Fn>(&init)},
-    {OSSL_FUNC_DIGEST_UPDATE, reinterpret_cast<Fn>(&update)},
+    {OSSL_FUNC_DIGEST_UPDATE,
+     reinterpret_cast<Fn>(&update_on_twin<DigestContext, Family::kDigest, guest::digest_update>)},
     {OSSL_FUNC_DIGEST_FINAL, reinterpret_cast<Fn>(&final)},
     {OSSL_FUNC_DIGEST_FREECTX, reinterpret_cast<Fn>(&free_twin_context<DigestContext>)},
     {OSSL_FUNC_DIGEST_DUPCTX, reinterpret_cast<Fn>(&dup_twin_context<DigestContext, Family::kDigest>)},

@@ -29,11 +29,12 @@
 namespace cryptine::provider {
 namespace {
 
-#define HKDF_COMMON_SETTABLES                                                                                 \
-  OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_MODE, nullptr, 0), OSSL_PARAM_int(OSSL_KDF_PARAM_MODE, nullptr),      \
-      OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_PROPERTIES, nullptr, 0),                                          \
-      OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, nullptr, 0),                                              \
-      OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, nullptr, 0), OSSL_PARAM_octet_string(OSSL_KDF_PARAM_SALT, nullptr, 0)
+#define HKDF_COMMON_SETTABLES                                                                            \
+  OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_MODE, nullptr, 0), OSSL_PARAM_int(OSSL_KDF_PARAM_MODE, nullptr), \
+      OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_PROPERTIES, nullptr, 0),                                     \
+      OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, nullptr, 0),                                         \
+      OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, nullptr, 0),                                           \
+      OSSL_PARAM_octet_string(OSSL_KDF_PARAM_SALT, nullptr, 0)
 
 // The parameters each KDF takes, as OpenSSL's own tables list them (openssl kdf -kdfopt
 // converts text by these types).
@@ -52,7 +53,8 @@ const OSSL_PARAM kPbkdf2Settable[] = {OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_PROP
                                       OSSL_PARAM_octet_string(OSSL_KDF_PARAM_PASSWORD, nullptr, 0),
                                       OSSL_PARAM_octet_string(OSSL_KDF_PARAM_SALT, nullptr, 0),
                                       OSSL_PARAM_uint64(OSSL_KDF_PARAM_ITER, nullptr),
-                                      OSSL_PARAM_int(OSSL_KDF_PARAM_PKCS5, nullptr), OSSL_PARAM_END};
+                                      OSSL_PARAM_int(OSSL_KDF_PARAM_PKCS5, nullptr),
+                                      OSSL_PARAM_END};
 
 struct KdfInfo {
   const char* guest_name;
@@ -139,7 +141,8 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
       const bool by_value = p->data_type == OSSL_PARAM_INTEGER || p->data_type == OSSL_PARAM_UNSIGNED_INTEGER ||
                             p->data_type == OSSL_PARAM_UTF8_STRING || p->data_type == OSSL_PARAM_OCTET_STRING;
       if (!by_value || (p->data == nullptr && p->data_size != 0)) {
-        ERR_raise_data(ERR_LIB_PROV, PROV_R_FAILED_TO_SET_PARAMETER, "cryptine KDF: %s must be passed by value", p->key);
+        ERR_raise_data(ERR_LIB_PROV, PROV_R_FAILED_TO_SET_PARAMETER, "cryptine KDF: %s must be passed by value",
+                       p->key);
         return 0;
       }
       OwnedParam owned{p->key, p->data_type, std::vector<uint8_t>(p->data_size + 1, 0), p->data_size};
@@ -208,10 +211,11 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     size_t size = SIZE_MAX;
     const OwnedParam* mode = find(*ctx, OSSL_KDF_PARAM_MODE);
     const bool extract_only =
-        mode != nullptr && ((mode->data_type == OSSL_PARAM_UTF8_STRING &&
-                             OPENSSL_strcasecmp(reinterpret_cast<const char*>(mode->data.data()), "EXTRACT_ONLY") == 0) ||
-                            (mode->data_type == OSSL_PARAM_INTEGER && mode->data_size == sizeof(int) &&
-                             *reinterpret_cast<const int*>(mode->data.data()) == EVP_KDF_HKDF_MODE_EXTRACT_ONLY));
+        mode != nullptr &&
+        ((mode->data_type == OSSL_PARAM_UTF8_STRING &&
+          OPENSSL_strcasecmp(reinterpret_cast<const char*>(mode->data.data()), "EXTRACT_ONLY") == 0) ||
+         (mode->data_type == OSSL_PARAM_INTEGER && mode->data_size == sizeof(int) &&
+          *reinterpret_cast<const int*>(mode->data.data()) == EVP_KDF_HKDF_MODE_EXTRACT_ONLY));
     if (ctx->info->hkdf_modes && extract_only) {
       const OwnedParam* digest = find(*ctx, OSSL_KDF_PARAM_DIGEST);
       const EVP_MD* md = digest == nullptr || digest->data_type != OSSL_PARAM_UTF8_STRING

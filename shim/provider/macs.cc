@@ -87,7 +87,8 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
         const char* name = nullptr;
         std::optional<DigestShape> named;
         if (!OSSL_PARAM_get_utf8_string_ptr(p, &name) || !(named = shape_of(name))) {
-          ERR_raise_data(ERR_LIB_PROV, PROV_R_INVALID_DIGEST, "cryptine HMAC: digest %s", name ? name : "(not a string)");
+          ERR_raise_data(ERR_LIB_PROV, PROV_R_INVALID_DIGEST, "cryptine HMAC: digest %s",
+                         name ? name : "(not a string)");
           return 0;
         }
         shape = *named;
@@ -126,23 +127,6 @@ int init(void* vctx, const unsigned char* key, size_t keylen, const OSSL_PARAM p
                    })
                ? 1
                : 0;
-  });
-}
-
-int update(void* vctx, const unsigned char* in, size_t inl) {
-  return no_throw(0, [&] {
-    MacContext* ctx = as_context(vctx);
-    if (!ctx->twin) {
-      ERR_raise(ERR_LIB_PROV, ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED);  // update before init
-      return 0;
-    }
-    if (inl == 0) return 1;
-    if (in == nullptr) {
-      ERR_raise(ERR_LIB_PROV, ERR_R_PASSED_NULL_PARAMETER);
-      return 0;
-    }
-    const Twin& twin = *ctx->twin;
-    return on_twin(twin, [&](Virtine& v) { return guest::mac_update(v, twin.handle, {in, inl}); }) ? 1 : 0;
   });
 }
 
@@ -208,7 +192,7 @@ const OSSL_DISPATCH kHmacFunctions[] = {
     {OSSL_FUNC_MAC_DUPCTX, reinterpret_cast<Fn>(&dup_twin_context<MacContext, Family::kMac>)},
     {OSSL_FUNC_MAC_FREECTX, reinterpret_cast<Fn>(&free_twin_context<MacContext>)},
     {OSSL_FUNC_MAC_INIT, reinterpret_cast<Fn>(&init)},
-    {OSSL_FUNC_MAC_UPDATE, reinterpret_cast<Fn>(&update)},
+    {OSSL_FUNC_MAC_UPDATE, reinterpret_cast<Fn>(&update_on_twin<MacContext, Family::kMac, guest::mac_update>)},
     {OSSL_FUNC_MAC_FINAL, reinterpret_cast<Fn>(&final)},
     {OSSL_FUNC_MAC_GETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&gettable_ctx_params)},
     {OSSL_FUNC_MAC_GET_CTX_PARAMS, reinterpret_cast<Fn>(&get_ctx_params)},

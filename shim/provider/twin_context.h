@@ -9,6 +9,7 @@
 #include <functional>
 #include <new>
 #include <optional>
+#include <span>
 
 #include "shim/guest_ops.h"
 #include "shim/virtine_call.h"
@@ -54,6 +55,26 @@ void* dup_twin_context(void* vctx) {
     }
     out->twin = std::move(copy);
     return out;
+  });
+}
+
+// update (digests, MACs): the program's input judged (an update before init, a null
+// pointer with a length), then `Send` on the context's twin; 1 or 0 as OpenSSL wants.
+template <typename Context, Family F, Status (*Send)(Virtine&, guest::Handle, std::span<const uint8_t>)>
+int update_on_twin(void* vctx, const unsigned char* in, size_t inl) {
+  return no_throw(0, [&] {
+    const auto* ctx = static_cast<const Context*>(vctx);
+    if (!ctx->twin) {
+      ERR_raise(ERR_LIB_PROV, ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED);  // update before init
+      return 0;
+    }
+    if (inl == 0) return 1;
+    if (in == nullptr) {
+      ERR_raise(ERR_LIB_PROV, ERR_R_PASSED_NULL_PARAMETER);
+      return 0;
+    }
+    const Twin& twin = *ctx->twin;
+    return run_on_twin(twin, F, [&](Virtine& v) { return Send(v, twin.handle, {in, inl}); }) ? 1 : 0;
   });
 }
 

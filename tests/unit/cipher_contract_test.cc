@@ -20,12 +20,13 @@ bool lie(const Status& s) {
   return !s.ok() && s.error().code() == ErrorCode::kGuestFault;
 }
 
-TEST(CipherContract, UpdateOfABlockModeMayWriteUpToInlPlusBlockMinusOne) {
+TEST(CipherContract, UpdateOfABlockModeWritesWholeBlocksUpToInlPlusBlockMinusOne) {
   EXPECT_EQ(update_room(kCbc, 100, false), 115u);
   EXPECT_TRUE(check_update(kCbc, 100, 0, false).ok());  // all held back
   EXPECT_TRUE(check_update(kCbc, 100, 112, false).ok());
-  EXPECT_TRUE(check_update(kCbc, 100, 115, false).ok());  // exact fit
-  EXPECT_TRUE(lie(check_update(kCbc, 100, 116, false)));  // one past
+  EXPECT_TRUE(lie(check_update(kCbc, 100, 115, false)));  // fits, but not whole blocks
+  EXPECT_TRUE(lie(check_update(kCbc, 96, 97, false)));    // one byte claimed past the blocks
+  EXPECT_TRUE(lie(check_update(kCbc, 100, 128, false)));  // whole blocks, past the room
   EXPECT_TRUE(lie(check_update(kCbc, 0, 16, false)));
   EXPECT_TRUE(lie(check_update(kCbc, SIZE_MAX - 20, SIZE_MAX, false)));
   EXPECT_EQ(update_room(kCbc, SIZE_MAX - 3, false), SIZE_MAX);  // saturates, never wraps to a small room
