@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "hypercall.h"
+#include "batch_wire.h"
 #include "param_wire.h"
 
 #define MAILBOX ((uint8_t*)(uintptr_t)CRYPTINE_MAILBOX_ADDR)
@@ -172,10 +173,9 @@ static void cipher_init(struct call* c) {
   else c->rep.handle = handle;
 }
 
-static void cipher_update(struct call* c) {
-  EVP_CIPHER_CTX* ctx = slot_get(c->req.handle, SLOT_CIPHER);
-  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
-  const int aad = c->req.params[0] == 1;
+/* An update of the request's input (or AAD, no output) on ctx, as CIPHER_UPDATE and a
+ * batch's update do it. */
+static void update_on(struct call* c, EVP_CIPHER_CTX* ctx, int aad, int in_place_asked) {
   /* OpenSSL may write up to inl + block_size - 1 bytes; the host sized the window so. */
   if (!aad && (uint64_t)c->req.in.length + (uint64_t)EVP_CIPHER_CTX_get_block_size(ctx) > c->req.out_capacity + 1u)
     return fail(c, CRYPTINE_STATUS_NO_SPACE);
@@ -185,7 +185,7 @@ static void cipher_update(struct call* c) {
   /* In place, as the program asked: some modes (TLS records in GCM) work only so, and
    * may write anywhere in the buffer (the plaintext after the explicit IV), so the
    * whole buffer comes back. */
-  const int in_place = !aad && c->req.params[1] == 1 && c->in != NULL;
+  const int in_place = !aad && in_place_asked && c->in != NULL;
   if (in_place) {
     memmove(c->out, c->in, c->req.in.length);
     in = c->out;
@@ -194,6 +194,12 @@ static void cipher_update(struct call* c) {
   c->rep.values[0] = outl;
   if (in_place && (uint32_t)outl < c->req.in.length) return output(c, c->req.in.length);
   output(c, aad ? 0 : (size_t)outl);
+}
+
+static void cipher_update(struct call* c) {
+  EVP_CIPHER_CTX* ctx = slot_get(c->req.handle, SLOT_CIPHER);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  update_on(c, ctx, c->req.params[0] == 1, c->req.params[1] == 1);
 }
 
 static void cipher_final(struct call* c) {
@@ -570,6 +576,80 @@ static void kdf_derive(struct call* c) {
   if (ok(c, r)) output(c, keylen);
 }
 
+/* ---- CIPHER_BATCH: recorded no-output calls, then an update or final, one exit ---- */
+
+static int apply_step(struct call* c, EVP_CIPHER_CTX* ctx, const struct batch_step* s, int64_t* aad) {
+  static const unsigned char empty[1];
+  const unsigned char* data = s->data != NULL && s->length > 0 ? s->data : empty;
+#ifdef CRYPTINE_FAIL_STEP
+  /* Test builds only (tests/guests/failstep-KIND.elf): OpenSSL refuses every recorded
+   * step of this kind, as it may refuse one the host could not foresee. */
+  if (s->kind == CRYPTINE_FAIL_STEP) {
+    ERR_raise(ERR_LIB_EVP, EVP_R_UPDATE_ERROR);
+    return ok(c, 0);
+  }
+#endif
+  switch (s->kind) {
+    case CRYPTINE_STEP_INIT:
+      return ok(c, EVP_CipherInit_ex(ctx, NULL, NULL, s->key, s->data != NULL ? data : NULL, s->arg));
+    case CRYPTINE_STEP_AAD: {
+      int outl = 0;
+      if (!ok(c, EVP_CipherUpdate(ctx, NULL, &outl, data, (int)s->length))) return 0;
+      *aad += outl;
+      return 1;
+    }
+    case CRYPTINE_STEP_SET_PARAMS: {
+      struct param_list list;
+      if (s->length > sizeof(param_scratch)) return fail(c, CRYPTINE_STATUS_BAD_REQUEST), 0;
+      memcpy(param_scratch, data, s->length);
+      if (!param_list_decode(param_scratch, s->length, &list)) return fail(c, CRYPTINE_STATUS_BAD_REQUEST), 0;
+      return ok(c, EVP_CIPHER_CTX_set_params(ctx, list.params));
+    }
+    default: return fail(c, CRYPTINE_STATUS_BAD_REQUEST), 0;
+  }
+}
+
+/* A final, then (for an AEAD sealing) its tag read at once: the host's next call
+ * (get the tag) needs no trip. A tag that cannot be read is simply not returned. */
+static void final_with_tag(struct call* c, EVP_CIPHER_CTX* ctx, uint64_t tag) {
+  if ((uint64_t)EVP_CIPHER_CTX_get_block_size(ctx) + tag > c->req.out_capacity)
+    return fail(c, CRYPTINE_STATUS_NO_SPACE);
+  int outl = 0;
+  if (!ok(c, EVP_CipherFinal_ex(ctx, c->out, &outl))) return;
+  c->rep.values[0] = outl;
+  size_t got = 0;
+  if (tag > 0) {
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, c->out + outl, (size_t)tag),
+                      OSSL_PARAM_construct_end()};
+    if (EVP_CIPHER_CTX_get_params(ctx, p) == 1) got = (size_t)tag;
+    ERR_clear_error();
+  }
+  c->rep.values[3] = (int64_t)got;
+  output(c, (size_t)outl + got);
+}
+
+static void cipher_batch(struct call* c) {
+  EVP_CIPHER_CTX* ctx = slot_get(c->req.handle, SLOT_CIPHER);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  const int64_t then = c->req.params[0], tag = c->req.params[2];
+  struct batch_steps b;
+  if (c->req.key.length != 0 || then < 0 || then > 2 || (then != 1 && c->req.in.length != 0) ||
+      (then != 2 && tag != 0) || tag < 0 || tag > 16 /* GCM's and Poly1305's whole tag */ || c->req.params[3] != 0 ||
+      !batch_decode(c->iv, c->req.iv.length, &b))
+    return fail(c, CRYPTINE_STATUS_BAD_REQUEST);
+  int64_t aad = 0;
+  for (int i = 0; i < b.count; ++i) {
+    c->rep.values[2] = i;
+    if (!apply_step(c, ctx, &b.steps[i], &aad)) return;
+  }
+  c->rep.values[2] = b.count;
+  if (then == 1) update_on(c, ctx, 0, c->req.params[1] == 1);
+  else if (then == 2) final_with_tag(c, ctx, (uint64_t)tag);
+  if (c->rep.status != CRYPTINE_STATUS_OK) return;
+  c->rep.values[1] = aad;
+  c->rep.values[2] = -1;
+}
+
 /* ---- the loop ---------------------------------------------------------------------- */
 
 /* A snapshot holds the DRBGs' state: reseed them all from the host's fresh entropy
@@ -636,6 +716,7 @@ static const op_fn ops[CRYPTINE_OP_COUNT] = {
     [CRYPTINE_OP_GET_PARAMS] = get_params,       [CRYPTINE_OP_CIPHER] = cipher_raw,
     [CRYPTINE_OP_DIGEST_SIGN] = digest_sign,     [CRYPTINE_OP_MAC_NEW] = mac_new_named,
     [CRYPTINE_OP_MAC_START] = mac_start,         [CRYPTINE_OP_KDF] = kdf_derive,
+    [CRYPTINE_OP_CIPHER_BATCH] = cipher_batch,
 };
 
 static void serve_one(void) {

@@ -11,15 +11,15 @@
 namespace cryptine::guest {
 namespace {
 
-// One request whose reply status is mapped onto the error convention above.
-Result<CryptoReply> request(Virtine& v, const CryptoRequest& r) {
-  CryptoReply reply = CRYPTINE_TRY(call_in_virtine(v, r));
+// A reply's status mapped onto the error convention above; `where` names the part of
+// the request that failed, when the guest says.
+Result<CryptoReply> checked(Virtine& v, CryptoReply reply, const std::string& where = "") {
   switch (reply.status) {
     case CRYPTINE_STATUS_OK: return reply;
     case CRYPTINE_STATUS_CRYPTO_ERROR: {
       char code[24];
       std::snprintf(code, sizeof(code), "0x%llx", static_cast<unsigned long long>(reply.err_code));
-      return Error(ErrorCode::kCryptoFailed, std::string("OpenSSL in the guest failed, error ") + code)
+      return Error(ErrorCode::kCryptoFailed, std::string("OpenSSL in the guest failed") + where + ", error " + code)
           .with_detail(reply.err_code);
     }
     // The host names only handles it was given and sends only requests it validated, so
@@ -33,6 +33,11 @@ Result<CryptoReply> request(Virtine& v, const CryptoRequest& r) {
                                                " live contexts and keys; free some first");
     default: return v.poison(Error(ErrorCode::kGuestFault, "unknown reply status"));
   }
+}
+
+// One request whose reply status is mapped onto the error convention above.
+Result<CryptoReply> request(Virtine& v, const CryptoRequest& r) {
+  return checked(v, CRYPTINE_TRY(call_in_virtine(v, r)));
 }
 
 Bytes copy(std::span<const uint8_t> s) {
@@ -400,6 +405,33 @@ Result<Bytes> random_bytes(Virtine& v, uint32_t n) {
   r.params[0] = n;
   CryptoReply reply = CRYPTINE_TRY(request(v, r));
   return copy(reply.out);
+}
+
+Result<BatchReply> cipher_batch(Virtine& v, const CipherBatch& b, std::span<uint8_t> out) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_CIPHER_BATCH;
+  r.handle = b.handle;
+  r.iv = b.steps;
+  r.params[0] = static_cast<int64_t>(b.then);
+  if (b.then == BatchThen::kUpdate) {
+    r.in = b.in;
+    r.out_capacity = b.in.size() + kMaxBlock;
+    r.params[1] = b.in_place ? 1 : 0;
+  } else if (b.then == BatchThen::kFinal) {
+    r.out_capacity = kMaxBlock + b.tag;
+    r.params[2] = b.tag;
+  }
+  const CryptoReply raw = CRYPTINE_TRY(call_in_virtine(v, r));
+  // Which step failed, as the guest says: only words for the error, never an index used.
+  const int64_t step = raw.values[2];
+  const std::string where = step >= 0 && static_cast<uint64_t>(step) < CRYPTINE_BATCH_MAX_STEPS + 1u
+                                ? " at step " + std::to_string(step + 1) + " of the batch"
+                                : "";
+  const CryptoReply reply = CRYPTINE_TRY(checked(v, raw, where));
+  if (reply.out.size() > out.size())
+    return v.poison(Error(ErrorCode::kGuestFault, "cipher batch returned more than it may"));
+  if (!reply.out.empty()) std::memcpy(out.data(), reply.out.data(), reply.out.size());
+  return BatchReply{reply.out.size(), reply.values[0], reply.values[1], reply.values[3]};
 }
 
 }  // namespace cryptine::guest

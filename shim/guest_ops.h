@@ -129,4 +129,27 @@ Result<Bytes> kdf_derive(Virtine& v, std::string_view kdf, const OSSL_PARAM* par
 Result<Handle> mac_new(Virtine& v, std::string_view mac);
 Status mac_start(Virtine& v, Handle h, const std::span<const uint8_t>* key, const OSSL_PARAM* params);
 
+// CIPHER_BATCH: the recorded no-output calls (`steps`, a PendingSteps wire), then
+// nothing, an update of `in` (in place as for cipher_update_in_place), or a final and
+// `tag` bytes of AEAD tag read right after it. The output is copied straight into
+// `out`; more than it holds is the guest's lie (kGuestFault). A step that fails is
+// kCryptoFailed, its message naming the step. The reply's numbers come back unjudged:
+// the caller checks them against the cipher's contract.
+enum class BatchThen : int64_t { kNothing = 0, kUpdate = 1, kFinal = 2 };
+struct CipherBatch {
+  Handle handle = 0;
+  std::span<const uint8_t> steps{};
+  BatchThen then = BatchThen::kNothing;
+  std::span<const uint8_t> in{};  // kUpdate
+  bool in_place = false;        // kUpdate
+  uint32_t tag = 0;             // kFinal
+};
+struct BatchReply {
+  size_t copied;      // bytes copied into out
+  int64_t outl;       // OpenSSL's outl of the update or final
+  int64_t aad_taken;  // the AAD steps' outl, summed
+  int64_t tag_len;    // tag bytes after the final's output (0: not read)
+};
+Result<BatchReply> cipher_batch(Virtine& v, const CipherBatch& b, std::span<uint8_t> out);
+
 }  // namespace cryptine::guest

@@ -6,7 +6,7 @@
 #ifndef CRYPTINE_GUEST_ABI_H
 #define CRYPTINE_GUEST_ABI_H
 
-#define CRYPTINE_ABI_VERSION 3
+#define CRYPTINE_ABI_VERSION 4
 
 /* ---- Hypercalls ------------------------------------------------------------------
  * A hypercall is `out dx, eax` with dx one of these ports. Any other exit (other
@@ -113,7 +113,14 @@
 #define CRYPTINE_OP_KDF                                                                 \
   26 /* EVP_KDF_derive in a fresh context: name = KDF, in = its param list, params[0] = \
       * key length -> out (exactly that many bytes) */
-#define CRYPTINE_OP_COUNT     27
+#define CRYPTINE_OP_CIPHER_BATCH                                                           \
+  27 /* handle; iv = a step list (below) applied in order, stopping at the first failure;    \
+      * then params[0]: 0 nothing, 1 an update of in (params[1]=1: in place, as for UPDATE),  \
+      * 2 a final, followed (params[2] > 0) by that many bytes of AEAD tag -> out (update: as  \
+      * UPDATE; final: its bytes, then the tag), values[0]=outl, values[1]=AAD bytes taken,   \
+      * values[2]=index of the step that failed (the step count: the update or final; -1:    \
+      * none), values[3]=tag bytes returned (0 if the tag could not be read) */
+#define CRYPTINE_OP_COUNT     28
 /* SIGN, DECRYPT, DERIVE and DIGEST_SIGN with handle 0 take the private key (DER or PEM)
  * from the request's key span and free it afterwards: one request, one exit. */
 
@@ -134,6 +141,18 @@
 #define CRYPTINE_PARAM_OCTETS     5
 #define CRYPTINE_PARAM_UNMODIFIED 0xffffffffu
 #define CRYPTINE_PARAM_DATA_ROOM(n) ((((uint64_t)(n)) + 8u) & ~(uint64_t)7u) /* data, NUL, padding */
+
+/* A CIPHER_BATCH step list: the no-output calls (init, AAD, set params) a host recorded
+ * for a context's next request. Records back to back, each a cryptine_batch_step header
+ * then `length` data bytes padded to 8. At most CRYPTINE_BATCH_MAX_STEPS records. */
+#define CRYPTINE_BATCH_MAX_STEPS   16
+#define CRYPTINE_STEP_INIT         1 /* EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, arg): data = key, then IV */
+#define CRYPTINE_STEP_AAD          2 /* EVP_CipherUpdate(ctx, NULL, ...) of data; arg, aux 0 */
+#define CRYPTINE_STEP_SET_PARAMS   3 /* EVP_CIPHER_CTX_set_params with data = a param list; arg, aux 0 */
+#define CRYPTINE_STEP_KEY_LEN_MASK 0xffffu    /* INIT's aux: key length in data, */
+#define CRYPTINE_STEP_KEY_GIVEN    0x10000u   /* a key is given (else key length 0), */
+#define CRYPTINE_STEP_IV_GIVEN     0x20000u   /* an IV is given (else data is the key alone) */
+#define CRYPTINE_STEP_PADDED(n)    ((((uint64_t)(n)) + 7u) & ~(uint64_t)7u)
 
 /* Reply status. Anything else in a reply is a protocol violation by the guest. */
 #define CRYPTINE_STATUS_OK           0
@@ -186,6 +205,13 @@ struct cryptine_param {
   uint8_t reserved[6];
 };
 
+struct cryptine_batch_step {
+  uint32_t kind;   /* CRYPTINE_STEP_* */
+  uint32_t length; /* data bytes after this header */
+  int32_t arg;     /* INIT: enc, 1, 0 or -1 to keep */
+  uint32_t aux;    /* INIT: key length and KEY/IV_GIVEN */
+};
+
 struct cryptine_reply {
   uint32_t magic;  /* CRYPTINE_REPLY_MAGIC */
   uint32_t status; /* CRYPTINE_STATUS_* */
@@ -205,6 +231,7 @@ CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_boot_info) == 32 + CRYPTINE_ENTROP
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_request) == 144, "request layout");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_reply) == 64, "reply layout");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_param) == 16, "param layout");
+CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_batch_step) == 16, "batch step layout");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_request, out_capacity) == CRYPTINE_REQUEST_OUT_CAPACITY, "offset");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_request, out_offset) == CRYPTINE_REQUEST_OUT_OFFSET, "offset");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_reply, status) == CRYPTINE_REPLY_STATUS, "offset");

@@ -60,6 +60,25 @@ Status check_final(const CipherFacts& f, size_t written) {
   return {};
 }
 
+Status check_batch_update(const CipherFacts& f, size_t inl, size_t copied, int64_t outl, bool in_place,
+                          bool tls_record) {
+  if (outl < 0 || static_cast<uint64_t>(outl) > copied || (!in_place && static_cast<uint64_t>(outl) != copied) ||
+      (in_place && copied > std::max<size_t>(inl, static_cast<size_t>(outl))))
+    return lie("batch update gave " + std::to_string(copied) + " bytes, outl " + std::to_string(outl) + ", for " +
+               std::to_string(inl) + " in");
+  return check_update(f, inl, static_cast<size_t>(outl), tls_record);
+}
+
+Status check_final_tag(const CipherFacts& f, size_t copied, int64_t outl, int64_t tag_len, size_t tag_asked) {
+  if (outl < 0 || static_cast<uint64_t>(outl) > final_room(f)) return lie("final wrote " + std::to_string(outl));
+  if (tag_len != 0 && static_cast<uint64_t>(tag_len) != tag_asked)
+    return lie("a tag of " + std::to_string(tag_len) + " bytes, asked " + std::to_string(tag_asked));
+  if (copied != static_cast<uint64_t>(outl) + static_cast<uint64_t>(tag_len))
+    return lie("final gave " + std::to_string(copied) + " bytes for outl " + std::to_string(outl) + " and tag " +
+               std::to_string(tag_len));
+  return {};
+}
+
 Status check_cipher(size_t inl, size_t copied, size_t outl) {
   if (copied > inl || outl > inl)
     return lie("one-shot cipher gave " + std::to_string(copied) + " bytes (outl " + std::to_string(outl) + ") for " +

@@ -6,6 +6,7 @@
 #include <openssl/params.h>
 
 #include <cstddef>
+#include <cstdint>
 
 #include "vmm/result.h"
 
@@ -40,6 +41,15 @@ size_t final_room(const CipherFacts& f);
 Status check_update(const CipherFacts& f, size_t inl, size_t written, bool tls_record);
 Status check_aad(size_t inl, size_t taken);
 Status check_final(const CipherFacts& f, size_t written);
+// A CIPHER_BATCH's update: `copied` bytes came back and OpenSSL said `outl`, which is
+// within update_room and (check_update) right for the mode; in place the whole buffer may
+// come back (copied >= outl), else exactly outl bytes.
+Status check_batch_update(const CipherFacts& f, size_t inl, size_t copied, int64_t outl, bool in_place,
+                          bool tls_record);
+// A CIPHER_BATCH's final that asked for `tag_asked` tag bytes after its output: outl
+// within final_room, a tag of exactly tag_asked bytes or none (0), and nothing else
+// (copied = outl + tag_len).
+Status check_final_tag(const CipherFacts& f, size_t copied, int64_t outl, int64_t tag_len, size_t tag_asked);
 // The one-shot cipher (EVP_Cipher): `copied` bytes came back and it reported `outl`;
 // neither may exceed its input (a TLS record comes back shorter, never longer).
 Status check_cipher(size_t inl, size_t copied, size_t outl);

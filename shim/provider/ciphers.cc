@@ -18,7 +18,9 @@
 #include <optional>
 #include <vector>
 
+#include "shim/batch_wire.h"
 #include "shim/guest_ops.h"
+#include "shim/param_wire.h"
 #include "shim/provider/algorithm_filter.h"
 #include "shim/provider/cipher_contract.h"
 #include "shim/provider/twin_context.h"
@@ -73,6 +75,18 @@ struct CipherContext {
   // AAD only the next (AEADs).
   bool tls_version = false;
   bool tls_aad = false;
+  // One exit per operation: the no-output calls (a checked init, AAD, a decrypt's tag)
+  // ride with the context's next request, and an AEAD seal's final brings its tag back,
+  // kept here for the get_ctx_params that follows.
+  PendingSteps pending{};
+  bool encrypting = false;
+  // AAD is recorded only where OpenSSL's AEADs take it for sure: keyed, after a new IV
+  // and before any data (elsewhere GCM refuses it, and that error belongs to the AAD
+  // call itself).
+  bool key_set = false;
+  bool aad_may_defer = false;
+  size_t tag_len = 0;  // bytes of `tag` the last final returned; 0: none to answer from
+  unsigned char tag[guest::kMaxBlock] = {};
 };
 
 CipherContext* as_context(void* vctx) {
@@ -94,6 +108,25 @@ void raise(int reason) {
   ERR_raise(ERR_LIB_PROV, reason);
 }
 
+// The guest's count of AAD taken, judged against what the batch carried.
+Status check_batch_aad(Virtine& v, size_t sent, int64_t taken) {
+  return poison_if_broken(v, check_aad(sent, taken < 0 ? SIZE_MAX : static_cast<size_t>(taken)));
+}
+
+// The recorded calls on their own, ahead of a call that cannot carry them. Sent is
+// spent: they are dropped whether they succeed or not (a failure fails the caller).
+Status send_pending(CipherContext& ctx, Virtine& v) {
+  if (ctx.pending.empty()) return {};
+  guest::CipherBatch b;
+  b.handle = ctx.twin->handle;
+  b.steps = ctx.pending.wire();
+  const Result<guest::BatchReply> r = guest::cipher_batch(v, b, {});
+  const size_t sent = ctx.pending.aad_bytes();
+  ctx.pending.clear();
+  if (!r.ok()) return r.error();
+  return check_batch_aad(v, sent, r->aad_taken);
+}
+
 // EVP_CipherInit_ex in the guest. The first makes the twin (and the guest context); a
 // later one keeps the guest context, its cipher and settings, as a provider's re-init
 // keeps its own context.
@@ -103,6 +136,7 @@ bool start(CipherContext& ctx, guest::CipherInit request) {
     request.handle = twin.handle;
     request.cipher = "";
     return on_twin(twin, [&](Virtine& v) -> Status {
+      CRYPTINE_TRY_STATUS(send_pending(ctx, v));
       CRYPTINE_TRY(guest::cipher_init(v, request));
       return {};
     });
@@ -116,6 +150,20 @@ bool start(CipherContext& ctx, guest::CipherInit request) {
 // guest context: it is made with neither key nor IV.
 bool ensure_twin(CipherContext& ctx) {
   return ctx.twin.has_value() || start(ctx, guest::CipherInit{});
+}
+
+// A decrypt's expected tag alone, which OpenSSL's GCM and ChaCha20-Poly1305 accept
+// whenever it is 1..16 bytes of data on a decrypting context (checked here): recorded for
+// the next request.
+bool defers_tag(CipherContext& ctx, const OSSL_PARAM params[]) {
+  const CipherFacts& f = ctx.info->facts;
+  const OSSL_PARAM& p = params[0];
+  if (!f.aead || !ctx.twin || ctx.encrypting || params[1].key != nullptr ||
+      std::strcmp(p.key, OSSL_CIPHER_PARAM_AEAD_TAG) != 0 || p.data_type != OSSL_PARAM_OCTET_STRING ||
+      p.data == nullptr || p.data_size == 0 || p.data_size > f.max_taglen)
+    return false;
+  Result<std::vector<uint8_t>> wire = encode_params(params);
+  return wire.ok() && ctx.pending.add_set_params(*wire);
 }
 
 int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
@@ -134,10 +182,13 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
     // GCM's IV length set to the one it has (openssl speed does so before every
     // operation) changes nothing in OpenSSL's GCM, and the host mirrors it: no exit.
     if (sets_ivlen && f.ivlen_reported && ivlen == ctx->ivlen && params[1].key == nullptr) return 1;
+    ctx->tag_len = 0;
+    if (defers_tag(*ctx, params)) return 1;
     if (!ensure_twin(*ctx)) return 0;
     const Twin& twin = *ctx->twin;
     int ret = 0;
     if (!on_twin(twin, [&](Virtine& v) -> Status {
+          CRYPTINE_TRY_STATUS(send_pending(*ctx, v));
           ret = CRYPTINE_TRY(guest::set_params(v, twin.handle, params));
           return {};
         }))
@@ -149,6 +200,20 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
     if (ret > 0 && OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TLS1_AAD) != nullptr) ctx->tls_aad = true;
     return ret;
   });
+}
+
+// The tag right after a seal's final, asked at the length the final returned (already
+// judged by check_final_tag): answered from the host's copy. Any other ask goes to the
+// guest, so a call that breaks the prediction costs an exit, never a wrong answer.
+bool tag_from_final(const CipherContext& ctx, const std::vector<OSSL_PARAM*>& asked) {
+  if (ctx.tag_len == 0 || asked.size() != 1) return false;
+  OSSL_PARAM* p = asked[0];
+  if (std::strcmp(p->key, OSSL_CIPHER_PARAM_AEAD_TAG) != 0 || p->data_type != OSSL_PARAM_OCTET_STRING ||
+      p->data == nullptr || p->data_size != ctx.tag_len)
+    return false;
+  std::memcpy(p->data, ctx.tag, ctx.tag_len);
+  p->return_size = ctx.tag_len;
+  return true;
 }
 
 int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
@@ -170,6 +235,7 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
       }
     }
     if (theirs.empty()) return 1;
+    if (tag_from_final(*ctx, theirs)) return 1;
     copies.reserve(theirs.size());
     for (OSSL_PARAM* p : theirs) {
       const auto* data = static_cast<const unsigned char*>(p->data);
@@ -183,6 +249,7 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     const Twin& twin = *ctx->twin;
     int ret = 0;
     if (!on_twin(twin, [&](Virtine& v) -> Status {
+          CRYPTINE_TRY_STATUS(send_pending(*ctx, v));
           ret = CRYPTINE_TRY(guest::get_params(v, twin.handle, asked.data()));
           return poison_if_broken(v, check_ctx_values(f, asked.data(), sent.data()));
         }))
@@ -213,6 +280,16 @@ int init(void* vctx, const unsigned char* key, size_t keylen, const unsigned cha
     }
     const std::span<const uint8_t> k(key, key != nullptr ? keylen : 0);
     const std::span<const uint8_t> i(iv, iv != nullptr ? ivlen : 0);
+    ctx->tag_len = 0;
+    ctx->encrypting = enc == 1;
+    ctx->key_set = ctx->key_set || key != nullptr;
+    ctx->aad_may_defer = ctx->key_set && iv != nullptr;
+    // With the lengths checked above, OpenSSL's init of a context that exists cannot
+    // fail: it rides with the next request. Params may fail, so with them it goes now.
+    const bool no_params = params == nullptr || params[0].key == nullptr;
+    if (ctx->twin && no_params &&
+        ctx->pending.add_init(enc, key != nullptr ? &k : nullptr, iv != nullptr ? &i : nullptr))
+      return 1;
     guest::CipherInit request;
     request.key = key != nullptr ? &k : nullptr;
     request.iv = iv != nullptr ? &i : nullptr;
@@ -253,9 +330,16 @@ const Twin* checked_call(const CipherContext* ctx, const size_t* outl, const uns
   return &*ctx->twin;
 }
 
-// An AEAD's update with no output: the additional data, all of it taken.
-int update_aad(const Twin& twin, size_t* outl, std::span<const uint8_t> aad) {
+// An AEAD's update with no output: the additional data, all of it taken. Recorded for
+// the next request; too large to ride along, it goes now (after what is recorded).
+int update_aad(CipherContext& ctx, size_t* outl, std::span<const uint8_t> aad) {
+  if (ctx.aad_may_defer && ctx.pending.add_aad(aad)) {
+    *outl = aad.size();
+    return 1;
+  }
+  const Twin& twin = *ctx.twin;
   return on_twin(twin, [&](Virtine& v) -> Status {
+    CRYPTINE_TRY_STATUS(send_pending(ctx, v));
     const int taken = CRYPTINE_TRY(guest::cipher_aad(v, twin.handle, aad));
     CRYPTINE_TRY_STATUS(poison_if_broken(v, check_aad(aad.size(), taken < 0 ? SIZE_MAX : static_cast<size_t>(taken))));
     *outl = aad.size();
@@ -274,10 +358,32 @@ int update(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
     *outl = 0;
     if (inl == 0) return 1;
     const std::span<const uint8_t> data(in, inl);
-    if (out == nullptr) return update_aad(*twin, outl, data);
+    ctx->tag_len = 0;
+    if (out == nullptr) return update_aad(*ctx, outl, data);
     ctx->tls_aad = false;  // the guest's mode too ends with this record, served or not
+    ctx->aad_may_defer = false;
     const std::span<uint8_t> buffer(out, room);
+    const bool in_place = out == in;
+    if (!ctx->pending.empty() && inl <= guest::max_in_place() - PendingSteps::kMaxBytes)
+      return on_twin(*twin, [&](Virtine& v) -> Status {
+        guest::CipherBatch b;
+        b.handle = twin->handle;
+        b.steps = ctx->pending.wire();
+        b.then = guest::BatchThen::kUpdate;
+        b.in = data;
+        b.in_place = in_place;
+        const Result<guest::BatchReply> r = guest::cipher_batch(v, b, buffer);
+        const size_t sent = ctx->pending.aad_bytes();
+        ctx->pending.clear();
+        if (!r.ok()) return r.error();
+        CRYPTINE_TRY_STATUS(check_batch_aad(v, sent, r->aad_taken));
+        CRYPTINE_TRY_STATUS(
+            poison_if_broken(v, check_batch_update(f, inl, r->copied, r->outl, in_place, tls_record)));
+        *outl = static_cast<size_t>(r->outl);
+        return {};
+      });
     return on_twin(*twin, [&](Virtine& v) -> Status {
+      CRYPTINE_TRY_STATUS(send_pending(*ctx, v));
       size_t written;
       if (out == in && inl <= guest::max_in_place())
         written = static_cast<size_t>(CRYPTINE_TRY(guest::cipher_update_in_place(v, twin->handle, data, buffer)));
@@ -290,14 +396,44 @@ int update(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
   });
 }
 
+// A final with what is recorded, and for an AEAD seal its whole tag read right after:
+// one trip where the program makes two calls.
+Status final_batch(CipherContext& ctx, Virtine& v, unsigned char* out, size_t* outl) {
+  const CipherFacts& f = ctx.info->facts;
+  const size_t tag_asked = f.aead && ctx.encrypting ? f.max_taglen : 0;
+  unsigned char reply[2 * guest::kMaxBlock];  // final_room + a tag, both at most a block
+  guest::CipherBatch b;
+  b.handle = ctx.twin->handle;
+  b.steps = ctx.pending.wire();
+  b.then = guest::BatchThen::kFinal;
+  b.tag = static_cast<uint32_t>(tag_asked);
+  const Result<guest::BatchReply> r = guest::cipher_batch(v, b, {reply, final_room(f) + tag_asked});
+  const size_t sent = ctx.pending.aad_bytes();
+  ctx.pending.clear();
+  if (!r.ok()) return r.error();
+  CRYPTINE_TRY_STATUS(check_batch_aad(v, sent, r->aad_taken));
+  CRYPTINE_TRY_STATUS(poison_if_broken(v, check_final_tag(f, r->copied, r->outl, r->tag_len, tag_asked)));
+  const size_t n = static_cast<size_t>(r->outl);
+  if (n > 0) std::memcpy(out, reply, n);
+  *outl = n;
+  ctx.tag_len = static_cast<size_t>(r->tag_len);
+  if (ctx.tag_len > 0) std::memcpy(ctx.tag, reply + n, ctx.tag_len);
+  OPENSSL_cleanse(reply, sizeof(reply));
+  return {};
+}
+
 int final(void* vctx, unsigned char* out, size_t* outl, size_t outsize) {
   return no_throw(0, [&] {
-    const CipherContext* ctx = as_context(vctx);
+    CipherContext* ctx = as_context(vctx);
     const CipherFacts& f = ctx->info->facts;
     const size_t room = final_room(f);
     const Twin* twin = checked_call(ctx, outl, nullptr, 0, out, outsize, room, room == 0);
     if (twin == nullptr) return 0;
     *outl = 0;
+    ctx->tag_len = 0;
+    ctx->aad_may_defer = false;
+    if (!ctx->pending.empty() || (f.aead && ctx->encrypting))
+      return on_twin(*twin, [&](Virtine& v) { return final_batch(*ctx, v, out, outl); });
     return on_twin(*twin, [&](Virtine& v) -> Status {
       const guest::Bytes o = CRYPTINE_TRY(guest::cipher_final(v, twin->handle));
       CRYPTINE_TRY_STATUS(poison_if_broken(v, check_final(f, o.size())));
@@ -317,9 +453,12 @@ int cipher(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
     if (twin == nullptr) return 0;
     *outl = 0;
     ctx->tls_aad = false;  // (check_cipher allows a record's stripping anyway)
+    ctx->tag_len = 0;
+    ctx->aad_may_defer = false;
     int ret = -1;
     uint64_t err = 0;
     if (!on_twin(*twin, [&](Virtine& v) -> Status {
+          CRYPTINE_TRY_STATUS(send_pending(*ctx, v));
           const guest::CipherRaw raw =
               CRYPTINE_TRY(guest::cipher_raw(v, twin->handle, {in, in != nullptr ? inl : 0}, in == nullptr,
                                              out == nullptr, out == in && in != nullptr));

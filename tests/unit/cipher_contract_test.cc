@@ -67,6 +67,32 @@ TEST(CipherContract, FinalWritesAtMostOneBlockAndNothingForAStreamMode) {
   EXPECT_TRUE(lie(check_final(kGcm, 1)));
 }
 
+TEST(CipherContract, BatchUpdateGivesOutlBytesOrInPlaceTheWholeBuffer) {
+  EXPECT_TRUE(check_batch_update(kGcm, 100, 100, 100, false, false).ok());
+  EXPECT_TRUE(lie(check_batch_update(kGcm, 100, 99, 100, false, false)));   // fewer bytes than outl
+  EXPECT_TRUE(lie(check_batch_update(kGcm, 100, 101, 100, false, false)));  // more than outl
+  EXPECT_TRUE(lie(check_batch_update(kGcm, 100, 100, -1, false, false)));
+  EXPECT_TRUE(lie(check_batch_update(kGcm, 100, 101, 101, false, false)));  // stream: exactly inl
+  EXPECT_TRUE(check_batch_update(kCbc, 100, 112, 112, true, false).ok());
+  EXPECT_TRUE(check_batch_update(kCbc, 100, 100, 96, true, false).ok());   // in place: the whole buffer
+  EXPECT_TRUE(lie(check_batch_update(kCbc, 100, 101, 96, true, false)));   // one past it
+  EXPECT_TRUE(lie(check_batch_update(kCbc, 100, 112, 113, true, false)));  // outl past what came
+}
+
+TEST(CipherContract, BatchFinalGivesItsBytesThenATagOfTheLengthAskedOrNone) {
+  EXPECT_TRUE(check_final_tag(kGcm, 16, 0, 16, 16).ok());
+  EXPECT_TRUE(check_final_tag(kGcm, 0, 0, 0, 16).ok());  // tag not readable: none
+  EXPECT_TRUE(lie(check_final_tag(kGcm, 15, 0, 15, 16)));
+  EXPECT_TRUE(lie(check_final_tag(kGcm, 17, 0, 17, 16)));
+  EXPECT_TRUE(lie(check_final_tag(kGcm, 16, 0, 16, 0)));  // a tag not asked for
+  EXPECT_TRUE(lie(check_final_tag(kGcm, 17, 1, 16, 16)));  // a stream final writes nothing
+  EXPECT_TRUE(lie(check_final_tag(kGcm, 16, 0, -16, 16)));
+  EXPECT_TRUE(lie(check_final_tag(kGcm, 15, 0, 16, 16)));  // bytes and counts disagree
+  EXPECT_TRUE(check_final_tag(kCbc, 16, 16, 0, 0).ok());
+  EXPECT_TRUE(lie(check_final_tag(kCbc, 17, 17, 0, 0)));
+  EXPECT_TRUE(lie(check_final_tag(kCbc, 0, -1, 1, 0)));
+}
+
 TEST(CipherContract, OneShotCipherNeverGivesMoreThanItsInput) {
   EXPECT_TRUE(check_cipher(64, 64, 64).ok());
   EXPECT_TRUE(check_cipher(64, 64, 40).ok());  // a TLS record: explicit IV and tag stripped
