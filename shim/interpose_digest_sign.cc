@@ -1,7 +1,7 @@
 // Interposed streaming signatures: EVP_DigestSignInit(_ex), EVP_DigestSignUpdate and
 // EVP_DigestSignFinal. For a key whose type is enabled, the signing context keeps a
 // shadow digest context on the host (the message is the program's own data; hashing it
-// there costs no isolation), and the final signature is made in a virtine over the
+// there, with the default provider's digest, costs no isolation), and the final signature is made in a virtine over the
 // shadow's digest, with the options read from the program's EVP_PKEY_CTX: what OpenSSL's
 // digest-then-sign does for RSA and ECDSA. OpenSSL's own context is kept in step, so size
 // queries and anything not served here stay exactly OpenSSL's. (Ed25519 and Ed448 have no
@@ -13,9 +13,7 @@
 #include <unordered_map>
 
 #include "shim/fork_safety.h"
-
 #include "shim/key_operation.h"
-#include "shim/md_context_links.h"
 #include "shim/real_symbol.h"
 #include "shim/virtine_call.h"
 
@@ -71,18 +69,17 @@ void shadow_after_init(EVP_MD_CTX* ctx) {
   EVP_PKEY_CTX* pctx = EVP_MD_CTX_get_pkey_ctx(ctx);
   if (pctx == nullptr || route(Runtime::get().pkey_enabled(EVP_PKEY_CTX_get0_pkey(pctx))) != Route::kVirtine) return;
   const KeyOptions o = key_options(pctx, false);
-  const EVP_MD* md = o.md.empty() ? nullptr : EVP_get_digestbyname(o.md.c_str());
-  if (!o.known || md == nullptr) return;
+  if (!o.known || o.md.empty()) return;
+  EVP_MD* md = EVP_MD_fetch(nullptr, o.md.c_str(), "provider=default");
   InOpenSsl in_openssl;
   Shadow s(EVP_MD_CTX_new(), MdCtxFree());
-  if (s != nullptr && EVP_DigestInit_ex(s.get(), md, nullptr) > 0) shadows().put(ctx, std::move(s));
+  if (md != nullptr && s != nullptr && EVP_DigestInit_ex(s.get(), md, nullptr) > 0) shadows().put(ctx, std::move(s));
+  EVP_MD_free(md);
 }
 
-}  // namespace
-
-// The md-context side (interpose_md.cc) ends a context's shadow when it is freed, reset
-// or copied over.
-void forget_shadow(const EVP_MD_CTX* ctx) { shadows().drop(ctx); }
+void forget_shadow(const EVP_MD_CTX* ctx) {
+  shadows().drop(ctx);
+}
 
 void copy_shadow(EVP_MD_CTX* out, const EVP_MD_CTX* in) {
   Shadow from = shadows().find(in);
@@ -92,6 +89,7 @@ void copy_shadow(EVP_MD_CTX* out, const EVP_MD_CTX* in) {
   if (s != nullptr && EVP_MD_CTX_copy_ex(s.get(), from.get()) > 0) shadows().put(out, std::move(s));
 }
 
+}  // namespace
 }  // namespace cryptine
 
 using namespace cryptine;
@@ -99,7 +97,7 @@ using namespace cryptine;
 CRYPTINE_EXPORT int EVP_DigestSignInit(EVP_MD_CTX* ctx, EVP_PKEY_CTX** pctx, const EVP_MD* type, ENGINE* e,
                                        EVP_PKEY* pkey) {
   return no_throw(0, [&] {
-    if (ctx != nullptr) forget_md_twin(ctx);
+    if (ctx != nullptr) forget_shadow(ctx);
     int r;
     {
       InOpenSsl in_openssl;
@@ -114,7 +112,7 @@ CRYPTINE_EXPORT int EVP_DigestSignInit_ex(EVP_MD_CTX* ctx, EVP_PKEY_CTX** pctx, 
                                           OSSL_LIB_CTX* libctx, const char* props, EVP_PKEY* pkey,
                                           const OSSL_PARAM params[]) {
   return no_throw(0, [&] {
-    if (ctx != nullptr) forget_md_twin(ctx);
+    if (ctx != nullptr) forget_shadow(ctx);
     int r;
     {
       InOpenSsl in_openssl;
@@ -156,8 +154,8 @@ CRYPTINE_EXPORT int EVP_DigestSignFinal(EVP_MD_CTX* ctx, unsigned char* sig, siz
     {
       InOpenSsl in_openssl;
       EVP_MD_CTX* copy = EVP_MD_CTX_new();
-      const bool ok = copy != nullptr && EVP_MD_CTX_copy_ex(copy, s.get()) > 0 &&
-                      EVP_DigestFinal_ex(copy, digest, &dlen) > 0;
+      const bool ok =
+          copy != nullptr && EVP_MD_CTX_copy_ex(copy, s.get()) > 0 && EVP_DigestFinal_ex(copy, digest, &dlen) > 0;
       EVP_MD_CTX_free(copy);
       if (!ok) return CRYPTINE_REAL(EVP_DigestSignFinal)(ctx, sig, siglen);
     }
@@ -165,5 +163,37 @@ CRYPTINE_EXPORT int EVP_DigestSignFinal(EVP_MD_CTX* ctx, unsigned char* sig, siz
       InOpenSsl in_openssl;
       return CRYPTINE_REAL(EVP_DigestSignFinal)(ctx, sig, siglen);
     });
+  });
+}
+
+// A signing context's shadow ends when the context is freed, reset or copied over, and a
+// copy of the context gets a copy of it.
+CRYPTINE_EXPORT int EVP_MD_CTX_copy_ex(EVP_MD_CTX* out, const EVP_MD_CTX* in) {
+  return no_throw(0, [&] {
+    if (out != nullptr && out != in) forget_shadow(out);
+    int copied;
+    {
+      InOpenSsl in_openssl;
+      copied = CRYPTINE_REAL(EVP_MD_CTX_copy_ex)(out, in);
+    }
+    if (copied && out != in) copy_shadow(out, in);
+    return copied;
+  });
+}
+
+CRYPTINE_EXPORT int EVP_MD_CTX_reset(EVP_MD_CTX* ctx) {
+  return no_throw(0, [&] {
+    if (ctx != nullptr) forget_shadow(ctx);
+    InOpenSsl in_openssl;
+    return CRYPTINE_REAL(EVP_MD_CTX_reset)(ctx);
+  });
+}
+
+CRYPTINE_EXPORT void EVP_MD_CTX_free(EVP_MD_CTX* ctx) {
+  no_throw(0, [&] {
+    if (ctx != nullptr) forget_shadow(ctx);
+    InOpenSsl in_openssl;
+    CRYPTINE_REAL(EVP_MD_CTX_free)(ctx);
+    return 0;
   });
 }

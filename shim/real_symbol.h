@@ -31,26 +31,17 @@ struct InOpenSsl {
   InOpenSsl& operator=(const InOpenSsl&) = delete;
 };
 
-inline bool called_from_openssl() { return t_in_openssl > 0; }
-
-// Set while OpenSSL's own machinery runs for the program (its random generators): nothing
-// new goes to a virtine then (no twin, no one-shot), while contexts that already have a
-// twin keep being served by it, so no context's state is ever split between the two.
-inline thread_local int t_openssl_machinery = 0;
-
-struct OpenSslMachinery {
-  OpenSslMachinery() { ++t_openssl_machinery; }
-  ~OpenSslMachinery() { --t_openssl_machinery; }
-  OpenSslMachinery(const OpenSslMachinery&) = delete;
-  OpenSslMachinery& operator=(const OpenSslMachinery&) = delete;
-};
+inline bool called_from_openssl() {
+  return t_in_openssl > 0;
+}
 
 // Marks an interposed libcrypto function: the only symbols libcryptine.so exports.
 #define CRYPTINE_EXPORT extern "C" __attribute__((visibility("default")))
 
-#define CRYPTINE_REAL(fn) ([] {                                      \
-  static const auto real = ::cryptine::real_symbol<decltype(&fn)>(#fn); \
-  return real;                                                       \
-}())
+#define CRYPTINE_REAL(fn)                                                 \
+  ([] {                                                                   \
+    static const auto real = ::cryptine::real_symbol<decltype(&fn)>(#fn); \
+    return real;                                                          \
+  }())
 
 }  // namespace cryptine

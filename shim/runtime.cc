@@ -39,8 +39,8 @@ const char* const kSupported[] = {
     "AES-256-OFB", "ChaCha20",    "ChaCha20-Poly1305",          "hmac",        "rsa",         "rsa-pss",
     "ec",          "x25519",      "ed25519"};
 
-// Served only by the provider (shim/provider/), which has no interposer to enable.
-const char* const kProviderOnly[] = {"hkdf", "tls13-kdf", "tls1-prf", "pbkdf2"};
+// Served only by the provider, which reads CRYPTINE_ALGS itself (provider/algorithm_filter.h).
+const char* const kProviderOnly[] = {"hmac", "hkdf", "tls13-kdf", "tls1-prf", "pbkdf2"};
 
 struct KeyType {
   const char* name;
@@ -122,10 +122,6 @@ void Runtime::enable(const std::string& name, bool warn_unknown) {
     enabled_ciphers_.insert(EVP_CIPHER_get_nid(cipher));
     return;
   }
-  if (OPENSSL_strcasecmp(name.c_str(), "hmac") == 0) {
-    hmac_enabled_ = true;
-    return;
-  }
   for (const KeyType& k : kKeyTypes) {
     if (OPENSSL_strcasecmp(name.c_str(), k.name) == 0) {
       enabled_pkeys_.insert(k.id);
@@ -144,10 +140,6 @@ bool Runtime::digest_enabled(const EVP_MD* md) const {
 
 bool Runtime::cipher_enabled(const EVP_CIPHER* cipher) const {
   return cipher != nullptr && enabled_ciphers_.count(EVP_CIPHER_get_nid(cipher)) != 0;
-}
-
-bool Runtime::mac_enabled(const char* mac_name) const {
-  return hmac_enabled_ && mac_name != nullptr && OPENSSL_strcasecmp(mac_name, "HMAC") == 0;
 }
 
 bool Runtime::pkey_enabled(const EVP_PKEY* pkey) const {

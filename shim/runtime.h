@@ -59,10 +59,10 @@ class Runtime {
   VirtinePool* thread_pool();
 
   // Whether CRYPTINE_ALGS (or, without it, the supported list) sends this algorithm to
-  // a virtine.
+  // a virtine, for the interposers (the legacy API, private keys); the provider filters
+  // its own tables (provider/algorithm_filter.h).
   bool digest_enabled(const EVP_MD* md) const;
   bool cipher_enabled(const EVP_CIPHER* cipher) const;
-  bool mac_enabled(const char* mac_name) const;
   bool pkey_enabled(const EVP_PKEY* pkey) const;
 
   // fork(): a child's only thread must never wait for a lock some other thread of the
@@ -92,7 +92,6 @@ class Runtime {
 
   // Resolved from CRYPTINE_ALGS (or the supported list).
   std::set<int> enabled_digests_, enabled_ciphers_, enabled_pkeys_;  // NIDs, EVP_PKEY ids
-  bool hmac_enabled_ = false;
   std::unique_ptr<KvmSystem> kvm_;
   std::shared_ptr<const Snapshot> snapshot_;
   uint64_t snapshot_generation_ = 0;  // the fork_generation() snapshot_ is mapped in

@@ -17,7 +17,6 @@ void count_call(Family family, uint64_t t0) {
 }  // namespace
 
 Route route(bool enabled) {
-  if (t_openssl_machinery > 0) return Route::kNative;  // not the program's call: not counted
   Runtime& rt = Runtime::get();
   if (!enabled) {
     rt.counters().passed_through.fetch_add(1, std::memory_order_relaxed);
@@ -28,8 +27,9 @@ Route route(bool enabled) {
     rt.counters().native_fallbacks.fetch_add(1, std::memory_order_relaxed);
     return Route::kNative;
   }
-  fail_call(Error(ErrorCode::kUnsupported, confined() ? "the process is under a seccomp filter and CRYPTINE_FALLBACK=fail"
-                                                     : "virtines unavailable and CRYPTINE_FALLBACK=fail"));
+  fail_call(Error(ErrorCode::kUnsupported, confined()
+                                               ? "the process is under a seccomp filter and CRYPTINE_FALLBACK=fail"
+                                               : "virtines unavailable and CRYPTINE_FALLBACK=fail"));
   return Route::kFail;
 }
 
@@ -114,19 +114,13 @@ bool copy_twin(const Twin& from, Family family, Twin* copy) {
   return true;
 }
 
-bool copy_twin(TwinTable& table, const Twin& from, const void* out, Family family) {
-  Twin copy;
-  if (!copy_twin(from, family, &copy)) return false;
-  table.put(out, std::move(copy));
-  return true;
-}
-
 int get_params_on_twin(const Twin& twin, Family family, OSSL_PARAM* params) {
   int ret = 0;
-  return run_on_twin(twin, family, [&](Virtine& v) -> Status {
-           ret = CRYPTINE_TRY(guest::get_params(v, twin.handle, params));
-           return {};
-         })
+  return run_on_twin(twin, family,
+                     [&](Virtine& v) -> Status {
+                       ret = CRYPTINE_TRY(guest::get_params(v, twin.handle, params));
+                       return {};
+                     })
              ? ret
              : 0;
 }

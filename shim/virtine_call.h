@@ -5,7 +5,7 @@
 #include <functional>
 
 #include "shim/runtime.h"
-#include "shim/twin_table.h"
+#include "shim/twin.h"
 #include "vmm/result.h"
 #include "vmm/virtine.h"
 
@@ -44,9 +44,6 @@ Served make_twin(Family family, const std::function<Result<guest::Handle>(Virtin
 // A copy of the twin `from`: a copy of its guest context, beside it in the same virtine,
 // stored in *copy. Returns whether it succeeded (the error raised if not).
 bool copy_twin(const Twin& from, Family family, Twin* copy);
-
-// `out` becomes a copy of the context whose twin is `from` (as above, and put in `table`).
-bool copy_twin(TwinTable& table, const Twin& from, const void* out, Family family);
 
 // get_params answered by the twin; OpenSSL's return value, or 0 if the call failed.
 int get_params_on_twin(const Twin& twin, Family family, OSSL_PARAM* params);

@@ -79,8 +79,8 @@ Status check_final_tag(const CipherFacts& f, size_t copied, int64_t outl, int64_
   return {};
 }
 
-Status check_cipher(size_t inl, size_t copied, size_t outl) {
-  if (copied > inl || outl > inl)
+Status check_cipher(size_t inl, size_t copied, size_t outl, bool whole) {
+  if (copied > inl || outl > inl || (whole && (copied != inl || outl != inl)))
     return lie("one-shot cipher gave " + std::to_string(copied) + " bytes (outl " + std::to_string(outl) + ") for " +
                std::to_string(inl) + " in");
   return {};
@@ -97,7 +97,10 @@ Status check_ctx_values(const CipherFacts& f, const OSSL_PARAM* got, const OSSL_
     if (p->return_size == OSSL_PARAM_UNMODIFIED) {
       const bool same = p->data == nullptr || sent[i].data == nullptr ||
                         std::memcmp(p->data, sent[i].data, std::min(p->data_size, sent[i].data_size)) == 0;
-      if (!same && !is(*p, OSSL_CIPHER_PARAM_AEAD_TAG)) return lie(name + " changed without a return size");
+      // OpenSSL's GCM writes a tag and the TLS IV's invocation field (OpenSSH's IV_GEN) into
+      // the buffer without a return size: its size, which the host gave, bounds the copy.
+      if (!same && !is(*p, OSSL_CIPHER_PARAM_AEAD_TAG) && !is(*p, OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN))
+        return lie(name + " changed without a return size");
       continue;
     }
     size_t v = 0;

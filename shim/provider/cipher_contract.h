@@ -51,8 +51,9 @@ Status check_batch_update(const CipherFacts& f, size_t inl, size_t copied, int64
 // (copied = outl + tag_len).
 Status check_final_tag(const CipherFacts& f, size_t copied, int64_t outl, int64_t tag_len, size_t tag_asked);
 // The one-shot cipher (EVP_Cipher): `copied` bytes came back and it reported `outl`;
-// neither may exceed its input (a TLS record comes back shorter, never longer).
-Status check_cipher(size_t inl, size_t copied, size_t outl);
+// neither may exceed its input (a TLS record comes back shorter, never longer). With
+// `whole` (data in and out, outside TLS records) both are exactly the input.
+Status check_cipher(size_t inl, size_t copied, size_t outl, bool whole);
 
 // An IV length set_ctx_params may set.
 bool ivlen_allowed(const CipherFacts& f, size_t ivlen);

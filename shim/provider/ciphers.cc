@@ -23,6 +23,7 @@
 #include "shim/param_wire.h"
 #include "shim/provider/algorithm_filter.h"
 #include "shim/provider/cipher_contract.h"
+#include "shim/provider/native_delegate.h"
 #include "shim/provider/twin_context.h"
 #include "shim/virtine_call.h"
 
@@ -40,6 +41,23 @@ namespace {
   X(kAes256Cbc, "AES-256-CBC:AES256:2.16.840.1.101.3.4.1.42", "AES-256-CBC", 32, 16, 16, 16, 16, EVP_CIPH_CBC_MODE,    \
     false, false, 0)                                                                                                   \
   X(kAes128Ctr, "AES-128-CTR", "AES-128-CTR", 16, 16, 16, 16, 1, EVP_CIPH_CTR_MODE, false, false, 0)                   \
+  X(kAes192Ecb, "AES-192-ECB:2.16.840.1.101.3.4.1.21", "AES-192-ECB", 24, 0, 0, 0, 16, EVP_CIPH_ECB_MODE, false,       \
+    false, 0)                                                                                                          \
+  X(kAes256Ecb, "AES-256-ECB:2.16.840.1.101.3.4.1.41", "AES-256-ECB", 32, 0, 0, 0, 16, EVP_CIPH_ECB_MODE, false,       \
+    false, 0)                                                                                                          \
+  X(kAes192Cbc, "AES-192-CBC:AES192:2.16.840.1.101.3.4.1.22", "AES-192-CBC", 24, 16, 16, 16, 16, EVP_CIPH_CBC_MODE,    \
+    false, false, 0)                                                                                                   \
+  X(kAes192Ctr, "AES-192-CTR", "AES-192-CTR", 24, 16, 16, 16, 1, EVP_CIPH_CTR_MODE, false, false, 0)                   \
+  X(kAes256Ctr, "AES-256-CTR", "AES-256-CTR", 32, 16, 16, 16, 1, EVP_CIPH_CTR_MODE, false, false, 0)                   \
+  X(kAes128Cfb, "AES-128-CFB:2.16.840.1.101.3.4.1.4", "AES-128-CFB", 16, 16, 16, 16, 1, EVP_CIPH_CFB_MODE, false,      \
+    false, 0)                                                                                                          \
+  X(kAes256Cfb, "AES-256-CFB:2.16.840.1.101.3.4.1.44", "AES-256-CFB", 32, 16, 16, 16, 1, EVP_CIPH_CFB_MODE, false,     \
+    false, 0)                                                                                                          \
+  X(kAes128Ofb, "AES-128-OFB:2.16.840.1.101.3.4.1.3", "AES-128-OFB", 16, 16, 16, 16, 1, EVP_CIPH_OFB_MODE, false,      \
+    false, 0)                                                                                                          \
+  X(kAes256Ofb, "AES-256-OFB:2.16.840.1.101.3.4.1.43", "AES-256-OFB", 32, 16, 16, 16, 1, EVP_CIPH_OFB_MODE, false,     \
+    false, 0)                                                                                                          \
+  X(kChaCha20, "ChaCha20", "ChaCha20", 32, 16, 16, 16, 1, 0, false, false, 0)                                          \
   X(kAes128Gcm, "AES-128-GCM:id-aes128-GCM:2.16.840.1.101.3.4.1.6", "AES-128-GCM", 16, 12, 1, 128, 1,                  \
     EVP_CIPH_GCM_MODE, true, true, 16)                                                                                 \
   X(kAes192Gcm, "AES-192-GCM:id-aes192-GCM:2.16.840.1.101.3.4.1.26", "AES-192-GCM", 24, 12, 1, 128, 1,                 \
@@ -166,11 +184,25 @@ bool defers_tag(CipherContext& ctx, const OSSL_PARAM params[]) {
   return wire.ok() && ctx.pending.add_set_params(*wire);
 }
 
+// OpenSSH's EVP_CTRL_GCM_SET_IV_FIXED with -1 (the whole IV, restored): a length of
+// SIZE_MAX, which no param list can carry, alone in its list.
+bool restores_whole_iv(const CipherFacts& f, const OSSL_PARAM params[]) {
+  return f.mode == EVP_CIPH_GCM_MODE && std::strcmp(params[0].key, OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED) == 0 &&
+         params[0].data_size == SIZE_MAX && params[0].data != nullptr && params[1].key == nullptr;
+}
+
 int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
   return no_throw(0, [&] {
     CipherContext* ctx = as_context(vctx);
     const CipherFacts& f = ctx->info->facts;
     if (params == nullptr || params[0].key == nullptr) return 1;
+    // A tag longer than any is refused here, as OpenSSL's AEADs refuse it (it would not
+    // fit a request anyway).
+    const OSSL_PARAM* tag = f.aead ? OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TAG) : nullptr;
+    if (tag != nullptr && tag->data_size > f.max_taglen) {
+      raise(f.mode == EVP_CIPH_GCM_MODE ? PROV_R_FAILED_TO_GET_PARAMETER : PROV_R_INVALID_TAG_LENGTH);
+      return 0;
+    }
     // The program's IV length is judged here (OpenSSL ignores it where it is fixed).
     const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_IVLEN);
     size_t ivlen = 0;
@@ -189,7 +221,14 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
     int ret = 0;
     if (!on_twin(twin, [&](Virtine& v) -> Status {
           CRYPTINE_TRY_STATUS(send_pending(*ctx, v));
-          ret = CRYPTINE_TRY(guest::set_params(v, twin.handle, params));
+          if (restores_whole_iv(f, params)) {  // its length is no length: the ctrl carries it
+            const std::span<const uint8_t> iv(static_cast<const uint8_t*>(params[0].data), ctx->ivlen);
+            ret = CRYPTINE_TRY(guest::cipher_ctrl(v, twin.handle, EVP_CTRL_AEAD_SET_IV_FIXED, -1, iv,
+                                                  static_cast<uint32_t>(iv.size())))
+                      .first;
+          } else {
+            ret = CRYPTINE_TRY(guest::set_params(v, twin.handle, params));
+          }
           return {};
         }))
       return 0;
@@ -377,8 +416,7 @@ int update(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
         ctx->pending.clear();
         if (!r.ok()) return r.error();
         CRYPTINE_TRY_STATUS(check_batch_aad(v, sent, r->aad_taken));
-        CRYPTINE_TRY_STATUS(
-            poison_if_broken(v, check_batch_update(f, inl, r->copied, r->outl, in_place, tls_record)));
+        CRYPTINE_TRY_STATUS(poison_if_broken(v, check_batch_update(f, inl, r->copied, r->outl, in_place, tls_record)));
         *outl = static_cast<size_t>(r->outl);
         return {};
       });
@@ -452,7 +490,8 @@ int cipher(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
     const Twin* twin = checked_call(ctx, outl, in, inl, out, outsize, inl, true);
     if (twin == nullptr) return 0;
     *outl = 0;
-    ctx->tls_aad = false;  // (check_cipher allows a record's stripping anyway)
+    const bool whole = in != nullptr && out != nullptr && !ctx->tls_version && !ctx->tls_aad;
+    ctx->tls_aad = false;
     ctx->tag_len = 0;
     ctx->aad_may_defer = false;
     int ret = -1;
@@ -463,7 +502,8 @@ int cipher(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
               CRYPTINE_TRY(guest::cipher_raw(v, twin->handle, {in, in != nullptr ? inl : 0}, in == nullptr,
                                              out == nullptr, out == in && in != nullptr));
           CRYPTINE_TRY_STATUS(
-              poison_if_broken(v, check_cipher(inl, raw.out.size(), raw.ret > 0 ? static_cast<size_t>(raw.ret) : 0)));
+              poison_if_broken(v, check_cipher(inl, raw.out.size(), raw.ret > 0 ? static_cast<size_t>(raw.ret) : 0,
+                                               whole && raw.ret >= 0)));
           if (out != nullptr && !raw.out.empty()) std::memcpy(out, raw.out.data(), raw.out.size());
           ret = raw.ret;
           err = raw.err_code;
@@ -551,9 +591,14 @@ const OSSL_PARAM* settable_ctx_params_of(bool aead) {
 }
 
 // What differs per algorithm: the CipherInfo that newctx and the param calls see.
+constexpr DelegateKind kDelegate{OSSL_OP_CIPHER, OSSL_FUNC_CIPHER_NEWCTX, OSSL_FUNC_CIPHER_FREECTX,
+                                 &free_twin_context<CipherContext>, nullptr};
+
 template <size_t I>
 void* newctx(void*) {
-  return new_twin_context(CipherContext{&kCiphers[I], std::nullopt, kCiphers[I].facts.ivlen});
+  return new_delegated(kDelegate, kCiphers[I].names, [] {
+    return new_twin_context(CipherContext{&kCiphers[I], std::nullopt, kCiphers[I].facts.ivlen});
+  });
 }
 template <size_t I>
 int get_params_of(OSSL_PARAM params[]) {
@@ -572,16 +617,17 @@ using Fn = void (*)(void);
 template <size_t I>
 const OSSL_DISPATCH kFunctions[] = {
     {OSSL_FUNC_CIPHER_NEWCTX, reinterpret_cast<Fn>(&newctx<I>)},
-    {OSSL_FUNC_CIPHER_ENCRYPT_INIT, reinterpret_cast<Fn>(&encrypt_init)},
-    {OSSL_FUNC_CIPHER_DECRYPT_INIT, reinterpret_cast<Fn>(&decrypt_init)},
-    {OSSL_FUNC_CIPHER_UPDATE, reinterpret_cast<Fn>(&update)},
-    {OSSL_FUNC_CIPHER_FINAL, reinterpret_cast<Fn>(&final)},
-    {OSSL_FUNC_CIPHER_CIPHER, reinterpret_cast<Fn>(&cipher)},
-    {OSSL_FUNC_CIPHER_FREECTX, reinterpret_cast<Fn>(&free_twin_context<CipherContext>)},
-    {OSSL_FUNC_CIPHER_DUPCTX, reinterpret_cast<Fn>(&dup_twin_context<CipherContext, Family::kCipher>)},
+    CRYPTINE_FORWARD(OSSL_FUNC_CIPHER_ENCRYPT_INIT, &encrypt_init),
+    CRYPTINE_FORWARD(OSSL_FUNC_CIPHER_DECRYPT_INIT, &decrypt_init),
+    CRYPTINE_FORWARD(OSSL_FUNC_CIPHER_UPDATE, &update),
+    CRYPTINE_FORWARD(OSSL_FUNC_CIPHER_FINAL, &final),
+    CRYPTINE_FORWARD(OSSL_FUNC_CIPHER_CIPHER, &cipher),
+    {OSSL_FUNC_CIPHER_FREECTX, reinterpret_cast<Fn>(&free_delegated)},
+    {OSSL_FUNC_CIPHER_DUPCTX,
+     reinterpret_cast<Fn>(&dup_delegated<OSSL_FUNC_CIPHER_DUPCTX, &dup_twin_context<CipherContext, Family::kCipher>>)},
     {OSSL_FUNC_CIPHER_GET_PARAMS, reinterpret_cast<Fn>(&get_params_of<I>)},
-    {OSSL_FUNC_CIPHER_GET_CTX_PARAMS, reinterpret_cast<Fn>(&get_ctx_params)},
-    {OSSL_FUNC_CIPHER_SET_CTX_PARAMS, reinterpret_cast<Fn>(&set_ctx_params)},
+    CRYPTINE_FORWARD(OSSL_FUNC_CIPHER_GET_CTX_PARAMS, &get_ctx_params),
+    CRYPTINE_FORWARD(OSSL_FUNC_CIPHER_SET_CTX_PARAMS, &set_ctx_params),
     {OSSL_FUNC_CIPHER_GETTABLE_PARAMS, reinterpret_cast<Fn>(&gettable_params)},
     {OSSL_FUNC_CIPHER_GETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&gettable_ctx_params<I>)},
     {OSSL_FUNC_CIPHER_SETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&settable_ctx_params<I>)},

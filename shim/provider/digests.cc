@@ -18,6 +18,7 @@
 
 #include "shim/guest_ops.h"
 #include "shim/provider/algorithm_filter.h"
+#include "shim/provider/native_delegate.h"
 #include "shim/provider/twin_context.h"
 #include "shim/virtine_call.h"
 
@@ -140,9 +141,14 @@ const OSSL_PARAM* gettable_params(void*) {
 }
 
 // What differs per algorithm: the DigestInfo that newctx and get_params see.
+constexpr DelegateKind kDelegate{OSSL_OP_DIGEST, OSSL_FUNC_DIGEST_NEWCTX, OSSL_FUNC_DIGEST_FREECTX,
+                                 &free_twin_context<DigestContext>, nullptr};
+
 template <size_t I>
 void* newctx(void*) {
-  return new_twin_context(DigestContext{&kDigests[I], std::nullopt});
+  return new_delegated(kDelegate, kDigests[I].names, [] {
+    return new_twin_context(DigestContext{&kDigests[I], std::nullopt});
+  });
 }
 template <size_t I>
 int get_params_of(OSSL_PARAM params[]) {
@@ -153,12 +159,12 @@ using Fn = void (*)(void);
 template <size_t I>
 const OSSL_DISPATCH kFunctions[] = {
     {OSSL_FUNC_DIGEST_NEWCTX, reinterpret_cast<Fn>(&newctx<I>)},
-    {OSSL_FUNC_DIGEST_INIT, reinterpret_cast<Fn>(&init)},
-    {OSSL_FUNC_DIGEST_UPDATE,
-     reinterpret_cast<Fn>(&update_on_twin<DigestContext, Family::kDigest, guest::digest_update>)},
-    {OSSL_FUNC_DIGEST_FINAL, reinterpret_cast<Fn>(&final)},
-    {OSSL_FUNC_DIGEST_FREECTX, reinterpret_cast<Fn>(&free_twin_context<DigestContext>)},
-    {OSSL_FUNC_DIGEST_DUPCTX, reinterpret_cast<Fn>(&dup_twin_context<DigestContext, Family::kDigest>)},
+    CRYPTINE_FORWARD(OSSL_FUNC_DIGEST_INIT, &init),
+    CRYPTINE_FORWARD(OSSL_FUNC_DIGEST_UPDATE, &update_on_twin<DigestContext, Family::kDigest, guest::digest_update>),
+    CRYPTINE_FORWARD(OSSL_FUNC_DIGEST_FINAL, &final),
+    {OSSL_FUNC_DIGEST_FREECTX, reinterpret_cast<Fn>(&free_delegated)},
+    {OSSL_FUNC_DIGEST_DUPCTX,
+     reinterpret_cast<Fn>(&dup_delegated<OSSL_FUNC_DIGEST_DUPCTX, &dup_twin_context<DigestContext, Family::kDigest>>)},
     {OSSL_FUNC_DIGEST_GET_PARAMS, reinterpret_cast<Fn>(&get_params_of<I>)},
     {OSSL_FUNC_DIGEST_GETTABLE_PARAMS, reinterpret_cast<Fn>(&gettable_params)},
     {0, nullptr}};

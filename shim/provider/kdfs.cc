@@ -24,6 +24,7 @@
 
 #include "shim/guest_ops.h"
 #include "shim/provider/algorithm_filter.h"
+#include "shim/provider/native_delegate.h"
 #include "shim/virtine_call.h"
 
 namespace cryptine::provider {
@@ -95,9 +96,13 @@ const OwnedParam* find(const KdfContext& ctx, std::string_view key) {
   return nullptr;
 }
 
+void free_context(void* vctx);
+bool hand_over(void* ours, void* native_ctx, const OSSL_DISPATCH* native);
+constexpr DelegateKind kDelegate{OSSL_OP_KDF, OSSL_FUNC_KDF_NEWCTX, OSSL_FUNC_KDF_FREECTX, &free_context, &hand_over};
+
 template <const KdfInfo& Info>
 void* new_context(void*) {
-  return no_throw<void*>(nullptr, [&]() -> void* {
+  return new_delegated(kDelegate, Info.guest_name, []() -> void* {
     auto* ctx = new (std::nothrow) KdfContext{&Info, {}};
     if (ctx == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
     return ctx;
@@ -169,6 +174,14 @@ std::vector<OSSL_PARAM> as_params(KdfContext& ctx) {
   return list;
 }
 
+// A context falling back to the default provider's KDF: the parameters collected so far
+// go to it as they came (repeated names in order), before the call is replayed there.
+bool hand_over(void* ours, void* native_ctx, const OSSL_DISPATCH* native) {
+  auto set = reinterpret_cast<int (*)(void*, const OSSL_PARAM[])>(function_of(native, OSSL_FUNC_KDF_SET_CTX_PARAMS));
+  std::vector<OSSL_PARAM> list = as_params(*as_context(ours));
+  return set != nullptr && set(native_ctx, list.data()) == 1;
+}
+
 // The contract of a derivation the guest returns: exactly the length asked for.
 Status check_derived(const guest::Bytes& key, size_t keylen) {
   if (key.size() != keylen) return Error(ErrorCode::kGuestFault, "KDF output of the wrong length");
@@ -196,7 +209,8 @@ int derive(void* vctx, unsigned char* key, size_t keylen, const OSSL_PARAM param
       case Served::kFailed: return 0;
       case Served::kNative: break;
     }
-    fail_call(Error(ErrorCode::kUnsupported, "no virtine available for the cryptine provider"));
+    if (!may_fall_back_now())
+      fail_call(Error(ErrorCode::kUnsupported, "no virtine available for the cryptine provider"));
     return 0;
   });
 }
@@ -245,14 +259,14 @@ using Fn = void (*)(void);
 template <const KdfInfo& Info>
 const OSSL_DISPATCH kFunctions[] = {
     {OSSL_FUNC_KDF_NEWCTX, reinterpret_cast<Fn>(&new_context<Info>)},
-    {OSSL_FUNC_KDF_DUPCTX, reinterpret_cast<Fn>(&dup_context)},
-    {OSSL_FUNC_KDF_FREECTX, reinterpret_cast<Fn>(&free_context)},
-    {OSSL_FUNC_KDF_RESET, reinterpret_cast<Fn>(&reset)},
-    {OSSL_FUNC_KDF_DERIVE, reinterpret_cast<Fn>(&derive)},
+    {OSSL_FUNC_KDF_DUPCTX, reinterpret_cast<Fn>(&dup_delegated<OSSL_FUNC_KDF_DUPCTX, &dup_context>)},
+    {OSSL_FUNC_KDF_FREECTX, reinterpret_cast<Fn>(&free_delegated)},
+    CRYPTINE_FORWARD(OSSL_FUNC_KDF_RESET, &reset),
+    CRYPTINE_FORWARD(OSSL_FUNC_KDF_DERIVE, &derive),
     {OSSL_FUNC_KDF_SETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&settable_ctx_params<Info>)},
-    {OSSL_FUNC_KDF_SET_CTX_PARAMS, reinterpret_cast<Fn>(&set_ctx_params)},
+    CRYPTINE_FORWARD(OSSL_FUNC_KDF_SET_CTX_PARAMS, &set_ctx_params),
     {OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&gettable_ctx_params)},
-    {OSSL_FUNC_KDF_GET_CTX_PARAMS, reinterpret_cast<Fn>(&get_ctx_params)},
+    CRYPTINE_FORWARD(OSSL_FUNC_KDF_GET_CTX_PARAMS, &get_ctx_params),
     {0, nullptr}};
 
 const OSSL_ALGORITHM kAlgorithms[] = {

@@ -20,6 +20,7 @@
 
 #include "shim/guest_ops.h"
 #include "shim/provider/algorithm_filter.h"
+#include "shim/provider/native_delegate.h"
 #include "shim/provider/twin_context.h"
 #include "shim/virtine_call.h"
 
@@ -67,8 +68,11 @@ bool ensure_twin(MacContext* ctx) {
                           Family::kMac, [](Virtine& v) { return guest::mac_new(v, "HMAC"); }, &ctx->twin);
 }
 
+constexpr DelegateKind kDelegate{OSSL_OP_MAC, OSSL_FUNC_MAC_NEWCTX, OSSL_FUNC_MAC_FREECTX,
+                                 &free_twin_context<MacContext>, nullptr};
+
 void* new_context(void*) {
-  return new_twin_context(MacContext{});
+  return new_delegated(kDelegate, "HMAC", [] { return new_twin_context(MacContext{}); });
 }
 
 // Every parameter goes to the guest's context but OSSL_MAC_PARAM_PROPERTIES: the guest
@@ -87,8 +91,9 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
         const char* name = nullptr;
         std::optional<DigestShape> named;
         if (!OSSL_PARAM_get_utf8_string_ptr(p, &name) || !(named = shape_of(name))) {
-          ERR_raise_data(ERR_LIB_PROV, PROV_R_INVALID_DIGEST, "cryptine HMAC: digest %s",
-                         name ? name : "(not a string)");
+          // As the default provider's HMAC: the fetch fails, and the context has no digest.
+          ctx->shape = DigestShape{};
+          ERR_raise_data(ERR_LIB_EVP, ERR_R_UNSUPPORTED, "cryptine HMAC: digest %s", name ? name : "(not a string)");
           return 0;
         }
         shape = *named;
@@ -105,8 +110,12 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
           return {};
         }))
       return 0;
-    if (ret > 0) ctx->shape = shape;
-    return ret > 0 ? 1 : 0;
+    if (ret <= 0) {  // what the host judged good, the guest refused
+      ERR_raise_data(ERR_LIB_PROV, PROV_R_FAILED_TO_SET_PARAMETER, "cryptine HMAC: refused in the virtine");
+      return 0;
+    }
+    ctx->shape = shape;
+    return 1;
   });
 }
 
@@ -114,10 +123,7 @@ int init(void* vctx, const unsigned char* key, size_t keylen, const OSSL_PARAM p
   return no_throw(0, [&] {
     MacContext* ctx = as_context(vctx);
     if (set_ctx_params(vctx, params) != 1) return 0;
-    if (ctx->shape.size == 0) {  // as the default provider: HMAC without a digest fails
-      ERR_raise(ERR_LIB_PROV, PROV_R_INVALID_DIGEST);
-      return 0;
-    }
+    if (ctx->shape.size == 0) return 0;  // as the default provider: no digest, no HMAC (and no error)
     if (!ensure_twin(ctx)) return 0;
     const Twin& twin = *ctx->twin;
     const std::span<const uint8_t> key_bytes(key, key == nullptr ? 0 : keylen);
@@ -133,7 +139,8 @@ int init(void* vctx, const unsigned char* key, size_t keylen, const OSSL_PARAM p
 int final(void* vctx, unsigned char* out, size_t* outl, size_t outsize) {
   return no_throw(0, [&] {
     MacContext* ctx = as_context(vctx);
-    if (!ctx->twin || ctx->shape.size == 0) {
+    if (ctx->shape.size == 0) return 0;  // no digest: as the default provider (EVP said why)
+    if (!ctx->twin) {
       ERR_raise(ERR_LIB_PROV, ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED);
       return 0;
     }
@@ -160,8 +167,11 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
   return no_throw(0, [&] {
     const MacContext* ctx = as_context(vctx);
     OSSL_PARAM* p;
-    if ((p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_SIZE)) != nullptr && !OSSL_PARAM_set_size_t(p, ctx->shape.size))
-      return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_SIZE)) != nullptr) {
+      // With no digest the default provider answers 0, leaving "message digest is null".
+      if (ctx->shape.size == 0) ERR_raise(ERR_LIB_EVP, EVP_R_MESSAGE_DIGEST_IS_NULL);
+      if (!OSSL_PARAM_set_size_t(p, ctx->shape.size)) return 0;
+    }
     if ((p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_BLOCK_SIZE)) != nullptr &&
         !OSSL_PARAM_set_int(p, static_cast<int>(ctx->shape.block_size)))
       return 0;
@@ -189,15 +199,16 @@ const OSSL_PARAM* settable_ctx_params(void*, void*) {
 using Fn = void (*)(void);
 const OSSL_DISPATCH kHmacFunctions[] = {
     {OSSL_FUNC_MAC_NEWCTX, reinterpret_cast<Fn>(&new_context)},
-    {OSSL_FUNC_MAC_DUPCTX, reinterpret_cast<Fn>(&dup_twin_context<MacContext, Family::kMac>)},
-    {OSSL_FUNC_MAC_FREECTX, reinterpret_cast<Fn>(&free_twin_context<MacContext>)},
-    {OSSL_FUNC_MAC_INIT, reinterpret_cast<Fn>(&init)},
-    {OSSL_FUNC_MAC_UPDATE, reinterpret_cast<Fn>(&update_on_twin<MacContext, Family::kMac, guest::mac_update>)},
-    {OSSL_FUNC_MAC_FINAL, reinterpret_cast<Fn>(&final)},
+    {OSSL_FUNC_MAC_DUPCTX,
+     reinterpret_cast<Fn>(&dup_delegated<OSSL_FUNC_MAC_DUPCTX, &dup_twin_context<MacContext, Family::kMac>>)},
+    {OSSL_FUNC_MAC_FREECTX, reinterpret_cast<Fn>(&free_delegated)},
+    CRYPTINE_FORWARD(OSSL_FUNC_MAC_INIT, &init),
+    CRYPTINE_FORWARD(OSSL_FUNC_MAC_UPDATE, &update_on_twin<MacContext, Family::kMac, guest::mac_update>),
+    CRYPTINE_FORWARD(OSSL_FUNC_MAC_FINAL, &final),
     {OSSL_FUNC_MAC_GETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&gettable_ctx_params)},
-    {OSSL_FUNC_MAC_GET_CTX_PARAMS, reinterpret_cast<Fn>(&get_ctx_params)},
+    CRYPTINE_FORWARD(OSSL_FUNC_MAC_GET_CTX_PARAMS, &get_ctx_params),
     {OSSL_FUNC_MAC_SETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&settable_ctx_params)},
-    {OSSL_FUNC_MAC_SET_CTX_PARAMS, reinterpret_cast<Fn>(&set_ctx_params)},
+    CRYPTINE_FORWARD(OSSL_FUNC_MAC_SET_CTX_PARAMS, &set_ctx_params),
     {0, nullptr}};
 
 const OSSL_ALGORITHM kAlgorithms[] = {{"HMAC", "provider=cryptine", kHmacFunctions, "HMAC in a cryptine virtine"}};

@@ -2,12 +2,8 @@
 // table. The algorithms themselves are in the files beside this one (digests.cc,
 // ciphers.cc, macs.cc, kdfs.cc).
 //
-// First slice: the provider is for a program that loads it (-provider cryptine,
-// OSSL_PROVIDER_load, openssl.cnf) without preloading libcryptine.so. Preloaded, the
-// interposers already send the same calls to virtines, and a call reaching both would be
-// served twice (or its state split); so init refuses while they are active.
-#include <dlfcn.h>
-#include <link.h>
+// A program loads it (-provider cryptine, OSSL_PROVIDER_load, openssl.cnf), or the library,
+// preloaded, installs it as a built-in (preload.cc).
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -39,34 +35,6 @@ constexpr const char* kBuildInfo = "cryptine " PACKAGE_VERSION " (built with " O
 struct ProviderContext {
   const OSSL_CORE_HANDLE* core;
 };
-
-// Whether the interposers are in the way: an object loaded before libcrypto (this library
-// preloaded, or another copy of it) defines EVP_DigestInit_ex, so that the program's calls
-// bind to it. Judged by load order (the link map), not by a global lookup: a program that
-// dlopen()s libcrypto and then has it load this module puts both into the global scope, this
-// one first, although its calls go to libcrypto's own functions (tests/programs/test-dlsym).
-bool interposers_active() {
-  Dl_info info{};
-  link_map* libcrypto = nullptr;
-  link_map* head = nullptr;
-  void* self = dlopen(nullptr, RTLD_LAZY | RTLD_NOLOAD);
-  if (dladdr1(reinterpret_cast<void*>(&OPENSSL_init_crypto), &info, reinterpret_cast<void**>(&libcrypto),
-              RTLD_DL_LINKMAP) == 0 ||
-      libcrypto == nullptr || self == nullptr || dlinfo(self, RTLD_DI_LINKMAP, &head) != 0 || head == nullptr)
-    return false;
-  dlclose(self);
-  while (head->l_prev != nullptr) head = head->l_prev;
-  for (link_map* lm = head->l_next; lm != nullptr && lm != libcrypto; lm = lm->l_next) {  // the executable is skipped
-    void* handle = dlopen(lm->l_name, RTLD_LAZY | RTLD_NOLOAD);
-    if (handle == nullptr) continue;
-    void* sym = dlsym(handle, "EVP_DigestInit_ex");
-    dlclose(handle);
-    link_map* owner = nullptr;
-    if (sym != nullptr && dladdr1(sym, &info, reinterpret_cast<void**>(&owner), RTLD_DL_LINKMAP) != 0 && owner == lm)
-      return true;
-  }
-  return false;
-}
 
 const OSSL_PARAM* gettable_params(void*) {
   static const OSSL_PARAM kGettable[] = {OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_NAME, nullptr, 0),
@@ -114,11 +82,6 @@ const OSSL_DISPATCH kProviderFunctions[] = {
     {0, nullptr}};
 
 int init(const OSSL_CORE_HANDLE* core, const OSSL_DISPATCH** out, void** provctx) {
-  if (interposers_active()) {
-    ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED,
-                   "cryptine: the provider cannot be loaded while libcryptine.so is preloaded (not yet)");
-    return 0;
-  }
   auto* ctx = new (std::nothrow) ProviderContext{core};
   if (ctx == nullptr) {
     ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);

@@ -1,5 +1,7 @@
 #include "shim/provider/twin_context.h"
 
+#include "shim/provider/native_delegate.h"
+
 namespace cryptine::provider {
 
 bool make_provider_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make,
@@ -10,8 +12,9 @@ bool make_provider_twin(Family family, const std::function<Result<guest::Handle>
     case Served::kFailed: return false;
     case Served::kNative: break;
   }
-  // No virtine could be had (the interposers would run OpenSSL's own code here).
-  fail_call(Error(ErrorCode::kUnsupported, "no virtine available for the cryptine provider"));
+  // No virtine could be had: preloaded, the context goes to the default provider (a
+  // fallback, counted); loaded by the program, the call fails.
+  if (!may_fall_back_now()) fail_call(Error(ErrorCode::kUnsupported, "no virtine available for the cryptine provider"));
   return false;
 }
 

@@ -78,9 +78,10 @@ int update_on_twin(void* vctx, const unsigned char* in, size_t inl) {
   });
 }
 
-// A context's first twin, its guest context made by `make`. A provider has no native
-// code to fall back to (the program asked for this one): without a virtine the call
-// fails, with the error raised. Returns whether *twin now holds one.
+// A context's first twin, its guest context made by `make`. Without a virtine, a program
+// that loaded the provider gets an error (it asked for this one); a preloaded one has the
+// context fall back to the default provider (native_delegate.h), where the call is
+// replayed. Returns whether *twin now holds one.
 bool make_provider_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make,
                         std::optional<Twin>* twin);
 

@@ -84,7 +84,7 @@ TEST(CipherContract, BatchFinalGivesItsBytesThenATagOfTheLengthAskedOrNone) {
   EXPECT_TRUE(check_final_tag(kGcm, 0, 0, 0, 16).ok());  // tag not readable: none
   EXPECT_TRUE(lie(check_final_tag(kGcm, 15, 0, 15, 16)));
   EXPECT_TRUE(lie(check_final_tag(kGcm, 17, 0, 17, 16)));
-  EXPECT_TRUE(lie(check_final_tag(kGcm, 16, 0, 16, 0)));  // a tag not asked for
+  EXPECT_TRUE(lie(check_final_tag(kGcm, 16, 0, 16, 0)));   // a tag not asked for
   EXPECT_TRUE(lie(check_final_tag(kGcm, 17, 1, 16, 16)));  // a stream final writes nothing
   EXPECT_TRUE(lie(check_final_tag(kGcm, 16, 0, -16, 16)));
   EXPECT_TRUE(lie(check_final_tag(kGcm, 15, 0, 16, 16)));  // bytes and counts disagree
@@ -94,11 +94,13 @@ TEST(CipherContract, BatchFinalGivesItsBytesThenATagOfTheLengthAskedOrNone) {
 }
 
 TEST(CipherContract, OneShotCipherNeverGivesMoreThanItsInput) {
-  EXPECT_TRUE(check_cipher(64, 64, 64).ok());
-  EXPECT_TRUE(check_cipher(64, 64, 40).ok());  // a TLS record: explicit IV and tag stripped
-  EXPECT_TRUE(check_cipher(0, 0, 0).ok());     // an AEAD's final
-  EXPECT_TRUE(lie(check_cipher(64, 65, 64)));
-  EXPECT_TRUE(lie(check_cipher(64, 64, 65)));
+  EXPECT_TRUE(check_cipher(64, 64, 64, true).ok());
+  EXPECT_TRUE(check_cipher(64, 64, 40, false).ok());  // a TLS record: explicit IV and tag stripped
+  EXPECT_TRUE(check_cipher(0, 0, 0, false).ok());     // an AEAD's final
+  EXPECT_TRUE(lie(check_cipher(64, 65, 64, false)));
+  EXPECT_TRUE(lie(check_cipher(64, 64, 65, false)));
+  EXPECT_TRUE(lie(check_cipher(64, 0, 0, true)));  // data in and out, outside TLS: all of it
+  EXPECT_TRUE(lie(check_cipher(64, 64, 40, true)));
 }
 
 TEST(CipherContract, IvLengthsWithinTheCiphersRange) {
@@ -187,6 +189,12 @@ TEST(CipherContract, AValueLeftUnmodifiedComesBackUnchanged) {
   Reply tag = Reply::octets(OSSL_CIPHER_PARAM_AEAD_TAG, 16, OSSL_PARAM_UNMODIFIED);
   tag.bytes[0] = 0xa5;  // a tag written without its size, as ChaCha20-Poly1305 does
   EXPECT_TRUE(check(kGcm, tag).ok());
+  Reply ivgen = Reply::octets(OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN, 1, OSSL_PARAM_UNMODIFIED);
+  ivgen.bytes[0] = 0x5a;  // the IV's last byte, written in place as OpenSSL's GCM does (OpenSSH asks)
+  EXPECT_TRUE(check(kGcm, ivgen).ok());
+  Reply iv = Reply::octets(OSSL_CIPHER_PARAM_UPDATED_IV, 16, OSSL_PARAM_UNMODIFIED);
+  iv.bytes[0] = 0x5a;  // anything else is a lie
+  EXPECT_TRUE(lie(check(kCbc, iv)));
 }
 
 }  // namespace
