@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "shim/guest_ops.h"
+#include "shim/client/guest_ops.h"
 #include "tests/harness/reexec_in_harness.h"
 #include "vmm/kvm_system.h"
 #include "vmm/virtine.h"

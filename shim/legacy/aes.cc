@@ -15,11 +15,11 @@
 #include <memory>
 #include <string>
 
-#include "shim/guest_ops.h"
+#include "shim/client/guest_ops.h"
+#include "shim/client/virtine_call.h"
+#include "shim/interpose/real_symbol.h"
 #include "shim/legacy/openssl_caller.h"
 #include "shim/legacy/slot_table.h"
-#include "shim/real_symbol.h"
-#include "shim/virtine_call.h"
 
 namespace cryptine::legacy {
 namespace {

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "shim/real_symbol.h"
+#include "shim/interpose/real_symbol.h"
 
 namespace cryptine::legacy {
 namespace {

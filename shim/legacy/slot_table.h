@@ -18,7 +18,7 @@
 #include <optional>
 #include <vector>
 
-#include "shim/fork_safety.h"
+#include "shim/client/fork_safety.h"
 
 namespace cryptine::legacy {
 

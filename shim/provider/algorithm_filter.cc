@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "shim/config.h"
+#include "shim/client/config.h"
 
 namespace cryptine::provider {
 

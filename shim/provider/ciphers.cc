@@ -18,14 +18,14 @@
 #include <optional>
 #include <vector>
 
-#include "shim/batch_wire.h"
-#include "shim/guest_ops.h"
-#include "shim/param_wire.h"
+#include "shim/client/batch_wire.h"
+#include "shim/client/guest_ops.h"
+#include "shim/client/param_wire.h"
+#include "shim/client/virtine_call.h"
 #include "shim/provider/algorithm_filter.h"
 #include "shim/provider/cipher_contract.h"
 #include "shim/provider/native_delegate.h"
 #include "shim/provider/twin_context.h"
-#include "shim/virtine_call.h"
 
 namespace cryptine::provider {
 namespace {

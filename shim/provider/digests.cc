@@ -16,11 +16,11 @@
 #include <optional>
 #include <vector>
 
-#include "shim/guest_ops.h"
+#include "shim/client/guest_ops.h"
+#include "shim/client/virtine_call.h"
 #include "shim/provider/algorithm_filter.h"
 #include "shim/provider/native_delegate.h"
 #include "shim/provider/twin_context.h"
-#include "shim/virtine_call.h"
 
 namespace cryptine::provider {
 namespace {

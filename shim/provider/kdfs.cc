@@ -22,10 +22,10 @@
 #include <string_view>
 #include <vector>
 
-#include "shim/guest_ops.h"
+#include "shim/client/guest_ops.h"
+#include "shim/client/virtine_call.h"
 #include "shim/provider/algorithm_filter.h"
 #include "shim/provider/native_delegate.h"
-#include "shim/virtine_call.h"
 
 namespace cryptine::provider {
 namespace {
@@ -209,8 +209,7 @@ int derive(void* vctx, unsigned char* key, size_t keylen, const OSSL_PARAM param
       case Served::kFailed: return 0;
       case Served::kNative: break;
     }
-    if (!may_fall_back_now())
-      fail_call(Error(ErrorCode::kUnsupported, "no virtine available for the cryptine provider"));
+    no_virtine_now();
     return 0;
   });
 }

@@ -63,10 +63,11 @@ bool serve_natively(bool* failed) {
   return false;
 }
 
-bool may_fall_back_now() {
-  if (!installed_by_preload()) return false;
-  t_fall_back_now = true;
-  return true;
+void no_virtine_now() {
+  if (installed_by_preload())
+    t_fall_back_now = true;
+  else
+    fail_call(Error(ErrorCode::kUnsupported, "no virtine available for the cryptine provider"));
 }
 
 bool become_native(Delegated& d) {

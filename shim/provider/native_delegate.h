@@ -17,7 +17,7 @@
 #include <new>
 #include <type_traits>
 
-#include "shim/virtine_call.h"
+#include "shim/client/virtine_call.h"
 
 namespace cryptine::provider {
 
@@ -54,8 +54,10 @@ inline thread_local bool t_fall_back_now = false;
 // CRYPTINE_FALLBACK=fail the error is raised and *failed is set.
 bool serve_natively(bool* failed);
 
-// Whether a call that found no virtine may fall back (and then sets t_fall_back_now).
-bool may_fall_back_now();
+// A call found no virtine (and CRYPTINE_FALLBACK=native, or it would have failed already):
+// preloaded, it is marked to fall back (t_fall_back_now); loaded by the program, it fails,
+// counted, with the error raised. The caller then returns its failure value.
+void no_virtine_now();
 
 // A native context for d's algorithm in place of ours (handed over, ours freed). False,
 // with the error raised, when the default provider has none.

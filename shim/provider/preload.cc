@@ -11,7 +11,7 @@
 #include <atomic>
 #include <cstdio>
 
-#include "shim/confinement.h"
+#include "shim/client/confinement.h"
 
 namespace cryptine::provider {
 namespace {

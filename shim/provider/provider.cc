@@ -13,12 +13,12 @@
 
 #include <new>
 
+#include "shim/client/virtine_call.h"
+#include "shim/interpose/real_symbol.h"
 #include "shim/provider/ciphers.h"
 #include "shim/provider/digests.h"
 #include "shim/provider/kdfs.h"
 #include "shim/provider/macs.h"
-#include "shim/real_symbol.h"
-#include "shim/virtine_call.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"

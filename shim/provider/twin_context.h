@@ -11,8 +11,8 @@
 #include <optional>
 #include <span>
 
-#include "shim/guest_ops.h"
-#include "shim/virtine_call.h"
+#include "shim/client/guest_ops.h"
+#include "shim/client/virtine_call.h"
 
 namespace cryptine::provider {
 

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "shim/param_wire.h"
+#include "shim/client/param_wire.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "vmm/guest_abi.h"
 
@@ -20,7 +20,9 @@ namespace {
 
 constexpr size_t kCanary = 16;
 constexpr uint8_t kCanaryByte = 0xa5, kDataByte = 0x3c;
-constexpr size_t padded(size_t n) { return (n + 7u) & ~size_t{7}; }
+constexpr size_t padded(size_t n) {
+  return (n + 7u) & ~size_t{7};
+}
 
 // The candidates' data sizes; data lives in one arena, each buffer between two canaries.
 constexpr size_t kSizes[] = {sizeof(unsigned int), sizeof(size_t), 16, 32, sizeof(int), 0};

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "shim/request_codec.h"
+#include "shim/client/request_codec.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "vmm/guest_memory.h"
 

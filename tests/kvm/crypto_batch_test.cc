@@ -8,9 +8,9 @@
 #include <cstring>
 #include <vector>
 
-#include "shim/batch_wire.h"
-#include "shim/guest_ops.h"
-#include "shim/param_wire.h"
+#include "shim/client/batch_wire.h"
+#include "shim/client/guest_ops.h"
+#include "shim/client/param_wire.h"
 #include "tests/kvm/crypto_guest_fixture.h"
 #include "vmm/guest_abi.h"
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "shim/guest_ops.h"
+#include "shim/client/guest_ops.h"
 #include "tests/kvm/crypto_guest_fixture.h"
 
 namespace cryptine {

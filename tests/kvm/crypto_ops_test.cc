@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "shim/guest_ops.h"
-#include "vmm/guest_abi.h"
+#include "shim/client/guest_ops.h"
 #include "tests/kvm/crypto_guest_fixture.h"
+#include "vmm/guest_abi.h"
 
 namespace cryptine {
 namespace {
@@ -47,8 +47,10 @@ Bytes host_digest_sign(EVP_PKEY* key, const char* md, const Bytes& msg, int padd
       (padding == 0 || EVP_PKEY_CTX_set_rsa_padding(pctx, padding) > 0) &&
       EVP_DigestSign(ctx, nullptr, &len, msg.data(), msg.size()) > 0) {
     sig.resize(len);
-    if (EVP_DigestSign(ctx, sig.data(), &len, msg.data(), msg.size()) > 0) sig.resize(len);
-    else sig.clear();
+    if (EVP_DigestSign(ctx, sig.data(), &len, msg.data(), msg.size()) > 0)
+      sig.resize(len);
+    else
+      sig.clear();
   }
   EVP_MD_CTX_free(ctx);
   return sig;

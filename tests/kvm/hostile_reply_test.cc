@@ -4,9 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-
-#include "shim/crypto_call.h"
-#include "shim/guest_ops.h"
+#include "shim/client/crypto_call.h"
+#include "shim/client/guest_ops.h"
 #include "tests/kvm/guest_image.h"
 #include "tests/kvm/hostile_guest_case.h"
 #include "vmm/kvm_system.h"

@@ -1,6 +1,6 @@
 // CIPHER_BATCH step lists: the host's encoder (PendingSteps) and the guest's decoder
 // (plain C, compiled here too), round trip and at every boundary.
-#include "shim/batch_wire.h"
+#include "shim/client/batch_wire.h"
 
 #include <gtest/gtest.h>
 

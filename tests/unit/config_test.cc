@@ -1,5 +1,5 @@
 // The shim's environment parsing: good values, and each bad one named with its default.
-#include "shim/config.h"
+#include "shim/client/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -96,9 +96,9 @@ TEST(Config, EachBadValueWarnsOnceAndKeepsTheDefault) {
 
 TEST(Config, StatsAsJsonAndToAFile) {
   std::vector<std::string> warnings;
-  Config c = parse({{"CRYPTINE_STATS", "JSON"}, {"CRYPTINE_STATS_FILE", "/run/x-%p.prom"},
-                    {"CRYPTINE_STATS_INTERVAL", "0"}},
-                   &warnings);
+  Config c =
+      parse({{"CRYPTINE_STATS", "JSON"}, {"CRYPTINE_STATS_FILE", "/run/x-%p.prom"}, {"CRYPTINE_STATS_INTERVAL", "0"}},
+            &warnings);
   EXPECT_THAT(warnings, IsEmpty());
   EXPECT_EQ(c.stats, StatsOutput::kJson);
   EXPECT_EQ(c.stats_file, "/run/x-%p.prom");

@@ -1,6 +1,6 @@
 // Param lists on the wire: the host's encoder and its check of the guest's GET_PARAMS
 // reply, and the guest's decoder (plain C, compiled here too), at every boundary.
-#include "shim/param_wire.h"
+#include "shim/client/param_wire.h"
 
 #include <gtest/gtest.h>
 
@@ -140,10 +140,10 @@ TEST_F(GetReply, UnmodifiedReturnSizesStayUnmodifiedAndTheDataStillComesBack) {
 TEST_F(GetReply, EveryDeviationFromTheRequestIsAGuestFault) {
   struct Case {
     const char* what;
-    size_t at;       // byte to change (or new length, for the length cases)
-    int delta;       // added to that byte
-    bool truncate;   // shorten the reply to `at` bytes instead
-    bool extend;     // lengthen it by one byte
+    size_t at;      // byte to change (or new length, for the length cases)
+    int delta;      // added to that byte
+    bool truncate;  // shorten the reply to `at` bytes instead
+    bool extend;    // lengthen it by one byte
   };
   const Case cases[] = {
       {"one byte short", sent_.size() - 1, 0, true, false},
@@ -158,9 +158,12 @@ TEST_F(GetReply, EveryDeviationFromTheRequestIsAGuestFault) {
   };
   for (const Case& c : cases) {
     Bytes reply = honest_reply();
-    if (c.truncate) reply.resize(c.at);
-    else if (c.extend) reply.push_back(0);
-    else reply[c.at] = static_cast<uint8_t>(reply[c.at] + c.delta);
+    if (c.truncate)
+      reply.resize(c.at);
+    else if (c.extend)
+      reply.push_back(0);
+    else
+      reply[c.at] = static_cast<uint8_t>(reply[c.at] + c.delta);
     Status s = decode_get_reply(reply, sent_, params_);
     ASSERT_FALSE(s.ok()) << c.what;
     EXPECT_EQ(s.error().code(), ErrorCode::kGuestFault) << c.what;

@@ -1,5 +1,5 @@
 // The request encoder and reply decoder at and around every boundary.
-#include "shim/request_codec.h"
+#include "shim/client/request_codec.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -166,7 +166,8 @@ TEST_F(Codec, DecodeRejectsBadHeaders) {
   put_reply(CRYPTINE_STATUS_OK, 0, 0, 0x12345678);
   EXPECT_THAT(decode_reply(mailbox_, w).error().message(), HasSubstr("magic"));
   put_reply(CRYPTINE_STATUS_COUNT, 0, 0);
-  EXPECT_THAT(decode_reply(mailbox_, w).error().message(), HasSubstr("unknown status " + std::to_string(CRYPTINE_STATUS_COUNT)));
+  EXPECT_THAT(decode_reply(mailbox_, w).error().message(),
+              HasSubstr("unknown status " + std::to_string(CRYPTINE_STATUS_COUNT)));
   put_reply(CRYPTINE_STATUS_CRYPTO_ERROR, 0, 4);
   EXPECT_THAT(decode_reply(mailbox_, w).error().message(), HasSubstr("failed reply with output"));
   put_reply(CRYPTINE_STATUS_CRYPTO_ERROR, 0, 0);

@@ -1,5 +1,5 @@
 // The counters' three renderings, the stats file's path and its atomic write.
-#include "shim/stats_output.h"
+#include "shim/client/stats_output.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -24,7 +24,9 @@ TEST(StatsOutput, TheLineIsWhatTheTestsAndBenchmarksParse) {
   EXPECT_EQ(stats_line(kStats), "cryptine stats: virtine_calls=42 failed=0\n");
 }
 
-TEST(StatsOutput, JsonIsOneObject) { EXPECT_EQ(stats_json(kStats), "{\"virtine_calls\":42,\"failed\":0}\n"); }
+TEST(StatsOutput, JsonIsOneObject) {
+  EXPECT_EQ(stats_json(kStats), "{\"virtine_calls\":42,\"failed\":0}\n");
+}
 
 TEST(StatsOutput, PrometheusHasHelpTypeAndAPidLabelForEachCounter) {
   EXPECT_EQ(stats_prometheus(kStats, 1234),

@@ -1,4 +1,4 @@
-#include "shim/batch_wire.h"
+#include "shim/client/batch_wire.h"
 
 #include <openssl/crypto.h>
 

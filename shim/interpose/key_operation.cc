@@ -1,4 +1,4 @@
-#include "shim/key_operation.h"
+#include "shim/interpose/key_operation.h"
 
 #include <openssl/core_names.h>
 #include <openssl/rsa.h>
@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "shim/real_symbol.h"
-#include "shim/virtine_call.h"
+#include "shim/client/virtine_call.h"
+#include "shim/interpose/real_symbol.h"
 
 namespace cryptine {
 
@@ -28,10 +28,10 @@ KeyOptions key_options(EVP_PKEY_CTX* pctx, bool for_decrypt) {
   InOpenSsl in_openssl;
   KeyOptions o;
   char name[80] = "";
-  OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(
-                        for_decrypt ? OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST : OSSL_SIGNATURE_PARAM_DIGEST, name,
-                        sizeof(name)),
-                    OSSL_PARAM_construct_end()};
+  OSSL_PARAM p[] = {
+      OSSL_PARAM_construct_utf8_string(for_decrypt ? OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST : OSSL_SIGNATURE_PARAM_DIGEST,
+                                       name, sizeof(name)),
+      OSSL_PARAM_construct_end()};
   if (EVP_PKEY_CTX_get_params(pctx, p) > 0 && OSSL_PARAM_modified(&p[0])) o.md = name;
   const EVP_PKEY* pkey = EVP_PKEY_CTX_get0_pkey(pctx);
   const int id = pkey != nullptr ? EVP_PKEY_get_base_id(pkey) : 0;
@@ -94,13 +94,13 @@ int run_key_operation(EVP_PKEY_CTX* pctx, unsigned char* out, size_t* outlen, bo
   // decryption may yield nothing.
   const size_t most = std::min(capacity, static_cast<size_t>(std::max(EVP_PKEY_get_size(pkey), 0)));
   const Served served = run_call_scoped(Family::kPkey, [&](Virtine& v) -> Status {
-           guest::Bytes result = CRYPTINE_TRY(op(v, k));
-           if (result.size() > most || (result.empty() && !for_decrypt))
-             return v.poison(Error(ErrorCode::kGuestFault, "key operation output of the wrong length"));
-           if (!result.empty()) std::memcpy(out, result.data(), result.size());
-           *outlen = result.size();
-           return {};
-         });
+    guest::Bytes result = CRYPTINE_TRY(op(v, k));
+    if (result.size() > most || (result.empty() && !for_decrypt))
+      return v.poison(Error(ErrorCode::kGuestFault, "key operation output of the wrong length"));
+    if (!result.empty()) std::memcpy(out, result.data(), result.size());
+    *outlen = result.size();
+    return {};
+  });
   switch (served) {
     case Served::kDone: return 1;
     case Served::kNative: return native();
@@ -108,7 +108,6 @@ int run_key_operation(EVP_PKEY_CTX* pctx, unsigned char* out, size_t* outlen, bo
   }
   return 0;
 }
-
 
 int sign_digest_in_virtine(EVP_PKEY_CTX* pctx, unsigned char* sig, size_t* siglen, std::span<const uint8_t> digest,
                            const std::function<int()>& native) {

@@ -1,7 +1,7 @@
 // One crypto request in a virtine: the only path from host code to the guest's OpenSSL.
 #pragma once
 
-#include "shim/request_codec.h"
+#include "shim/client/request_codec.h"
 #include "vmm/result.h"
 #include "vmm/virtine.h"
 

@@ -1,4 +1,4 @@
-#include "shim/crypto_call.h"
+#include "shim/client/crypto_call.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "shim/param_wire.h"
+#include "shim/client/param_wire.h"
 
 #include <cstring>
 #include <string>
@@ -8,7 +8,9 @@
 namespace cryptine {
 namespace {
 
-constexpr size_t padded(size_t n) { return (n + 7u) & ~size_t{7}; }
+constexpr size_t padded(size_t n) {
+  return (n + 7u) & ~size_t{7};
+}
 
 bool by_value(unsigned type) {
   return type == OSSL_PARAM_INTEGER || type == OSSL_PARAM_UNSIGNED_INTEGER || type == OSSL_PARAM_UTF8_STRING ||

@@ -1,4 +1,4 @@
-#include "shim/stats_output.h"
+#include "shim/client/stats_output.h"
 
 #include <fcntl.h>
 #include <unistd.h>

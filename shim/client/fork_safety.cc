@@ -1,4 +1,4 @@
-#include "shim/fork_safety.h"
+#include "shim/client/fork_safety.h"
 
 #include <pthread.h>
 

@@ -15,9 +15,9 @@
 #include <atomic>
 #include <cstdarg>
 
-#include "shim/confinement.h"
-#include "shim/real_symbol.h"
-#include "shim/stats_file.h"
+#include "shim/client/confinement.h"
+#include "shim/client/stats_file.h"
+#include "shim/interpose/real_symbol.h"
 
 namespace {
 
@@ -51,8 +51,8 @@ long confining(Call&& call) {
 CRYPTINE_EXPORT int prctl(int option, ...) noexcept {
   va_list ap;
   va_start(ap, option);
-  const unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long),
-                      a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+  const unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long), a4 = va_arg(ap, unsigned long),
+                      a5 = va_arg(ap, unsigned long);
   va_end(ap);
   const auto real = next<int (*)(int, ...)>(g_prctl, "prctl");
   if (option != PR_SET_SECCOMP) return real(option, a2, a3, a4, a5);

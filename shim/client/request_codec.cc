@@ -1,4 +1,4 @@
-#include "shim/request_codec.h"
+#include "shim/client/request_codec.h"
 
 #include <cstring>
 #include <string>

@@ -1,8 +1,8 @@
-#include "shim/virtine_lease.h"
+#include "shim/client/virtine_lease.h"
 
-#include "shim/confinement.h"
-#include "shim/guest_ops.h"
-#include "shim/runtime.h"
+#include "shim/client/confinement.h"
+#include "shim/client/guest_ops.h"
+#include "shim/client/runtime.h"
 #include "vmm/guest_abi.h"
 #include "vmm/process_fork.h"
 
@@ -21,7 +21,9 @@ constexpr uint32_t kThreadLeaseContexts = CRYPTINE_MAX_HANDLES - 32;
 
 Lease::Lease() : fork_generation_(fork_generation()) {}
 
-bool Lease::ours() const { return fork_generation_ == fork_generation(); }
+bool Lease::ours() const {
+  return fork_generation_ == fork_generation();
+}
 
 // A lease the parent made before fork() is never locked here: a thread of the parent may
 // have held its lock (mid-call) when the process forked, and that thread does not exist in
@@ -97,8 +99,7 @@ void drop_context(const LeaseRef& lease, uint32_t handle) {
     }
     if (lease->thread_shared_) {
       // The thread's virtine stays with the thread, back at the snapshot.
-      if (lease->virtine_->state() != Virtine::State::kReady || !lease->virtine_->reset().ok())
-        lease->virtine_.reset();
+      if (lease->virtine_->state() != Virtine::State::kReady || !lease->virtine_->reset().ok()) lease->virtine_.reset();
       return;
     }
     to_pool.emplace(std::move(*lease->virtine_));

@@ -45,7 +45,7 @@ class Lease {
   std::optional<Virtine> virtine_;
   uint32_t contexts_ = 0;
   const uint64_t fork_generation_;  // fixed before the lease is shared: read without mu_
-  bool thread_shared_ = false;  // the thread's current lease: kept, not pooled, when empty
+  bool thread_shared_ = false;      // the thread's current lease: kept, not pooled, when empty
 };
 
 using LeaseRef = std::shared_ptr<Lease>;

@@ -9,7 +9,7 @@
 #include <span>
 #include <string>
 
-#include "shim/guest_ops.h"
+#include "shim/client/guest_ops.h"
 #include "vmm/result.h"
 #include "vmm/virtine.h"
 

@@ -1,12 +1,12 @@
-#include "shim/guest_ops.h"
+#include "shim/client/guest_ops.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
-#include "shim/crypto_call.h"
-#include "shim/param_wire.h"
+#include "shim/client/crypto_call.h"
+#include "shim/client/param_wire.h"
 
 namespace cryptine::guest {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <functional>
 
-#include "shim/runtime.h"
-#include "shim/twin.h"
+#include "shim/client/runtime.h"
+#include "shim/client/twin.h"
 #include "vmm/result.h"
 #include "vmm/virtine.h"
 

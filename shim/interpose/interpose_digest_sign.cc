@@ -12,10 +12,10 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "shim/fork_safety.h"
-#include "shim/key_operation.h"
-#include "shim/real_symbol.h"
-#include "shim/virtine_call.h"
+#include "shim/client/fork_safety.h"
+#include "shim/client/virtine_call.h"
+#include "shim/interpose/key_operation.h"
+#include "shim/interpose/real_symbol.h"
 
 namespace cryptine {
 namespace {

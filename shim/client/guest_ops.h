@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "shim/request_codec.h"
+#include "shim/client/request_codec.h"
 #include "vmm/result.h"
 #include "vmm/virtine.h"
 
@@ -95,7 +95,7 @@ Result<Bytes> random_bytes(Virtine& v, uint32_t n);
 struct KeyOp {
   std::span<const uint8_t> key_der{};
   std::string_view md{};  // the digest ("" for none); for decrypt, the OAEP digest
-  int rsa_padding = 0;  // 0: OpenSSL's default for the operation
+  int rsa_padding = 0;    // 0: OpenSSL's default for the operation
   int pss_saltlen = 0;
   uint32_t capacity = kMaxPkeyOutput;  // the caller's buffer, at most kMaxPkeyOutput
 };
@@ -141,8 +141,8 @@ struct CipherBatch {
   std::span<const uint8_t> steps{};
   BatchThen then = BatchThen::kNothing;
   std::span<const uint8_t> in{};  // kUpdate
-  bool in_place = false;        // kUpdate
-  uint32_t tag = 0;             // kFinal
+  bool in_place = false;          // kUpdate
+  uint32_t tag = 0;               // kFinal
 };
 struct BatchReply {
   size_t copied;      // bytes copied into out

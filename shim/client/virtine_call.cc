@@ -1,7 +1,7 @@
-#include "shim/virtine_call.h"
+#include "shim/client/virtine_call.h"
 
-#include "shim/confinement.h"
-#include "shim/openssl_errors.h"
+#include "shim/client/confinement.h"
+#include "shim/client/openssl_errors.h"
 #include "vmm/watchdog.h"
 
 namespace cryptine {

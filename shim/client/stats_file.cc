@@ -1,4 +1,4 @@
-#include "shim/stats_file.h"
+#include "shim/client/stats_file.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -11,10 +11,10 @@
 #include <ctime>
 #include <mutex>
 
-#include "shim/confinement.h"
-#include "shim/fork_safety.h"
-#include "shim/runtime.h"
-#include "shim/stats_output.h"
+#include "shim/client/confinement.h"
+#include "shim/client/fork_safety.h"
+#include "shim/client/runtime.h"
+#include "shim/client/stats_output.h"
 #include "vmm/process_fork.h"
 
 namespace cryptine {

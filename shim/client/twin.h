@@ -2,8 +2,8 @@
 // of `lease`. The provider's context object holds it from its first use to freectx.
 #pragma once
 
-#include "shim/guest_ops.h"
-#include "shim/virtine_lease.h"
+#include "shim/client/guest_ops.h"
+#include "shim/client/virtine_lease.h"
 
 namespace cryptine {
 

@@ -1,4 +1,8 @@
-#include "shim/confinement.h"
+#include "shim/client/confinement.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -6,10 +10,6 @@
 #include <fstream>
 #include <iterator>
 #include <string>
-
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace cryptine {
 namespace {
@@ -20,8 +20,8 @@ std::atomic<bool> g_stderr_limited{false};
 
 // Asked before the filter is in place (fstat and getrlimit may be what it forbids).
 void note_stderr_limits() {
-  struct stat st{};
-  struct rlimit rl{};
+  struct stat st {};
+  struct rlimit rl {};
   if (fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) return;
   if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
     g_stderr_limited.store(true, std::memory_order_release);
@@ -55,7 +55,9 @@ bool seccomp_inherited() {
   return false;
 }
 
-bool may_write_stderr() { return !confined() || !g_stderr_limited.load(std::memory_order_acquire); }
+bool may_write_stderr() {
+  return !confined() || !g_stderr_limited.load(std::memory_order_acquire);
+}
 
 void end_confining(bool installed) {
   // Set before the attempt is dropped, so confined() never reads false in between.

@@ -1,4 +1,4 @@
-#include "shim/runtime.h"
+#include "shim/client/runtime.h"
 
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
@@ -16,9 +16,9 @@
 #include <optional>
 #include <vector>
 
-#include "shim/confinement.h"
-#include "shim/stats_file.h"
-#include "shim/stats_output.h"
+#include "shim/client/confinement.h"
+#include "shim/client/stats_file.h"
+#include "shim/client/stats_output.h"
 #include "vmm/counters.h"
 #include "vmm/process_fork.h"
 #include "vmm/watchdog.h"
@@ -33,11 +33,11 @@ namespace {
 // What the guest serves (and mostly warms up before its snapshot); CRYPTINE_ALGS may
 // narrow it. Names as OpenSSL knows them; "hmac" is the MAC, the rest key types.
 const char* const kSupported[] = {
-    "SHA1",        "SHA224",      "SHA256",      "SHA384",      "SHA512",      "SHA3-256",    "AES-128-ECB",
-    "AES-192-ECB", "AES-256-ECB", "AES-128-CBC", "AES-192-CBC", "AES-256-CBC", "AES-128-CTR", "AES-192-CTR",
-    "AES-256-CTR", "AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "AES-128-CFB", "AES-256-CFB", "AES-128-OFB",
-    "AES-256-OFB", "ChaCha20",    "ChaCha20-Poly1305",          "hmac",        "rsa",         "rsa-pss",
-    "ec",          "x25519",      "ed25519"};
+    "SHA1",        "SHA224",      "SHA256",      "SHA384",      "SHA512",      "SHA3-256",
+    "AES-128-ECB", "AES-192-ECB", "AES-256-ECB", "AES-128-CBC", "AES-192-CBC", "AES-256-CBC",
+    "AES-128-CTR", "AES-192-CTR", "AES-256-CTR", "AES-128-GCM", "AES-192-GCM", "AES-256-GCM",
+    "AES-128-CFB", "AES-256-CFB", "AES-128-OFB", "AES-256-OFB", "ChaCha20",    "ChaCha20-Poly1305",
+    "hmac",        "rsa",         "rsa-pss",     "ec",          "x25519",      "ed25519"};
 
 // Served only by the provider, which reads CRYPTINE_ALGS itself (provider/algorithm_filter.h).
 const char* const kProviderOnly[] = {"hmac", "hkdf", "tls13-kdf", "tls1-prf", "pbkdf2"};
@@ -46,8 +46,11 @@ struct KeyType {
   const char* name;
   int id;
 };
-const KeyType kKeyTypes[] = {{"rsa", EVP_PKEY_RSA},       {"rsa-pss", EVP_PKEY_RSA_PSS}, {"ec", EVP_PKEY_EC},
-                             {"x25519", EVP_PKEY_X25519}, {"ed25519", EVP_PKEY_ED25519}};
+const KeyType kKeyTypes[] = {{"rsa", EVP_PKEY_RSA},
+                             {"rsa-pss", EVP_PKEY_RSA_PSS},
+                             {"ec", EVP_PKEY_EC},
+                             {"x25519", EVP_PKEY_X25519},
+                             {"ed25519", EVP_PKEY_ED25519}};
 
 // Both are held for long (a Runtime's construction, the guest's boot): fork() does not
 // wait for them, and a child that inherits one held (by a thread it does not have) makes
@@ -55,7 +58,7 @@ const KeyType kKeyTypes[] = {{"rsa", EVP_PKEY_RSA},       {"rsa-pss", EVP_PKEY_R
 std::mutex g_runtime_mu;  // making the Runtime
 std::atomic<Runtime*> g_runtime{nullptr};
 StatsOutput g_stats_output = StatsOutput::kNone;  // set at load
-std::mutex g_start_mu;    // kvm_, snapshot_, snapshot_generation_, started_
+std::mutex g_start_mu;                            // kvm_, snapshot_, snapshot_generation_, started_
 
 // A thread's pool, rebuilt when the process has forked since it was made: the parent's
 // VMs belong to the parent (dropping them only closes fds and unmaps memory).
@@ -68,7 +71,9 @@ thread_local ThreadPool t_pool;
 // Set once t_pool is destroyed (thread exit; for the main thread, exit()): OpenSSL's own
 // clean-up may free contexts after that, and must then find no pool rather than a dead one.
 thread_local bool t_pool_destroyed = false;
-ThreadPool::~ThreadPool() { t_pool_destroyed = true; }
+ThreadPool::~ThreadPool() {
+  t_pool_destroyed = true;
+}
 
 }  // namespace
 
@@ -87,8 +92,10 @@ Runtime& Runtime::get() {
 // own) or the guest's boot or a snapshot's remapping (kvm_ and snapshot_ may be half
 // written: forgotten, never touched, and the child boots anew). Leaks once, hangs never.
 void Runtime::after_fork_in_child() {
-  if (g_runtime_mu.try_lock()) g_runtime_mu.unlock();
-  else new (&g_runtime_mu) std::mutex();
+  if (g_runtime_mu.try_lock())
+    g_runtime_mu.unlock();
+  else
+    new (&g_runtime_mu) std::mutex();
   if (g_start_mu.try_lock()) {
     g_start_mu.unlock();
     return;
@@ -165,7 +172,13 @@ namespace {
 bool worth_retrying(const Error& error) {
   if (error.code() != ErrorCode::kSystem) return false;
   switch (error.sys_errno()) {
-    case ENOMEM: case EAGAIN: case EMFILE: case ENFILE: case EBUSY: case EINTR: case ENOSPC: return true;
+    case ENOMEM:
+    case EAGAIN:
+    case EMFILE:
+    case ENFILE:
+    case EBUSY:
+    case EINTR:
+    case ENOSPC: return true;
     default: return false;
   }
 }
@@ -177,8 +190,8 @@ constexpr uint64_t kFirstRetryMs = 1000, kLongestRetryMs = 60000;
 bool Runtime::confined_now() {
   if (!confined()) return false;
   if (!confinement_said_.exchange(true) && may_write_stderr()) {
-    const char* then = config_.fallback == Fallback::kNative ? "interposed calls run natively"
-                                                              : "interposed calls fail";
+    const char* then =
+        config_.fallback == Fallback::kNative ? "interposed calls run natively" : "interposed calls fail";
     std::fprintf(stderr,
                  "cryptine: the process is under a seccomp filter; no virtine runs from now on (%s, "
                  "and contexts already in virtines fail)\n",

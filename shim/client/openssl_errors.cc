@@ -1,4 +1,4 @@
-#include "shim/openssl_errors.h"
+#include "shim/client/openssl_errors.h"
 
 #include <openssl/err.h>
 

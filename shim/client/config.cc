@@ -1,4 +1,4 @@
-#include "shim/config.h"
+#include "shim/client/config.h"
 
 #include <algorithm>
 #include <cctype>
@@ -68,45 +68,64 @@ Config parse_config(const std::function<const char*(const char*)>& getenv, std::
     // "call" was once a scope; one-shot calls are call-scoped whatever the scope says.
     if (s == "call")
       warnings->push_back("CRYPTINE_SCOPE=call is not a scope (one-shot calls are always call-scoped); using context");
-    else if (s == "context") c.scope = Scope::kContext;
-    else if (s == "thread") c.scope = Scope::kThread;
-    else warn("CRYPTINE_SCOPE", v, "context");
+    else if (s == "context")
+      c.scope = Scope::kContext;
+    else if (s == "thread")
+      c.scope = Scope::kThread;
+    else
+      warn("CRYPTINE_SCOPE", v, "context");
   }
   uint64_t n = 0;
   if (const char* v = getenv("CRYPTINE_POOL"); v != nullptr) {
-    if (parse_uint(v, 0, 64, &n)) c.pool = static_cast<uint32_t>(n);
-    else warn("CRYPTINE_POOL", v, "1 (a number from 0 to 64)");
+    if (parse_uint(v, 0, 64, &n))
+      c.pool = static_cast<uint32_t>(n);
+    else
+      warn("CRYPTINE_POOL", v, "1 (a number from 0 to 64)");
   }
   if (const char* v = getenv("CRYPTINE_POOL_MAX"); v != nullptr) {
-    if (parse_uint(v, 0, 1024, &n) && n >= c.pool) c.pool_max = static_cast<uint32_t>(n);
-    else warn("CRYPTINE_POOL_MAX", v, std::to_string(c.pool_max) + " (a number from CRYPTINE_POOL to 1024)");
+    if (parse_uint(v, 0, 1024, &n) && n >= c.pool)
+      c.pool_max = static_cast<uint32_t>(n);
+    else
+      warn("CRYPTINE_POOL_MAX", v, std::to_string(c.pool_max) + " (a number from CRYPTINE_POOL to 1024)");
   }
   if (const char* v = getenv("CRYPTINE_GUEST"); v != nullptr) c.guest = v;
   if (const char* v = getenv("CRYPTINE_KVM_DEVICE"); v != nullptr && *v != '\0') c.kvm_device = v;
   if (const char* v = getenv("CRYPTINE_TIMEOUT_MS"); v != nullptr) {
-    if (parse_uint(v, 1, 3600000, &n)) c.timeout_ms = static_cast<uint32_t>(n);
-    else warn("CRYPTINE_TIMEOUT_MS", v, "10000 (milliseconds, 1 to 3600000)");
+    if (parse_uint(v, 1, 3600000, &n))
+      c.timeout_ms = static_cast<uint32_t>(n);
+    else
+      warn("CRYPTINE_TIMEOUT_MS", v, "10000 (milliseconds, 1 to 3600000)");
   }
   if (const char* v = getenv("CRYPTINE_BOOT_TIMEOUT_MS"); v != nullptr) {
-    if (parse_uint(v, 1, 3600000, &n)) c.boot_timeout_ms = static_cast<uint32_t>(n);
-    else warn("CRYPTINE_BOOT_TIMEOUT_MS", v, "60000 (milliseconds, 1 to 3600000)");
+    if (parse_uint(v, 1, 3600000, &n))
+      c.boot_timeout_ms = static_cast<uint32_t>(n);
+    else
+      warn("CRYPTINE_BOOT_TIMEOUT_MS", v, "60000 (milliseconds, 1 to 3600000)");
   }
   if (const char* v = getenv("CRYPTINE_FALLBACK"); v != nullptr) {
     const std::string s = lower(v);
-    if (s == "native") c.fallback = Fallback::kNative;
-    else if (s == "fail") c.fallback = Fallback::kFail;
-    else warn("CRYPTINE_FALLBACK", v, "native");
+    if (s == "native")
+      c.fallback = Fallback::kNative;
+    else if (s == "fail")
+      c.fallback = Fallback::kFail;
+    else
+      warn("CRYPTINE_FALLBACK", v, "native");
   }
   if (const char* v = getenv("CRYPTINE_STATS"); v != nullptr) {
     bool on = false;
-    if (lower(v) == "json") c.stats = StatsOutput::kJson;
-    else if (parse_bool(lower(v), &on)) c.stats = on ? StatsOutput::kLine : StatsOutput::kNone;
-    else warn("CRYPTINE_STATS", v, "0");
+    if (lower(v) == "json")
+      c.stats = StatsOutput::kJson;
+    else if (parse_bool(lower(v), &on))
+      c.stats = on ? StatsOutput::kLine : StatsOutput::kNone;
+    else
+      warn("CRYPTINE_STATS", v, "0");
   }
   if (const char* v = getenv("CRYPTINE_STATS_FILE"); v != nullptr) c.stats_file = v;
   if (const char* v = getenv("CRYPTINE_STATS_INTERVAL"); v != nullptr) {
-    if (parse_uint(v, 0, 86400, &n)) c.stats_interval_s = static_cast<uint32_t>(n);
-    else warn("CRYPTINE_STATS_INTERVAL", v, "10 (seconds, 0 to 86400)");
+    if (parse_uint(v, 0, 86400, &n))
+      c.stats_interval_s = static_cast<uint32_t>(n);
+    else
+      warn("CRYPTINE_STATS_INTERVAL", v, "10 (seconds, 0 to 86400)");
   }
   if (const char* v = getenv("CRYPTINE_LOG"); v != nullptr && !parse_bool(lower(v), &c.log))
     warn("CRYPTINE_LOG", v, "0");

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "shim/config.h"
-#include "shim/stats_output.h"
+#include "shim/client/config.h"
+#include "shim/client/stats_output.h"
 #include "vmm/kvm_system.h"
 #include "vmm/snapshot.h"
 #include "vmm/virtine_pool.h"
@@ -24,9 +24,9 @@ namespace cryptine {
 enum class Family { kCipher, kDigest, kMac, kPkey, kKdf, kCount };
 
 struct ShimCounters {
-  std::atomic<uint64_t> virtine_calls{0};  // interposed calls served by a virtine
+  std::atomic<uint64_t> virtine_calls{0};                                  // interposed calls served by a virtine
   std::atomic<uint64_t> by_family[static_cast<int>(Family::kCount)] = {};  // of those
-  std::atomic<uint64_t> passed_through{0}; // interposed calls given to OpenSSL: algorithm not enabled
+  std::atomic<uint64_t> passed_through{0};    // interposed calls given to OpenSSL: algorithm not enabled
   std::atomic<uint64_t> native_fallbacks{0};  // calls run natively because virtines are unavailable
   std::atomic<uint64_t> failed{0};            // calls that failed in or because of a virtine
   std::atomic<uint64_t> refused{0};           // served calls that the guest's OpenSSL said no to
@@ -55,7 +55,7 @@ class Runtime {
   // The calling thread's pool of ready virtines, or nullptr if virtines are unavailable
   // (no usable KVM, no guest image): the reason is printed once, and callers then run
   // natively or fail, as CRYPTINE_FALLBACK says. Also nullptr once the thread is exiting,
-  // and once the process is under a seccomp filter (said once; see shim/confinement.h).
+  // and once the process is under a seccomp filter (said once; see shim/client/confinement.h).
   VirtinePool* thread_pool();
 
   // Whether CRYPTINE_ALGS (or, without it, the supported list) sends this algorithm to
@@ -94,8 +94,8 @@ class Runtime {
   std::set<int> enabled_digests_, enabled_ciphers_, enabled_pkeys_;  // NIDs, EVP_PKEY ids
   std::unique_ptr<KvmSystem> kvm_;
   std::shared_ptr<const Snapshot> snapshot_;
-  uint64_t snapshot_generation_ = 0;  // the fork_generation() snapshot_ is mapped in
-  std::atomic<int> started_{0};       // 0 not yet, 1 running, -1 unavailable
+  uint64_t snapshot_generation_ = 0;      // the fork_generation() snapshot_ is mapped in
+  std::atomic<int> started_{0};           // 0 not yet, 1 running, -1 unavailable
   std::atomic<uint64_t> retry_at_ns_{0};  // when started_ is -1: next try (0: never)
   unsigned start_failures_ = 0;           // under g_start_mu
   std::atomic<bool> confinement_said_{false};

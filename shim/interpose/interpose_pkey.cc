@@ -13,10 +13,10 @@
 
 #include <functional>
 
-#include "shim/guest_ops.h"
-#include "shim/key_operation.h"
-#include "shim/real_symbol.h"
-#include "shim/virtine_call.h"
+#include "shim/client/guest_ops.h"
+#include "shim/client/virtine_call.h"
+#include "shim/interpose/key_operation.h"
+#include "shim/interpose/real_symbol.h"
 
 namespace cryptine {
 namespace {
@@ -67,7 +67,9 @@ CRYPTINE_EXPORT int EVP_PKEY_sign(EVP_PKEY_CTX* ctx, unsigned char* sig, size_t*
           InOpenSsl in_openssl;
           return CRYPTINE_REAL(EVP_PKEY_sign)(ctx, out, outlen, tbs, tbslen);
         },
-        [&](Virtine& v, const guest::KeyOp& k) { return guest::sign_with(v, k, {tbs, tbslen}); });
+        [&](Virtine& v, const guest::KeyOp& k) {
+          return guest::sign_with(v, k, {tbs, tbslen});
+        });
   });
 }
 
@@ -80,7 +82,9 @@ CRYPTINE_EXPORT int EVP_PKEY_decrypt(EVP_PKEY_CTX* ctx, unsigned char* out, size
           InOpenSsl in_openssl;
           return CRYPTINE_REAL(EVP_PKEY_decrypt)(ctx, o, olen, in, inlen);
         },
-        [&](Virtine& v, const guest::KeyOp& k) { return guest::decrypt_with(v, k, {in, inlen}); });
+        [&](Virtine& v, const guest::KeyOp& k) {
+          return guest::decrypt_with(v, k, {in, inlen});
+        });
   });
 }
 
@@ -118,7 +122,8 @@ CRYPTINE_EXPORT int EVP_DigestSign(EVP_MD_CTX* ctx, unsigned char* sigret, size_
       (void)route(false);
       return real(sigret, siglen);
     }
-    return key_entry(EVP_MD_CTX_get_pkey_ctx(ctx), sigret, siglen, false, real,
-                     [&](Virtine& v, const guest::KeyOp& k) { return guest::digest_sign_with(v, k, {tbs, tbslen}); });
+    return key_entry(EVP_MD_CTX_get_pkey_ctx(ctx), sigret, siglen, false, real, [&](Virtine& v, const guest::KeyOp& k) {
+      return guest::digest_sign_with(v, k, {tbs, tbslen});
+    });
   });
 }
