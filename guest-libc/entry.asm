@@ -1,7 +1,7 @@
-; cryptine guest entry: from the monitor's register state (vmm/guest_abi.h) to main().
+; cryptine guest entry: from the monitor's register state (abi/guest_abi.h) to main().
 ;   rip = _start, rsp = CRYPTINE_STACK_TOP (16-byte aligned), rdi = boot info pointer,
 ;   every other register zero, interrupts off, long mode, SSE/XSAVE enabled by the monitor.
-; guest_abi.inc is generated from vmm/guest_abi.h by the build (%define CRYPTINE_...).
+; guest_abi.inc is generated from abi/guest_abi.h by the build (%define CRYPTINE_...).
 %include "guest_abi.inc"
 
 bits 64

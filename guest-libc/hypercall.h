@@ -1,12 +1,12 @@
 /* cryptine guest: hypercalls are 32-bit port writes (`out dx, eax`) to the ports of
- * vmm/guest_abi.h; any other width or port ends the virtine. Guest code only. */
+ * abi/guest_abi.h; any other width or port ends the virtine. Guest code only. */
 #ifndef CRYPTINE_GUEST_HYPERCALL_H
 #define CRYPTINE_GUEST_HYPERCALL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_abi.h" /* the build passes -I$(top_srcdir)/vmm */
+#include "guest_abi.h" /* the build passes -I$(top_srcdir)/abi */
 
 /* "memory" clobber: the monitor reads the mailbox/log page during the exit, so every
  * store before the hypercall must be done, and nothing may be cached across it (after

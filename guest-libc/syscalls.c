@@ -5,7 +5,7 @@
  * _sbrk_r, ...) call the POSIX names (write, sbrk, ...) defined below. The underscore
  * names (_write, _sbrk, ...) are aliases, for code or a newlib built without that macro.
  *
- * The only ways out of the guest are the hypercalls of vmm/guest_abi.h: text goes to
+ * The only ways out of the guest are the hypercalls of abi/guest_abi.h: text goes to
  * the LOG page, the end is EXIT or ABORT. Everything that would need files, processes or a clock fails with
  * -1 and errno, except time: gettimeofday() succeeds with a FIXED time of 0 (1970-01-01)
  * so time() never fails and never changes. A constant keeps a snapshot deterministic;

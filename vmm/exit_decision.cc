@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 
 namespace cryptine {
 namespace {

@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "vmm/counters.h"
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 #include "vmm/process_fork.h"
 
 namespace cryptine {

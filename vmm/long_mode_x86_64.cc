@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 
 namespace cryptine {
 namespace {

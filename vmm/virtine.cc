@@ -10,7 +10,7 @@
 
 #include "vmm/counters.h"
 #include "vmm/elf_loader.h"
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 #include "vmm/long_mode_x86_64.h"
 #include "vmm/vcpu_state_x86_64.h"
 #include "vmm/watchdog.h"

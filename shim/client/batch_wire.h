@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 
 namespace cryptine {
 

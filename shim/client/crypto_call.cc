@@ -3,7 +3,7 @@
 #include <string>
 
 #include "vmm/counters.h"
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 
 namespace cryptine {
 

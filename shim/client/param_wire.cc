@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 
 namespace cryptine {
 namespace {

@@ -11,7 +11,7 @@
 #include <span>
 #include <string_view>
 
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 #include "vmm/result.h"
 
 namespace cryptine {

@@ -3,7 +3,7 @@
 #include "shim/client/confinement.h"
 #include "shim/client/guest_ops.h"
 #include "shim/client/runtime.h"
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 #include "vmm/process_fork.h"
 
 namespace cryptine {

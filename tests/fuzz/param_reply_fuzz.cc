@@ -12,7 +12,7 @@
 
 #include "shim/client/param_wire.h"
 #include "tests/fuzz/fuzz_check.h"
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 
 using cryptine::fuzz::check;
 

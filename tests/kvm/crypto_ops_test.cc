@@ -14,7 +14,7 @@
 
 #include "shim/client/guest_ops.h"
 #include "tests/kvm/crypto_guest_fixture.h"
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 
 namespace cryptine {
 namespace {

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "tests/kvm/snapshot_fixture.h"
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 #include "vmm/kvm_system.h"
 #include "vmm/vcpu_msrs_x86_64.h"
 #include "vmm/virtine.h"

@@ -12,7 +12,7 @@
 
 #include "tests/kvm/snapshot_fixture.h"
 #include "vmm/counters.h"
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 #include "vmm/virtine_pool.h"
 #include "vmm/watchdog.h"
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "tests/kvm/guest_image.h"
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 #include "vmm/kvm_system.h"
 #include "vmm/virtine.h"
 

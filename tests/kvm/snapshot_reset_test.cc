@@ -7,7 +7,7 @@
 
 #include "tests/kvm/snapshot_fixture.h"
 #include "vmm/counters.h"
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 #include "vmm/kvm_system.h"
 #include "vmm/vcpu_state_x86_64.h"
 #include "vmm/virtine.h"

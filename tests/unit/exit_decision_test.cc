@@ -4,7 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "vmm/guest_abi.h"
+#include "abi/guest_abi.h"
 
 namespace cryptine {
 namespace {
