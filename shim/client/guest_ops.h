@@ -23,10 +23,10 @@ using Bytes = std::vector<uint8_t>;
 using Handle = uint32_t;
 
 // OpenSSL's own bounds: EVP_MAX_MD_SIZE, EVP_MAX_BLOCK_LENGTH, and room for an
-// RSA-8192 signature or plaintext.
+// RSA-16384 signature or plaintext (OPENSSL_RSA_MAX_MODULUS_BITS).
 inline constexpr uint32_t kMaxDigest = 64;
 inline constexpr uint32_t kMaxBlock = 32;
-inline constexpr uint32_t kMaxPkeyOutput = 1024;
+inline constexpr uint32_t kMaxPkeyOutput = 2048;
 
 Result<Bytes> digest(Virtine& v, std::string_view md, std::span<const uint8_t> data);
 Result<Handle> digest_init(Virtine& v, std::string_view md);

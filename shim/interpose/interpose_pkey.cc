@@ -13,6 +13,7 @@
 
 #include <functional>
 
+#include "abi/guest_abi.h"
 #include "shim/client/guest_ops.h"
 #include "shim/client/virtine_call.h"
 #include "shim/interpose/key_operation.h"
@@ -117,8 +118,9 @@ CRYPTINE_EXPORT int EVP_DigestSign(EVP_MD_CTX* ctx, unsigned char* sigret, size_
   };
   return no_throw(0, [&] {
     if (ctx == nullptr || (tbs == nullptr && tbslen > 0)) return real(sigret, siglen);
-    // A message longer than one request is signed by OpenSSL (counted as passed through).
-    if (sigret != nullptr && siglen != nullptr && tbslen > guest::kMaxPkeyOutput * 1024) {
+    // A message longer than one request (the 1 MiB mailbox) is signed by OpenSSL (counted as
+    // passed through).
+    if (sigret != nullptr && siglen != nullptr && tbslen > CRYPTINE_MAILBOX_SIZE) {
       (void)route(false);
       return real(sigret, siglen);
     }

@@ -3,7 +3,7 @@
  *   load-faults load THREADS OPS   THREADS threads x OPS/10 operations (streaming SHA-256,
  *                                  AES-128-GCM seals), then THREADS x OPS; per thread a
  *                                  checksum on stdout; on stderr the open fds and RSS after each
- *   load-faults kill KEY.pem       3 threads hash while a 4th signs with an RSA-8192 key: with
+ *   load-faults kill KEY.pem       3 threads hash while a 4th signs with an RSA-16384 key: with
  *                                  a short CRYPTINE_TIMEOUT_MS the watchdog stops each sign
  *                                  mid-call; the hashing threads' checksums on stdout, the
  *                                  signer's outcome on stderr
@@ -153,7 +153,7 @@ struct signer {
 
 static void* sign_slowly(void* arg) {
   struct signer* s = arg;
-  unsigned char digest[32] = {1}, sig[1024], md[32];
+  unsigned char digest[32] = {1}, sig[2048], md[32]; /* an RSA-16384 signature */
   unsigned int mdlen = 0;
   for (int i = 0; i < s->signs; ++i) {
     EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new(s->key, NULL);
