@@ -1,6 +1,6 @@
 // The OpenSSL 3 provider "cryptine": its entry point, its parameters and its operation
 // table. The algorithms themselves are in the files beside this one (digests.cc,
-// ciphers.cc, macs.cc, kdfs.cc).
+// ciphers.cc, macs.cc, kdfs.cc, keymgmt.cc).
 //
 // First slice: the provider is for a program that loads it (-provider cryptine,
 // OSSL_PROVIDER_load, openssl.cnf) without preloading libcryptine.so. Preloaded, the
@@ -20,6 +20,7 @@
 #include "shim/provider/ciphers.h"
 #include "shim/provider/digests.h"
 #include "shim/provider/kdfs.h"
+#include "shim/provider/keymgmt.h"
 #include "shim/provider/macs.h"
 #include "shim/real_symbol.h"
 #include "shim/virtine_call.h"
@@ -97,6 +98,7 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
     case OSSL_OP_CIPHER: return cipher_algorithms();
     case OSSL_OP_MAC: return mac_algorithms();
     case OSSL_OP_KDF: return kdf_algorithms();
+    case OSSL_OP_KEYMGMT: return keymgmt_algorithms();
     default: return nullptr;
   }
 }

@@ -1,0 +1,130 @@
+// Keys reach the provider by import: OpenSSL exports a key decoded by its default provider
+// and imports it here (evp_keymgmt_util_export_to_provider), once per key and provider, as
+// OSSL_PARAMs. The private part is rebuilt as a default-provider key only long enough to be
+// encoded as PKCS#8 and sent; both are wiped and freed before import returns.
+#include "shim/provider/key_data.h"
+
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+
+#include "shim/key_operation.h"
+#include "shim/provider/twin_context.h"
+#include "shim/runtime.h"
+#include "shim/virtine_call.h"
+
+namespace cryptine::provider {
+namespace {
+
+constexpr const char* kDefault = "provider=default";
+
+struct PkeyCtxFree {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+// A default-provider key of `kind` from params, with `selection` (EVP_PKEY_KEYPAIR, ...).
+PkeyPtr from_data(KeyKind kind, int selection, const OSSL_PARAM params[]) {
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, key_type_name(kind), kDefault));
+  EVP_PKEY* pkey = nullptr;
+  if (ctx == nullptr || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
+      EVP_PKEY_fromdata(ctx.get(), &pkey, selection, const_cast<OSSL_PARAM*>(params)) <= 0)
+    return nullptr;
+  return PkeyPtr(pkey);
+}
+
+// The key's facts from its public part; the shared secret's size from the encoded point
+// (an uncompressed EC point is 1 + 2 × the field's bytes), not from the order's bits.
+KeyFacts facts_of(KeyKind kind, const EVP_PKEY* pub, bool has_public) {
+  KeyFacts f{kind, EVP_PKEY_get_id(pub), EVP_PKEY_get_bits(pub), 0, 0};
+  const int size = EVP_PKEY_get_size(pub);
+  f.max_size = size > 0 ? static_cast<size_t>(size) : 0;
+  if (kind == KeyKind::kX25519) f.secret_size = 32;
+  if (kind == KeyKind::kEc) {
+    f.secret_size = (static_cast<size_t>(f.bits) + 7) / 8;
+    unsigned char* point = nullptr;
+    const size_t len = has_public ? EVP_PKEY_get1_encoded_public_key(const_cast<EVP_PKEY*>(pub), &point) : 0;
+    if (len > 1 && point != nullptr && point[0] == 0x04) f.secret_size = (len - 1) / 2;
+    OPENSSL_free(point);
+  }
+  return f;
+}
+
+}  // namespace
+
+Key::~Key() {
+  if (twin) release_twin(*twin);
+  EVP_PKEY_free(pub);
+}
+
+const char* key_type_name(KeyKind kind) {
+  switch (kind) {
+    case KeyKind::kRsa: return "RSA";
+    case KeyKind::kEc: return "EC";
+    case KeyKind::kEd25519: return "ED25519";
+    case KeyKind::kX25519: return "X25519";
+  }
+  return "?";
+}
+
+int import_key(KeyData* kd, int selection, const OSSL_PARAM params[]) {
+  auto key = std::make_shared<Key>(kd->kind);
+  PkeyPtr full;
+  const bool private_part = (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0;
+  if (private_part) {
+    full = from_data(kd->kind, EVP_PKEY_KEYPAIR, params);
+    if (full == nullptr) return 0;  // the default provider raised why
+  }
+  // The host's copy: the public part (derived from the private key when only that came)
+  // or, for EC, the curve alone.
+  OSSL_PARAM* public_params = nullptr;
+  if (full != nullptr && EVP_PKEY_todata(full.get(), EVP_PKEY_PUBLIC_KEY, &public_params) <= 0) return 0;
+  const bool has_public = private_part || (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0;
+  const int host_selection = has_public ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEY_PARAMETERS;
+  PkeyPtr pub = from_data(kd->kind, host_selection, public_params != nullptr ? public_params : params);
+  OSSL_PARAM_free(public_params);
+  if (pub == nullptr) return 0;
+  key->facts = facts_of(kd->kind, pub.get(), has_public);
+  key->pub = pub.release();
+  key->has_public = has_public;
+  if (private_part) {
+    Der der;
+    if (!private_key_der(full.get(), &der)) {
+      ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED, "cryptine: the private key could not be encoded as PKCS#8");
+      return 0;
+    }
+    full.reset();
+    const KeyFacts facts = key->facts;
+    if (!make_provider_twin(
+            Family::kPkey,
+            [&](Virtine& v) -> Result<guest::Handle> {
+              const guest::ImportedKey k = CRYPTINE_TRY(guest::import_private_key(v, der.bytes()));
+              Status s = check_import(facts, k.type, k.bits, k.size);
+              if (!s.ok()) return v.poison(std::move(s).error());  // the handle goes with the virtine
+              return k.handle;
+            },
+            &key->twin))
+      return 0;
+    Runtime::get().counters().key_imports.fetch_add(1, std::memory_order_relaxed);
+  }
+  kd->key = std::move(key);
+  return 1;
+}
+
+std::shared_ptr<Key> key_of(void* keydata) {
+  auto* kd = static_cast<KeyData*>(keydata);
+  if (kd == nullptr || kd->key == nullptr) {
+    ERR_raise_data(ERR_LIB_PROV, ERR_R_PASSED_INVALID_ARGUMENT, "cryptine: no key");
+    return nullptr;
+  }
+  return kd->key;
+}
+
+EVP_PKEY_CTX* host_context(const Key& key) {
+  return EVP_PKEY_CTX_new_from_pkey(nullptr, key.pub, kDefault);
+}
+
+}  // namespace cryptine::provider
