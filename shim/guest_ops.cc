@@ -292,6 +292,10 @@ Result<Bytes> derive(Virtine& v, Handle key, std::span<const uint8_t> peer_publi
   return pkey_op(v, CRYPTINE_OP_DERIVE, key, "", peer_public_der, 0, 0);
 }
 
+Result<Bytes> digest_sign(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> message) {
+  return pkey_op(v, CRYPTINE_OP_DIGEST_SIGN, key, md, message, 0, 0);
+}
+
 namespace {
 Result<Bytes> key_op(Virtine& v, uint32_t op, const KeyOp& k, std::span<const uint8_t> in) {
   if (k.key_der.empty()) return Error(ErrorCode::kInvalidArgument, "no private key to send");

@@ -87,6 +87,8 @@ Result<Bytes> sign(Virtine& v, Handle key, std::string_view md, std::span<const 
 Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, int rsa_padding = 0,
                       std::string_view oaep_md = "");
 Result<Bytes> derive(Virtine& v, Handle key, std::span<const uint8_t> peer_public_der);
+// EVP_DigestSign of a whole message (Ed25519, which has no separate digest); md as for sign.
+Result<Bytes> digest_sign(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> message);
 
 Result<Bytes> random_bytes(Virtine& v, uint32_t n);
 
@@ -95,7 +97,7 @@ Result<Bytes> random_bytes(Virtine& v, uint32_t n);
 struct KeyOp {
   std::span<const uint8_t> key_der{};
   std::string_view md{};  // the digest ("" for none); for decrypt, the OAEP digest
-  int rsa_padding = 0;  // 0: OpenSSL's default for the operation
+  int rsa_padding = 0;    // 0: OpenSSL's default for the operation
   int pss_saltlen = 0;
   uint32_t capacity = kMaxPkeyOutput;  // the caller's buffer, at most kMaxPkeyOutput
 };
@@ -141,8 +143,8 @@ struct CipherBatch {
   std::span<const uint8_t> steps{};
   BatchThen then = BatchThen::kNothing;
   std::span<const uint8_t> in{};  // kUpdate
-  bool in_place = false;        // kUpdate
-  uint32_t tag = 0;             // kFinal
+  bool in_place = false;          // kUpdate
+  uint32_t tag = 0;               // kFinal
 };
 struct BatchReply {
   size_t copied;      // bytes copied into out

@@ -114,6 +114,35 @@ int export_key(void* keydata, int selection, OSSL_CALLBACK* cb, void* cbarg) {
   });
 }
 
+// What import takes and export gives (OpenSSL requires the lists with the functions):
+// the default provider's names for the same key parts.
+const OSSL_PARAM kRsaTypes[] = {OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, nullptr, 0),
+                                OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, nullptr, 0),
+                                OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_D, nullptr, 0),
+                                OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_FACTOR1, nullptr, 0),
+                                OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_FACTOR2, nullptr, 0),
+                                OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_EXPONENT1, nullptr, 0),
+                                OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_EXPONENT2, nullptr, 0),
+                                OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_COEFFICIENT1, nullptr, 0),
+                                OSSL_PARAM_END};
+const OSSL_PARAM kEcTypes[] = {OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, nullptr, 0),
+                               OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, nullptr, 0),
+                               OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, nullptr, 0),
+                               OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, nullptr, 0),
+                               OSSL_PARAM_BN(OSSL_PKEY_PARAM_PRIV_KEY, nullptr, 0),
+                               OSSL_PARAM_END};
+const OSSL_PARAM kEcxTypes[] = {OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, nullptr, 0),
+                                OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, nullptr, 0), OSSL_PARAM_END};
+
+template <KeyKind K>
+const OSSL_PARAM* key_types(int) {
+  switch (K) {
+    case KeyKind::kRsa: return kRsaTypes;
+    case KeyKind::kEc: return kEcTypes;
+    default: return kEcxTypes;
+  }
+}
+
 int get_params(void* keydata, OSSL_PARAM params[]) {
   return no_throw(0, [&] {
     const std::shared_ptr<Key> key = key_of(keydata);
@@ -169,7 +198,9 @@ const OSSL_DISPATCH kFunctions[] = {{OSSL_FUNC_KEYMGMT_NEW, reinterpret_cast<Fn>
                                     {OSSL_FUNC_KEYMGMT_HAS, reinterpret_cast<Fn>(&has)},
                                     {OSSL_FUNC_KEYMGMT_MATCH, reinterpret_cast<Fn>(&match)},
                                     {OSSL_FUNC_KEYMGMT_IMPORT, reinterpret_cast<Fn>(&import)},
+                                    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, reinterpret_cast<Fn>(&key_types<K>)},
                                     {OSSL_FUNC_KEYMGMT_EXPORT, reinterpret_cast<Fn>(&export_key)},
+                                    {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, reinterpret_cast<Fn>(&key_types<K>)},
                                     {OSSL_FUNC_KEYMGMT_GET_PARAMS, reinterpret_cast<Fn>(&get_params)},
                                     {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, reinterpret_cast<Fn>(&gettable_params<K>)},
                                     {OSSL_FUNC_KEYMGMT_DUP, reinterpret_cast<Fn>(&dup)},

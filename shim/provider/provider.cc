@@ -1,6 +1,6 @@
 // The OpenSSL 3 provider "cryptine": its entry point, its parameters and its operation
 // table. The algorithms themselves are in the files beside this one (digests.cc,
-// ciphers.cc, macs.cc, kdfs.cc, keymgmt.cc).
+// ciphers.cc, macs.cc, kdfs.cc, keymgmt.cc, signatures.cc).
 //
 // First slice: the provider is for a program that loads it (-provider cryptine,
 // OSSL_PROVIDER_load, openssl.cnf) without preloading libcryptine.so. Preloaded, the
@@ -22,6 +22,7 @@
 #include "shim/provider/kdfs.h"
 #include "shim/provider/keymgmt.h"
 #include "shim/provider/macs.h"
+#include "shim/provider/signatures.h"
 #include "shim/real_symbol.h"
 #include "shim/virtine_call.h"
 
@@ -99,6 +100,7 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
     case OSSL_OP_MAC: return mac_algorithms();
     case OSSL_OP_KDF: return kdf_algorithms();
     case OSSL_OP_KEYMGMT: return keymgmt_algorithms();
+    case OSSL_OP_SIGNATURE: return signature_algorithms();
     default: return nullptr;
   }
 }
