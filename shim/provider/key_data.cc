@@ -53,6 +53,11 @@ KeyFacts facts_of(KeyKind kind, const EVP_PKEY* pub, bool has_public) {
   return f;
 }
 
+// The param that carries the private key of each kind.
+const char* private_param(KeyKind kind) {
+  return kind == KeyKind::kRsa ? OSSL_PKEY_PARAM_RSA_D : OSSL_PKEY_PARAM_PRIV_KEY;
+}
+
 }  // namespace
 
 Key::~Key() {
@@ -73,7 +78,10 @@ const char* key_type_name(KeyKind kind) {
 int import_key(KeyData* kd, int selection, const OSSL_PARAM params[]) {
   auto key = std::make_shared<Key>(kd->kind);
   PkeyPtr full;
-  const bool private_part = (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0;
+  // OpenSSL exports with every part selected (evp_keymgmt_util_export_to_provider) whether
+  // the key has a private part or not (a peer's public key): the params decide.
+  const bool private_part = (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0 &&
+                            OSSL_PARAM_locate_const(params, private_param(kd->kind)) != nullptr;
   if (private_part) {
     full = from_data(kd->kind, EVP_PKEY_KEYPAIR, params);
     if (full == nullptr) return 0;  // the default provider raised why

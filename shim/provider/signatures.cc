@@ -136,7 +136,9 @@ const OSSL_PARAM* gettable_ctx_params(void*, void*) {
 // sign_init / verify_init: the key, and (RSA, ECDSA) the host's context for the parameters.
 int init(void* vctx, void* keydata, const OSSL_PARAM params[], bool signing) {
   SigContext* ctx = as_context(vctx);
-  std::shared_ptr<Key> key = key_of(keydata);
+  // No key: a re-initialisation with the same key (EVP_DigestInit_ex on a signing
+  // context, as BIO_f_md's reset does).
+  std::shared_ptr<Key> key = keydata == nullptr && ctx->key != nullptr ? ctx->key : key_of(keydata);
   if (key == nullptr) return 0;
   if (key->kind != ctx->kind || !key->has_public) {
     ERR_raise(ERR_LIB_PROV, PROV_R_INVALID_KEY);
