@@ -390,6 +390,29 @@ static int set_rsa_options(struct call* c, EVP_PKEY_CTX* pctx, int for_sign) {
     EVP_MD_free(uncached);
     if (!r) return 0;
   }
+  if (!for_sign && padding == RSA_PKCS1_OAEP_PADDING && c->req.params[2] != 0) { /* an MGF1 digest of its own */
+    const char* name = OBJ_nid2sn((int)c->req.params[2]);
+    EVP_MD* uncached = NULL;
+    const EVP_MD* md = name != NULL ? get_md(name, &uncached) : NULL;
+    int r = md != NULL && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0;
+    EVP_MD_free(uncached);
+    if (!r) return 0;
+  }
+  if (!for_sign && padding == RSA_PKCS1_OAEP_PADDING && c->iv != NULL) { /* the label, owned by pctx after */
+    unsigned char* label = OPENSSL_memdup(c->iv, c->req.iv.length);
+    if (label == NULL || EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, label, (int)c->req.iv.length) <= 0) {
+      OPENSSL_free(label);
+      return 0;
+    }
+  }
+  if (!for_sign && padding == RSA_PKCS1_WITH_TLS_PADDING) { /* libssl's premaster secret: its versions */
+    unsigned int client = (unsigned int)(c->req.params[3] & 0xffff);
+    unsigned int alt = (unsigned int)((c->req.params[3] >> 16) & 0xffff);
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_uint(OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, &client),
+                      OSSL_PARAM_construct_uint(OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION, &alt),
+                      OSSL_PARAM_construct_end()};
+    if (EVP_PKEY_CTX_set_params(pctx, p) <= 0) return 0;
+  }
   return 1;
 }
 

@@ -288,6 +288,21 @@ Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, int r
   return pkey_op(v, CRYPTINE_OP_DECRYPT, key, oaep_md, in, rsa_padding, 0);
 }
 
+Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, const DecryptOptions& o) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_DECRYPT;
+  r.handle = key;
+  r.name = o.oaep_md;
+  r.iv = o.label;
+  r.in = in;
+  r.out_capacity = kMaxPkeyOutput;
+  r.params[0] = o.padding;
+  r.params[2] = o.mgf1_nid;
+  r.params[3] = o.tls_versions;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return copy(reply.out);
+}
+
 Result<Bytes> derive(Virtine& v, Handle key, std::span<const uint8_t> peer_public_der) {
   return pkey_op(v, CRYPTINE_OP_DERIVE, key, "", peer_public_der, 0, 0);
 }

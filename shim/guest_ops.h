@@ -87,6 +87,16 @@ Result<Bytes> sign(Virtine& v, Handle key, std::string_view md, std::span<const 
 Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, int rsa_padding = 0,
                       std::string_view oaep_md = "");
 Result<Bytes> derive(Virtine& v, Handle key, std::span<const uint8_t> peer_public_der);
+// A decryption's RSA options beyond the padding: OAEP's digest, MGF1 digest (its NID; 0 for
+// the OAEP digest) and label, and TLS padding's versions (client | negotiated << 16).
+struct DecryptOptions {
+  int padding = 0;
+  std::string_view oaep_md{};
+  int mgf1_nid = 0;
+  std::span<const uint8_t> label{};
+  uint32_t tls_versions = 0;
+};
+Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, const DecryptOptions& o);
 // EVP_DigestSign of a whole message (Ed25519, which has no separate digest); md as for sign.
 Result<Bytes> digest_sign(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> message);
 

@@ -6,7 +6,7 @@
 #ifndef CRYPTINE_GUEST_ABI_H
 #define CRYPTINE_GUEST_ABI_H
 
-#define CRYPTINE_ABI_VERSION 4
+#define CRYPTINE_ABI_VERSION 5
 
 /* ---- Hypercalls ------------------------------------------------------------------
  * A hypercall is `out dx, eax` with dx one of these ports. Any other exit (other
@@ -93,9 +93,10 @@
 #define CRYPTINE_OP_SIGN                                 \
   16 /* handle (key), name = digest or "", in = message, \
       * params[0]=RSA padding, params[1]=PSS salt length -> out */
-#define CRYPTINE_OP_DECRYPT                                                  \
-  17                          /* handle (key), name = OAEP digest or "", in, \
-                               * params[0]=RSA padding -> out */
+#define CRYPTINE_OP_DECRYPT                                                                  \
+  17 /* handle (key), name = OAEP digest or "", in, params[0]=RSA padding; OAEP: iv = label, \
+      * params[2] = MGF1 digest's NID (0: the OAEP digest); TLS padding: params[3] = client  \
+      * version | negotiated version << 16 -> out */
 #define CRYPTINE_OP_DERIVE 18 /* handle (key), in = peer public key (DER SubjectPublicKeyInfo) -> out */
 #define CRYPTINE_OP_RANDOM 19 /* params[0] = byte count -> out */
 #define CRYPTINE_OP_SET_PARAMS 20 /* handle (cipher or MAC context), in = a param list -> values[0]=ret */

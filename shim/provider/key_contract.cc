@@ -39,9 +39,10 @@ Status check_signature(const KeyFacts& f, size_t len, size_t capacity) {
   return {};
 }
 
-Status check_plaintext(const KeyFacts& f, size_t len, size_t capacity) {
+Status check_plaintext(const KeyFacts& f, size_t len, size_t capacity, size_t exact) {
   if (f.kind != KeyKind::kRsa) return lie("a decryption by a key that cannot decrypt");
   if (len > f.max_size || len > capacity) return lie("a plaintext longer than the modulus or the buffer");
+  if (exact != 0 && len != exact) return lie("a TLS premaster secret of the wrong length");
   return {};
 }
 

@@ -30,8 +30,9 @@ Status check_import(const KeyFacts& f, int type, int bits, int size);
 Status check_signature(const KeyFacts& f, size_t len, size_t capacity);
 
 // An RSA decryption of `len` bytes: at most the modulus' size and the buffer (it may be
-// empty: a message can be).
-Status check_plaintext(const KeyFacts& f, size_t len, size_t capacity);
+// empty: a message can be); exactly `exact` bytes when that is not 0 (TLS padding's
+// premaster secret).
+Status check_plaintext(const KeyFacts& f, size_t len, size_t capacity, size_t exact = 0);
 
 // A derived shared secret: exactly the key's secret size, within the buffer.
 Status check_secret(const KeyFacts& f, size_t len, size_t capacity);

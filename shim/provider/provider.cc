@@ -1,7 +1,7 @@
 // The OpenSSL 3 provider "cryptine": its entry point, its parameters and its operation
 // table. The algorithms themselves are in the files beside this one (digests.cc,
 // ciphers.cc, macs.cc, kdfs.cc, keymgmt.cc, signatures.cc,
-// keyexch.cc).
+// keyexch.cc, asym_ciphers.cc).
 //
 // First slice: the provider is for a program that loads it (-provider cryptine,
 // OSSL_PROVIDER_load, openssl.cnf) without preloading libcryptine.so. Preloaded, the
@@ -18,6 +18,7 @@
 
 #include <new>
 
+#include "shim/provider/asym_ciphers.h"
 #include "shim/provider/ciphers.h"
 #include "shim/provider/digests.h"
 #include "shim/provider/kdfs.h"
@@ -104,6 +105,7 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
     case OSSL_OP_KEYMGMT: return keymgmt_algorithms();
     case OSSL_OP_SIGNATURE: return signature_algorithms();
     case OSSL_OP_KEYEXCH: return keyexch_algorithms();
+    case OSSL_OP_ASYM_CIPHER: return asym_cipher_algorithms();
     default: return nullptr;
   }
 }

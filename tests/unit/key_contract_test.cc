@@ -61,6 +61,12 @@ TEST(KeyContract, AnRsaPlaintextFitsTheModulusAndTheBuffer) {
   EXPECT_TRUE(lie(check_plaintext(kP256, 16, 256)));
 }
 
+TEST(KeyContract, ATlsPremasterSecretIsExactly48Bytes) {
+  EXPECT_TRUE(check_plaintext(kRsa2048, 48, 48, 48).ok());
+  EXPECT_TRUE(lie(check_plaintext(kRsa2048, 47, 48, 48)));
+  EXPECT_TRUE(lie(check_plaintext(kRsa2048, 49, 256, 48)));
+}
+
 TEST(KeyContract, ASharedSecretIsExactlyTheKeysSecretSize) {
   EXPECT_TRUE(check_secret(kP256, 32, 32).ok());
   EXPECT_TRUE(lie(check_secret(kP256, 31, 32)));
