@@ -263,6 +263,20 @@ Result<ImportedKey> import_private_key(Virtine& v, std::span<const uint8_t> der_
                      static_cast<int>(reply.values[3])};
 }
 
+Result<GeneratedKey> generate_key(Virtine& v, std::string_view type, std::string_view curve, int bits) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_KEY_GENERATE;
+  r.name = type;
+  r.in = {reinterpret_cast<const uint8_t*>(curve.data()), curve.size()};
+  r.out_capacity = kMaxPkeyOutput;
+  r.params[0] = bits;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  if (reply.handle == 0) return v.poison(Error(ErrorCode::kGuestFault, "guest generated a key without a handle"));
+  return GeneratedKey{ImportedKey{reply.handle, static_cast<int>(reply.values[0]), static_cast<int>(reply.values[2]),
+                                  static_cast<int>(reply.values[3])},
+                      copy(reply.out)};
+}
+
 namespace {
 Result<Bytes> pkey_op(Virtine& v, uint32_t op, Handle key, std::string_view md, std::span<const uint8_t> in, int64_t p0,
                       int64_t p1) {

@@ -121,7 +121,11 @@
       * UPDATE; final: its bytes, then the tag), values[0]=outl, values[1]=AAD bytes taken,   \
       * values[2]=index of the step that failed (the step count: the update or final; -1:    \
       * none), values[3]=tag bytes returned (0 if the tag could not be read) */
-#define CRYPTINE_OP_COUNT     28
+#define CRYPTINE_OP_KEY_GENERATE                                                           \
+  28 /* name = key type ("EC", "X25519", "ED25519", "RSA"); EC: in = curve name; RSA:      \
+      * params[0] = bits -> handle, out = public key (DER SubjectPublicKeyInfo), values as \
+      * for KEY_IMPORT */
+#define CRYPTINE_OP_COUNT 29
 /* SIGN, DECRYPT, DERIVE and DIGEST_SIGN with handle 0 take the private key (DER or PEM)
  * from the request's key span and free it afterwards: one request, one exit. */
 

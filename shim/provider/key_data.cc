@@ -7,6 +7,7 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "shim/key_operation.h"
 #include "shim/provider/twin_context.h"
@@ -118,6 +119,78 @@ int import_key(KeyData* kd, int selection, const OSSL_PARAM params[]) {
       return 0;
     Runtime::get().counters().key_imports.fetch_add(1, std::memory_order_relaxed);
   }
+  kd->key = std::move(key);
+  return 1;
+}
+
+int generate_key(KeyData* kd, int selection, const std::string& group, int bits) {
+  auto key = std::make_shared<Key>(kd->kind);
+  if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0) {
+    // Parameters only: EC's curve, nothing for the others (a peer's key takes its public
+    // part by set_params).
+    if (kd->kind == KeyKind::kEc) {
+      OSSL_PARAM p[] = {
+          OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(group.c_str()), 0),
+          OSSL_PARAM_construct_end()};
+      PkeyPtr pub = from_data(kd->kind, EVP_PKEY_KEY_PARAMETERS, p);
+      if (pub == nullptr) return 0;
+      key->facts = facts_of(kd->kind, pub.get(), false);
+      key->pub = pub.release();
+    }
+    kd->key = std::move(key);
+    return 1;
+  }
+  PkeyPtr pub;
+  if (!make_provider_twin(
+          Family::kPkey,
+          [&](Virtine& v) -> Result<guest::Handle> {
+            const guest::GeneratedKey g = CRYPTINE_TRY(guest::generate_key(v, key_type_name(kd->kind), group, bits));
+            // The public part must be a key of the kind (and curve) asked for, with the
+            // facts the guest claims: otherwise the virtine, and its key, are discarded.
+            const unsigned char* der = g.public_der.data();
+            pub.reset(d2i_PUBKEY_ex(nullptr, &der, static_cast<long>(g.public_der.size()), nullptr, kDefault));
+            char curve[80] = "";
+            if (pub == nullptr || der != g.public_der.data() + g.public_der.size() ||
+                EVP_PKEY_is_a(pub.get(), key_type_name(kd->kind)) != 1 ||
+                (kd->kind == KeyKind::kEc && (EVP_PKEY_get_group_name(pub.get(), curve, sizeof(curve), nullptr) != 1 ||
+                                              OPENSSL_strcasecmp(curve, group.c_str()) != 0)))
+              return v.poison(Error(ErrorCode::kGuestFault, "key contract: a generated key of another kind"));
+            Status s = check_import(facts_of(kd->kind, pub.get(), true), g.key.type, g.key.bits, g.key.size);
+            if (!s.ok()) return v.poison(std::move(s).error());
+            return g.key.handle;
+          },
+          &key->twin))
+    return 0;
+  key->facts = facts_of(kd->kind, pub.get(), true);
+  key->pub = pub.release();
+  key->has_public = true;
+  kd->key = std::move(key);
+  return 1;
+}
+
+int set_encoded_public_key(KeyData* kd, const OSSL_PARAM* encoded) {
+  const Key* old = kd->key.get();
+  if (old != nullptr && (old->twin || old->has_public)) {
+    ERR_raise_data(ERR_LIB_PROV, ERR_R_PASSED_INVALID_ARGUMENT, "cryptine: the key already has its public part");
+    return 0;
+  }
+  const void* data = nullptr;
+  size_t len = 0;
+  if (OSSL_PARAM_get_octet_string_ptr(encoded, &data, &len) != 1) return 0;
+  char curve[80] = "";
+  OSSL_PARAM p[] = {OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<void*>(data), len),
+                    OSSL_PARAM_construct_end(), OSSL_PARAM_construct_end()};
+  if (kd->kind == KeyKind::kEc) {  // the curve from the parameters the key has
+    if (old == nullptr || old->pub == nullptr || EVP_PKEY_get_group_name(old->pub, curve, sizeof(curve), nullptr) != 1)
+      return 0;
+    p[1] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, curve, 0);
+  }
+  PkeyPtr pub = from_data(kd->kind, EVP_PKEY_PUBLIC_KEY, p);
+  if (pub == nullptr) return 0;
+  auto key = std::make_shared<Key>(kd->kind);
+  key->facts = facts_of(kd->kind, pub.get(), true);
+  key->pub = pub.release();
+  key->has_public = true;
   kd->key = std::move(key);
   return 1;
 }

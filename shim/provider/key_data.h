@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "shim/provider/key_contract.h"
 #include "shim/twin_table.h"
@@ -43,6 +44,16 @@ const char* key_type_name(KeyKind kind);
 // selected, the key sent to a virtine of its own (one virtine call) and its DER wiped.
 // Returns 1, or 0 with the error raised.
 int import_key(KeyData* kd, int selection, const OSSL_PARAM params[]);
+
+// OSSL_FUNC_keymgmt_gen's work: with a private key selected, the key generated in a
+// virtine of its own (one virtine call; its public part checked and kept on the host);
+// otherwise only parameters (EC: the curve `group`), made on the host. Returns 1, or 0 with
+// the error raised.
+int generate_key(KeyData* kd, int selection, const std::string& group, int bits);
+
+// OSSL_FUNC_keymgmt_set_params's work: a key with parameters only (a TLS peer's) takes its
+// encoded public key. Returns 1, or 0 with the error raised.
+int set_encoded_public_key(KeyData* kd, const OSSL_PARAM* encoded);
 
 // A keydata's key, or null (with the error raised) when it holds none.
 std::shared_ptr<Key> key_of(void* keydata);

@@ -7,13 +7,16 @@
 #include "shim/provider/keyexch.h"
 
 #include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/prov_ssl.h>
 #include <openssl/proverr.h>
 #include <openssl/x509.h>
 
 #include <cstring>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "shim/guest_ops.h"
@@ -23,6 +26,12 @@
 
 namespace cryptine::provider {
 namespace {
+
+std::string lower(const char* s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return out;
+}
 
 struct ExchContext {
   KeyKind kind;
@@ -159,6 +168,48 @@ const OSSL_ALGORITHM kAlgorithms[] = {
 const OSSL_ALGORITHM* keyexch_algorithms() {
   static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered(kAlgorithms));
   return list->data();
+}
+
+namespace {
+// As OpenSSL's providers/common/capabilities.c states them.
+struct TlsGroup {
+  const char* name;
+  const char* internal;
+  const char* algorithm;
+  const char* exchange;  // the key exchange that must be offered
+  unsigned int id;
+  unsigned int secbits;
+};
+constexpr TlsGroup kGroups[] = {
+    {"secp256r1", "prime256v1", "EC", "ECDH", 23, 128}, {"P-256", "prime256v1", "EC", "ECDH", 23, 128},
+    {"secp384r1", "secp384r1", "EC", "ECDH", 24, 192},  {"P-384", "secp384r1", "EC", "ECDH", 24, 192},
+    {"secp521r1", "secp521r1", "EC", "ECDH", 25, 256},  {"P-521", "secp521r1", "EC", "ECDH", 25, 256},
+    {"x25519", "X25519", "X25519", "X25519", 29, 128},
+};
+}  // namespace
+
+int tls_group_capabilities(OSSL_CALLBACK* cb, void* arg) {
+  for (const TlsGroup& g : kGroups) {
+    bool served = false;
+    for (const OSSL_ALGORITHM* a = keyexch_algorithms(); a->algorithm_names != nullptr; ++a)
+      served = served || named_by(a->algorithm_names, {lower(g.exchange)});
+    if (!served) continue;
+    unsigned int id = g.id, secbits = g.secbits;
+    int min_tls = TLS1_VERSION, max_tls = 0, min_dtls = DTLS1_VERSION, max_dtls = 0;
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME, const_cast<char*>(g.name), 0),
+        OSSL_PARAM_construct_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME_INTERNAL, const_cast<char*>(g.internal), 0),
+        OSSL_PARAM_construct_utf8_string(OSSL_CAPABILITY_TLS_GROUP_ALG, const_cast<char*>(g.algorithm), 0),
+        OSSL_PARAM_construct_uint(OSSL_CAPABILITY_TLS_GROUP_ID, &id),
+        OSSL_PARAM_construct_uint(OSSL_CAPABILITY_TLS_GROUP_SECURITY_BITS, &secbits),
+        OSSL_PARAM_construct_int(OSSL_CAPABILITY_TLS_GROUP_MIN_TLS, &min_tls),
+        OSSL_PARAM_construct_int(OSSL_CAPABILITY_TLS_GROUP_MAX_TLS, &max_tls),
+        OSSL_PARAM_construct_int(OSSL_CAPABILITY_TLS_GROUP_MIN_DTLS, &min_dtls),
+        OSSL_PARAM_construct_int(OSSL_CAPABILITY_TLS_GROUP_MAX_DTLS, &max_dtls),
+        OSSL_PARAM_construct_end()};
+    if (!cb(params, arg)) return 0;
+  }
+  return 1;
 }
 
 }  // namespace cryptine::provider

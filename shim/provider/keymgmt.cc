@@ -12,6 +12,7 @@
 #include <openssl/proverr.h>
 
 #include <new>
+#include <string>
 #include <vector>
 
 #include "shim/provider/algorithm_filter.h"
@@ -73,6 +74,7 @@ int match(const void* keydata1, const void* keydata2, int selection) {
       if (!a->key->has_public || !b->key->has_public) return 0;
       return EVP_PKEY_eq(a->key->pub, b->key->pub) == 1 ? 1 : 0;
     }
+    if (a->key->pub == nullptr || b->key->pub == nullptr) return a->key->pub == b->key->pub ? 1 : 0;
     if ((selection & OSSL_KEYMGMT_SELECT_ALL_PARAMETERS) != 0)
       return EVP_PKEY_parameters_eq(a->key->pub, b->key->pub) == 1 ? 1 : 0;
     return 1;
@@ -100,7 +102,7 @@ int export_key(void* keydata, int selection, OSSL_CALLBACK* cb, void* cbarg) {
                      "cryptine: a private key stays in its virtine; only its public part can be exported");
       return 0;
     }
-    if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0 && !key->has_public) {
+    if (key->pub == nullptr || ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0 && !key->has_public)) {
       ERR_raise(ERR_LIB_PROV, PROV_R_NOT_A_PUBLIC_KEY);
       return 0;
     }
@@ -146,7 +148,9 @@ const OSSL_PARAM* key_types(int) {
 int get_params(void* keydata, OSSL_PARAM params[]) {
   return no_throw(0, [&] {
     const std::shared_ptr<Key> key = key_of(keydata);
-    return key != nullptr && EVP_PKEY_get_params(key->pub, params) ? 1 : 0;
+    if (key == nullptr) return 0;
+    if (key->pub == nullptr) return 1;  // an X25519 key before its peer's public part: nothing to say
+    return EVP_PKEY_get_params(key->pub, params) ? 1 : 0;
   });
 }
 
@@ -183,6 +187,111 @@ void* dup(const void* keydata, int selection) {
   });
 }
 
+// A TLS peer's key: parameters from paramgen, then its encoded public key.
+int set_params(void* keydata, const OSSL_PARAM params[]) {
+  return no_throw(0, [&] {
+    const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY);
+    return p == nullptr ? 1 : set_encoded_public_key(static_cast<KeyData*>(keydata), p);
+  });
+}
+
+const OSSL_PARAM* settable_params(void*) {
+  static const OSSL_PARAM kSettable[] = {OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, nullptr, 0),
+                                         OSSL_PARAM_END};
+  return kSettable;
+}
+
+// Key generation: the key made in a virtine (key_data.cc). What it needs: EC's curve (by
+// name, or from a template key), RSA's size.
+struct GenContext {
+  KeyKind kind;
+  int selection;
+  std::string group;
+  int bits = 2048;
+};
+
+template <KeyKind K>
+void* gen_init(void*, int selection, const OSSL_PARAM params[]);
+
+int gen_set_params(void* genctx, const OSSL_PARAM params[]) {
+  return no_throw(0, [&] {
+    auto* g = static_cast<GenContext*>(genctx);
+    const OSSL_PARAM* p;
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_GROUP_NAME)) != nullptr) {
+      const char* name = nullptr;
+      if (OSSL_PARAM_get_utf8_string_ptr(p, &name) != 1) return 0;
+      // X25519 has one group, of its own name (libssl names it so).
+      if (g->kind == KeyKind::kX25519 && OPENSSL_strcasecmp(name, "x25519") != 0) {
+        ERR_raise(ERR_LIB_PROV, PROV_R_INVALID_CURVE);
+        return 0;
+      }
+      g->group = name;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_BITS)) != nullptr &&
+        OSSL_PARAM_get_int(p, &g->bits) != 1)
+      return 0;
+    return 1;
+  });
+}
+
+template <KeyKind K>
+void* gen_init(void*, int selection, const OSSL_PARAM params[]) {
+  return no_throw<void*>(nullptr, [&]() -> void* {
+    auto* g = new (std::nothrow) GenContext{K, selection, "", 2048};
+    if (g == nullptr) {
+      ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
+      return nullptr;
+    }
+    if (!gen_set_params(g, params)) {
+      delete g;
+      return nullptr;
+    }
+    return g;
+  });
+}
+
+int gen_set_template(void* genctx, void* templ) {
+  return no_throw(0, [&] {
+    auto* g = static_cast<GenContext*>(genctx);
+    const auto* t = static_cast<const KeyData*>(templ);
+    if (g->kind != KeyKind::kEc || t == nullptr || t->key == nullptr || t->key->pub == nullptr) return 1;
+    char curve[80] = "";
+    if (EVP_PKEY_get_group_name(t->key->pub, curve, sizeof(curve), nullptr) != 1) return 0;
+    g->group = curve;
+    return 1;
+  });
+}
+
+const OSSL_PARAM* gen_settable_params(void*, void*) {
+  static const OSSL_PARAM kSettable[] = {OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, nullptr, 0),
+                                         OSSL_PARAM_int(OSSL_PKEY_PARAM_RSA_BITS, nullptr), OSSL_PARAM_END};
+  return kSettable;
+}
+
+void* gen(void* genctx, OSSL_CALLBACK*, void*) {
+  return no_throw<void*>(nullptr, [&]() -> void* {
+    const auto* g = static_cast<const GenContext*>(genctx);
+    if (g->kind == KeyKind::kEc && g->group.empty()) {
+      ERR_raise(ERR_LIB_PROV, PROV_R_NO_PARAMETERS_SET);
+      return nullptr;
+    }
+    auto* kd = new (std::nothrow) KeyData{g->kind, nullptr};
+    if (kd == nullptr) {
+      ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
+      return nullptr;
+    }
+    if (!generate_key(kd, g->selection, g->group, g->bits)) {
+      delete kd;
+      return nullptr;
+    }
+    return kd;
+  });
+}
+
+void gen_cleanup(void* genctx) {
+  delete static_cast<GenContext*>(genctx);
+}
+
 const char* ec_operation_name(int operation_id) {
   switch (operation_id) {
     case OSSL_OP_KEYEXCH: return "ECDH";
@@ -204,6 +313,14 @@ const OSSL_DISPATCH kFunctions[] = {{OSSL_FUNC_KEYMGMT_NEW, reinterpret_cast<Fn>
                                     {OSSL_FUNC_KEYMGMT_GET_PARAMS, reinterpret_cast<Fn>(&get_params)},
                                     {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, reinterpret_cast<Fn>(&gettable_params<K>)},
                                     {OSSL_FUNC_KEYMGMT_DUP, reinterpret_cast<Fn>(&dup)},
+                                    {OSSL_FUNC_KEYMGMT_SET_PARAMS, reinterpret_cast<Fn>(&set_params)},
+                                    {OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS, reinterpret_cast<Fn>(&settable_params)},
+                                    {OSSL_FUNC_KEYMGMT_GEN_INIT, reinterpret_cast<Fn>(&gen_init<K>)},
+                                    {OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, reinterpret_cast<Fn>(&gen_set_params)},
+                                    {OSSL_FUNC_KEYMGMT_GEN_SET_TEMPLATE, reinterpret_cast<Fn>(&gen_set_template)},
+                                    {OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS, reinterpret_cast<Fn>(&gen_settable_params)},
+                                    {OSSL_FUNC_KEYMGMT_GEN, reinterpret_cast<Fn>(&gen)},
+                                    {OSSL_FUNC_KEYMGMT_GEN_CLEANUP, reinterpret_cast<Fn>(&gen_cleanup)},
                                     // EC's operations are named apart from its keys; for the other kinds this entry
                                     // ends the table (their operations have the keys' names).
                                     {K == KeyKind::kEc ? OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME : 0,

@@ -110,6 +110,11 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
   }
 }
 
+int get_capabilities(void*, const char* capability, OSSL_CALLBACK* cb, void* arg) {
+  return no_throw(
+      0, [&] { return OPENSSL_strcasecmp(capability, "TLS-GROUP") == 0 ? tls_group_capabilities(cb, arg) : 0; });
+}
+
 void teardown(void* provctx) {
   delete static_cast<ProviderContext*>(provctx);
 }
@@ -120,6 +125,7 @@ const OSSL_DISPATCH kProviderFunctions[] = {
     {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, reinterpret_cast<Fn>(&gettable_params)},
     {OSSL_FUNC_PROVIDER_GET_PARAMS, reinterpret_cast<Fn>(&get_params)},
     {OSSL_FUNC_PROVIDER_QUERY_OPERATION, reinterpret_cast<Fn>(&query_operation)},
+    {OSSL_FUNC_PROVIDER_GET_CAPABILITIES, reinterpret_cast<Fn>(&get_capabilities)},
     {0, nullptr}};
 
 int init(const OSSL_CORE_HANDLE* core, const OSSL_DISPATCH** out, void** provctx) {
