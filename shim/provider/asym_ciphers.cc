@@ -90,7 +90,19 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
       ERR_raise(ERR_LIB_PROV, ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED);
       return 0;
     }
-    return EVP_PKEY_CTX_set_params(ctx->host, params) > 0 ? 1 : 0;
+    // OpenSSL's RSA fetches a digest named here with the properties given beside it, else
+    // with the process's default query, which may prefer this provider: the host's own
+    // hashing (encryption's OAEP and MGF1) would then run in virtines, a call per block.
+    std::vector<OSSL_PARAM> with_props;
+    for (const OSSL_PARAM* p = params; p->key != nullptr; ++p) with_props.push_back(*p);
+    auto pin = [&](const char* digest, const char* props) {
+      if (OSSL_PARAM_locate_const(params, digest) != nullptr && OSSL_PARAM_locate_const(params, props) == nullptr)
+        with_props.push_back(OSSL_PARAM_construct_utf8_string(props, const_cast<char*>(kDefault), 0));
+    };
+    pin(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST_PROPS);
+    pin(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST_PROPS);
+    with_props.push_back(OSSL_PARAM_construct_end());
+    return EVP_PKEY_CTX_set_params(ctx->host, with_props.data()) > 0 ? 1 : 0;
   });
 }
 
