@@ -6,7 +6,7 @@
 #ifndef CRYPTINE_GUEST_ABI_H
 #define CRYPTINE_GUEST_ABI_H
 
-#define CRYPTINE_ABI_VERSION 4
+#define CRYPTINE_ABI_VERSION 5
 
 /* ---- Hypercalls ------------------------------------------------------------------
  * A hypercall is `out dx, eax` with dx one of these ports. Any other exit (other
@@ -93,9 +93,10 @@
 #define CRYPTINE_OP_SIGN                                 \
   16 /* handle (key), name = digest or "", in = message, \
       * params[0]=RSA padding, params[1]=PSS salt length -> out */
-#define CRYPTINE_OP_DECRYPT                                                  \
-  17                          /* handle (key), name = OAEP digest or "", in, \
-                               * params[0]=RSA padding -> out */
+#define CRYPTINE_OP_DECRYPT                                                                  \
+  17 /* handle (key), name = OAEP digest or "", in, params[0]=RSA padding; OAEP: iv = label, \
+      * params[2] = MGF1 digest's NID (0: the OAEP digest); TLS padding: params[3] = client  \
+      * version | negotiated version << 16 -> out */
 #define CRYPTINE_OP_DERIVE 18 /* handle (key), in = peer public key (DER SubjectPublicKeyInfo) -> out */
 #define CRYPTINE_OP_RANDOM 19 /* params[0] = byte count -> out */
 #define CRYPTINE_OP_SET_PARAMS 20 /* handle (cipher or MAC context), in = a param list -> values[0]=ret */
@@ -120,7 +121,11 @@
       * UPDATE; final: its bytes, then the tag), values[0]=outl, values[1]=AAD bytes taken,   \
       * values[2]=index of the step that failed (the step count: the update or final; -1:    \
       * none), values[3]=tag bytes returned (0 if the tag could not be read) */
-#define CRYPTINE_OP_COUNT     28
+#define CRYPTINE_OP_KEY_GENERATE                                                           \
+  28 /* name = key type ("EC", "X25519", "ED25519", "RSA"); EC: in = curve name; RSA:      \
+      * params[0] = bits -> handle, out = public key (DER SubjectPublicKeyInfo), values as \
+      * for KEY_IMPORT */
+#define CRYPTINE_OP_COUNT 29
 /* SIGN, DECRYPT, DERIVE and DIGEST_SIGN with handle 0 take the private key (DER or PEM)
  * from the request's key span and free it afterwards: one request, one exit. */
 

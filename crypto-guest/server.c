@@ -376,6 +376,34 @@ static void key_import(struct call* c) {
   keep(c, SLOT_KEY, key);
 }
 
+/* A key made here, from fresh entropy (the op reseeds first): only its public part leaves. */
+static void key_generate(struct call* c) {
+  char curve[CRYPTINE_NAME_MAX] = "";
+  EVP_PKEY* key = NULL;
+  if (strcmp(c->req.name, "EC") == 0) {
+    if (c->in == NULL || c->req.in.length >= sizeof(curve)) return fail(c, CRYPTINE_STATUS_BAD_REQUEST);
+    memcpy(curve, c->in, c->req.in.length);
+    key = EVP_EC_gen(curve);
+  } else if (strcmp(c->req.name, "RSA") == 0) {
+    key = EVP_RSA_gen((unsigned int)c->req.params[0]);
+  } else if (strcmp(c->req.name, "X25519") == 0 || strcmp(c->req.name, "ED25519") == 0) {
+    key = EVP_PKEY_Q_keygen(NULL, NULL, c->req.name);
+  }
+  if (key == NULL) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+  const int len = i2d_PUBKEY(key, NULL);
+  if (len <= 0 || (uint32_t)len > c->req.out_capacity) {
+    EVP_PKEY_free(key);
+    return fail(c, len <= 0 ? CRYPTINE_STATUS_CRYPTO_ERROR : CRYPTINE_STATUS_NO_SPACE);
+  }
+  unsigned char* p = c->out;
+  i2d_PUBKEY(key, &p);
+  c->rep.values[0] = EVP_PKEY_get_id(key);
+  c->rep.values[2] = EVP_PKEY_get_bits(key);
+  c->rep.values[3] = EVP_PKEY_get_size(key);
+  keep(c, SLOT_KEY, key);
+  if (c->rep.handle != 0) output(c, (size_t)len);
+}
+
 /* RSA padding, PSS salt length and digest, or OAEP digest, where the key is RSA. */
 static int set_rsa_options(struct call* c, EVP_PKEY_CTX* pctx, int for_sign) {
   if (EVP_PKEY_get_base_id(EVP_PKEY_CTX_get0_pkey(pctx)) != EVP_PKEY_RSA) return 1;
@@ -389,6 +417,29 @@ static int set_rsa_options(struct call* c, EVP_PKEY_CTX* pctx, int for_sign) {
     int r = md != NULL && EVP_PKEY_CTX_set_rsa_oaep_md(pctx, md) > 0 && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0;
     EVP_MD_free(uncached);
     if (!r) return 0;
+  }
+  if (!for_sign && padding == RSA_PKCS1_OAEP_PADDING && c->req.params[2] != 0) { /* an MGF1 digest of its own */
+    const char* name = OBJ_nid2sn((int)c->req.params[2]);
+    EVP_MD* uncached = NULL;
+    const EVP_MD* md = name != NULL ? get_md(name, &uncached) : NULL;
+    int r = md != NULL && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0;
+    EVP_MD_free(uncached);
+    if (!r) return 0;
+  }
+  if (!for_sign && padding == RSA_PKCS1_OAEP_PADDING && c->iv != NULL) { /* the label, owned by pctx after */
+    unsigned char* label = OPENSSL_memdup(c->iv, c->req.iv.length);
+    if (label == NULL || EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, label, (int)c->req.iv.length) <= 0) {
+      OPENSSL_free(label);
+      return 0;
+    }
+  }
+  if (!for_sign && padding == RSA_PKCS1_WITH_TLS_PADDING) { /* libssl's premaster secret: its versions */
+    unsigned int client = (unsigned int)(c->req.params[3] & 0xffff);
+    unsigned int alt = (unsigned int)((c->req.params[3] >> 16) & 0xffff);
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_uint(OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, &client),
+                      OSSL_PARAM_construct_uint(OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION, &alt),
+                      OSSL_PARAM_construct_end()};
+    if (EVP_PKEY_CTX_set_params(pctx, p) <= 0) return 0;
   }
   return 1;
 }
@@ -710,7 +761,7 @@ static const op_fn ops[CRYPTINE_OP_COUNT] = {
     [CRYPTINE_OP_MAC_INIT] = mac_init,           [CRYPTINE_OP_MAC_UPDATE] = mac_update,
     [CRYPTINE_OP_MAC_FINAL] = mac_final,         [CRYPTINE_OP_MAC] = mac_oneshot,
     [CRYPTINE_OP_CTX_COPY] = ctx_copy,           [CRYPTINE_OP_FREE] = free_handle,
-    [CRYPTINE_OP_KEY_IMPORT] = key_import,       [CRYPTINE_OP_SIGN] = sign,
+    [CRYPTINE_OP_KEY_IMPORT] = key_import, [CRYPTINE_OP_KEY_GENERATE] = key_generate,       [CRYPTINE_OP_SIGN] = sign,
     [CRYPTINE_OP_DECRYPT] = decrypt,             [CRYPTINE_OP_DERIVE] = derive,
     [CRYPTINE_OP_RANDOM] = random_bytes,         [CRYPTINE_OP_SET_PARAMS] = set_params,
     [CRYPTINE_OP_GET_PARAMS] = get_params,       [CRYPTINE_OP_CIPHER] = cipher_raw,

@@ -263,6 +263,20 @@ Result<ImportedKey> import_private_key(Virtine& v, std::span<const uint8_t> der_
                      static_cast<int>(reply.values[3])};
 }
 
+Result<GeneratedKey> generate_key(Virtine& v, std::string_view type, std::string_view curve, int bits) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_KEY_GENERATE;
+  r.name = type;
+  r.in = {reinterpret_cast<const uint8_t*>(curve.data()), curve.size()};
+  r.out_capacity = kMaxPkeyOutput;
+  r.params[0] = bits;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  if (reply.handle == 0) return v.poison(Error(ErrorCode::kGuestFault, "guest generated a key without a handle"));
+  return GeneratedKey{ImportedKey{reply.handle, static_cast<int>(reply.values[0]), static_cast<int>(reply.values[2]),
+                                  static_cast<int>(reply.values[3])},
+                      copy(reply.out)};
+}
+
 namespace {
 Result<Bytes> pkey_op(Virtine& v, uint32_t op, Handle key, std::string_view md, std::span<const uint8_t> in, int64_t p0,
                       int64_t p1) {
@@ -288,8 +302,27 @@ Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, int r
   return pkey_op(v, CRYPTINE_OP_DECRYPT, key, oaep_md, in, rsa_padding, 0);
 }
 
+Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, const DecryptOptions& o) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_DECRYPT;
+  r.handle = key;
+  r.name = o.oaep_md;
+  r.iv = o.label;
+  r.in = in;
+  r.out_capacity = kMaxPkeyOutput;
+  r.params[0] = o.padding;
+  r.params[2] = o.mgf1_nid;
+  r.params[3] = o.tls_versions;
+  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  return copy(reply.out);
+}
+
 Result<Bytes> derive(Virtine& v, Handle key, std::span<const uint8_t> peer_public_der) {
   return pkey_op(v, CRYPTINE_OP_DERIVE, key, "", peer_public_der, 0, 0);
+}
+
+Result<Bytes> digest_sign(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> message) {
+  return pkey_op(v, CRYPTINE_OP_DIGEST_SIGN, key, md, message, 0, 0);
 }
 
 namespace {

@@ -80,6 +80,13 @@ struct ImportedKey {
   int size;  // EVP_PKEY_get_size: the largest signature or ciphertext
 };
 Result<ImportedKey> import_private_key(Virtine& v, std::span<const uint8_t> der_or_pem);
+// A key generated in the guest (type "EC" with `curve`, "X25519", "ED25519", or "RSA" of
+// `bits`): its handle and facts, and its public key as SubjectPublicKeyInfo DER, unjudged.
+struct GeneratedKey {
+  ImportedKey key;
+  Bytes public_der;
+};
+Result<GeneratedKey> generate_key(Virtine& v, std::string_view type, std::string_view curve, int bits);
 // EVP_PKEY_sign over a digest `tbs`; md names the digest ("" for none); for RSA,
 // padding and PSS salt length as EVP_PKEY_CTX_set_rsa_padding/_pss_saltlen take them.
 Result<Bytes> sign(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> tbs, int rsa_padding = 0,
@@ -87,6 +94,18 @@ Result<Bytes> sign(Virtine& v, Handle key, std::string_view md, std::span<const 
 Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, int rsa_padding = 0,
                       std::string_view oaep_md = "");
 Result<Bytes> derive(Virtine& v, Handle key, std::span<const uint8_t> peer_public_der);
+// A decryption's RSA options beyond the padding: OAEP's digest, MGF1 digest (its NID; 0 for
+// the OAEP digest) and label, and TLS padding's versions (client | negotiated << 16).
+struct DecryptOptions {
+  int padding = 0;
+  std::string_view oaep_md{};
+  int mgf1_nid = 0;
+  std::span<const uint8_t> label{};
+  uint32_t tls_versions = 0;
+};
+Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, const DecryptOptions& o);
+// EVP_DigestSign of a whole message (Ed25519, which has no separate digest); md as for sign.
+Result<Bytes> digest_sign(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> message);
 
 Result<Bytes> random_bytes(Virtine& v, uint32_t n);
 

@@ -343,6 +343,7 @@ std::vector<StatValue> read_stats() {
       {"mac", family(Family::kMac), "Virtine calls on MACs."},
       {"pkey", family(Family::kPkey), "Virtine calls with private keys."},
       {"kdf", family(Family::kKdf), "Virtine calls deriving keys (one per derivation)."},
+      {"key_imports", r(c.key_imports), "Private keys sent to a virtine (of the pkey calls)."},
       {"vm_creations", v.creations, "VMs created (the boot, and starts from the snapshot)."},
       {"exits", v.exits, "VM exits seen by user space."},
       {"resets", v.resets, "Resets of a virtine to the snapshot."},

@@ -30,6 +30,7 @@ struct ShimCounters {
   std::atomic<uint64_t> native_fallbacks{0};  // calls run natively because virtines are unavailable
   std::atomic<uint64_t> failed{0};            // calls that failed in or because of a virtine
   std::atomic<uint64_t> refused{0};           // served calls that the guest's OpenSSL said no to
+  std::atomic<uint64_t> key_imports{0};       // private keys sent to a virtine (provider key management)
   std::atomic<uint64_t> virtine_call_ns{0};   // wall time of the calls served by virtines
   std::atomic<uint64_t> boot_run_ns{0};       // KVM_RUN time of the guest's boot, left out of run_ns
 };

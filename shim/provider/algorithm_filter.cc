@@ -31,13 +31,17 @@ std::vector<OSSL_ALGORITHM> offered(std::span<const OSSL_ALGORITHM> all, const s
   return list;
 }
 
-std::vector<OSSL_ALGORITHM> offered(std::span<const OSSL_ALGORITHM> all) {
+std::vector<std::string> configured_algorithms() {
   // Only CRYPTINE_ALGS is read: the provider needs no other setting (and the runtime,
   // when it starts, reports bad values of all of them once).
   std::vector<std::string> ignored;
   const Config config = parse_config(
       [](const char* name) { return std::strcmp(name, "CRYPTINE_ALGS") == 0 ? std::getenv(name) : nullptr; }, &ignored);
-  return offered(all, config.algs);
+  return config.algs;
+}
+
+std::vector<OSSL_ALGORITHM> offered(std::span<const OSSL_ALGORITHM> all) {
+  return offered(all, configured_algorithms());
 }
 
 }  // namespace cryptine::provider

@@ -18,6 +18,9 @@ std::vector<OSSL_ALGORITHM> offered(std::span<const OSSL_ALGORITHM> all);
 // The same with the wanted names given (lower-case; empty means all): for tests.
 std::vector<OSSL_ALGORITHM> offered(std::span<const OSSL_ALGORITHM> all, const std::vector<std::string>& wanted);
 
+// The algorithms CRYPTINE_ALGS names (lower-case; empty means all).
+std::vector<std::string> configured_algorithms();
+
 // Whether one of `wanted` (lower-case) is one of the colon-separated `names`, in any case.
 bool named_by(std::string_view names, const std::vector<std::string>& wanted);
 

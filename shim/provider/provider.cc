@@ -1,6 +1,6 @@
 // The OpenSSL 3 provider "cryptine": its entry point, its parameters and its operation
 // table. The algorithms themselves are in the files beside this one (digests.cc,
-// ciphers.cc, macs.cc, kdfs.cc).
+// ciphers.cc, macs.cc, kdfs.cc, keymgmt.cc, signatures.cc, keyexch.cc, asym_ciphers.cc).
 //
 // A program loads it (-provider cryptine, OSSL_PROVIDER_load, openssl.cnf), or the library,
 // preloaded, installs it as a built-in (preload.cc).
@@ -15,10 +15,15 @@
 
 #include "shim/client/virtine_call.h"
 #include "shim/interpose/real_symbol.h"
+#include "shim/provider/asym_ciphers.h"
 #include "shim/provider/ciphers.h"
 #include "shim/provider/digests.h"
 #include "shim/provider/kdfs.h"
+#include "shim/provider/keyexch.h"
+#include "shim/provider/keymgmt.h"
 #include "shim/provider/macs.h"
+#include "shim/provider/preload.h"
+#include "shim/provider/signatures.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -65,8 +70,26 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
     case OSSL_OP_CIPHER: return cipher_algorithms();
     case OSSL_OP_MAC: return mac_algorithms();
     case OSSL_OP_KDF: return kdf_algorithms();
+    default: break;
+  }
+  // Keys: preloaded, the private-key interposers still serve a program's keys (their
+  // retirement is the next step), and a key in both would be sent twice.
+  if (installed_by_preload()) return nullptr;
+  switch (operation_id) {
+    case OSSL_OP_KEYMGMT: return keymgmt_algorithms();
+    case OSSL_OP_SIGNATURE: return signature_algorithms();
+    case OSSL_OP_KEYEXCH: return keyexch_algorithms();
+    case OSSL_OP_ASYM_CIPHER: return asym_cipher_algorithms();
     default: return nullptr;
   }
+}
+
+// The TLS groups whose keys it makes (with its key management: not under the preload).
+int get_capabilities(void*, const char* capability, OSSL_CALLBACK* cb, void* arg) {
+  return no_throw(0, [&] {
+    return !installed_by_preload() && OPENSSL_strcasecmp(capability, "TLS-GROUP") == 0 ? tls_group_capabilities(cb, arg)
+                                                                                       : 0;
+  });
 }
 
 void teardown(void* provctx) {
@@ -79,6 +102,7 @@ const OSSL_DISPATCH kProviderFunctions[] = {
     {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, reinterpret_cast<Fn>(&gettable_params)},
     {OSSL_FUNC_PROVIDER_GET_PARAMS, reinterpret_cast<Fn>(&get_params)},
     {OSSL_FUNC_PROVIDER_QUERY_OPERATION, reinterpret_cast<Fn>(&query_operation)},
+    {OSSL_FUNC_PROVIDER_GET_CAPABILITIES, reinterpret_cast<Fn>(&get_capabilities)},
     {0, nullptr}};
 
 int init(const OSSL_CORE_HANDLE* core, const OSSL_DISPATCH** out, void** provctx) {
