@@ -196,6 +196,10 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
     // GCM's IV length set to the one it has (openssl speed does so before every
     // operation) changes nothing in OpenSSL's GCM, and the host mirrors it: no exit.
     if (sets_ivlen && f.ivlen_reported && ivlen == ctx->ivlen && params[1].key == nullptr) return 1;
+    // Padding means nothing to OpenSSL's GCM and ChaCha20-Poly1305 (their set_ctx_params
+    // ignore it), and once a program turns it off (openssl speed does) EVP sets it again
+    // at every init: answered here, with no exit and the prediction kept.
+    if (f.aead && params[1].key == nullptr && std::strcmp(params[0].key, OSSL_CIPHER_PARAM_PADDING) == 0) return 1;
     ctx->tag_len = 0;
     drop_prediction(*ctx);
     const bool sets_tag = f.aead && !ctx->encrypting && OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TAG);
