@@ -25,6 +25,7 @@
 #include "shim/provider/algorithm_filter.h"
 #include "shim/provider/cipher_contract.h"
 #include "shim/provider/twin_context.h"
+#include "shim/runtime.h"
 #include "shim/virtine_call.h"
 
 namespace cryptine::provider {
@@ -484,6 +485,8 @@ int final_from_prediction(CipherContext& ctx, unsigned char* out, size_t* outl) 
       if (p.tag_len > 0) std::memcpy(ctx.tag, p.bytes + p.outl, p.tag_len);
       ret = 1;
     } else {
+      // Counted as the trip that made it would have been: the guest's OpenSSL said no.
+      Runtime::get().counters().refused.fetch_add(1, std::memory_order_relaxed);
       raise_openssl_error(Error(ErrorCode::kCryptoFailed, "a predicted final").with_detail(p.err_code));
       ret = 0;
     }
