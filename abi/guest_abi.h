@@ -114,13 +114,15 @@
 #define CRYPTINE_OP_KDF                                                                 \
   26 /* EVP_KDF_derive in a fresh context: name = KDF, in = its param list, params[0] = \
       * key length -> out (exactly that many bytes) */
-#define CRYPTINE_OP_CIPHER_BATCH                                                           \
-  27 /* handle; iv = a step list (below) applied in order, stopping at the first failure;    \
+#define CRYPTINE_OP_CIPHER_BATCH                                                              \
+  27 /* handle; iv = a step list (below) applied in order, stopping at the first failure;     \
       * then params[0]: 0 nothing, 1 an update of in (params[1]=1: in place, as for UPDATE),  \
-      * 2 a final, followed (params[2] > 0) by that many bytes of AEAD tag -> out (update: as  \
+      * 2 a final, followed (params[2] > 0) by that many bytes of AEAD tag -> out (update: as \
       * UPDATE; final: its bytes, then the tag), values[0]=outl, values[1]=AAD bytes taken,   \
-      * values[2]=index of the step that failed (the step count: the update or final; -1:    \
-      * none), values[3]=tag bytes returned (0 if the tag could not be read) */
+      * values[2]=index of the step that failed (the step count: the update or final; -1:     \
+      * none), values[3]=tag bytes returned (0 if the tag could not be read); params[3]=1     \
+      * (with an update only): also the predicted final (below), with params[2] bytes of a    \
+      * seal's tag */
 #define CRYPTINE_OP_KEY_GENERATE                                                           \
   28 /* name = key type ("EC", "X25519", "ED25519", "RSA"); EC: in = curve name; RSA:      \
       * params[0] = bits -> handle, out = public key (DER SubjectPublicKeyInfo), values as \
@@ -154,10 +156,26 @@
 #define CRYPTINE_STEP_INIT         1 /* EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, arg): data = key, then IV */
 #define CRYPTINE_STEP_AAD          2 /* EVP_CipherUpdate(ctx, NULL, ...) of data; arg, aux 0 */
 #define CRYPTINE_STEP_SET_PARAMS   3 /* EVP_CIPHER_CTX_set_params with data = a param list; arg, aux 0 */
+#define CRYPTINE_STEP_FINAL        4 /* a final served from its prediction: run, answer dropped; no data */
 #define CRYPTINE_STEP_KEY_LEN_MASK 0xffffu    /* INIT's aux: key length in data, */
 #define CRYPTINE_STEP_KEY_GIVEN    0x10000u   /* a key is given (else key length 0), */
 #define CRYPTINE_STEP_IV_GIVEN     0x20000u   /* an IV is given (else data is the key alone) */
 #define CRYPTINE_STEP_PADDED(n)    ((((uint64_t)(n)) + 7u) & ~(uint64_t)7u)
+
+/* A final the host served from a predicted one (below) is a STEP_FINAL in the context's
+ * next request: EVP_CipherFinal_ex with its output and return value dropped, so that the
+ * context is not left a final behind the program's. */
+
+/* A CIPHER_BATCH's predicted final (request params[3]=1, with an update): after the update
+ * the guest finalises a copy of the context (EVP_CIPHER_CTX_copy, EVP_CipherFinal_ex, and
+ * for a seal its whole tag) and appends this record to the update's output; values[3] is
+ * then the update's output bytes, so the reply's out holds exactly values[3] bytes and one
+ * record. The context itself stays as after the update. An open's record never carries a
+ * tag: its expected tag would be a forgery oracle for a key the program cannot read. */
+#define CRYPTINE_PREDICT_NONE   0  /* not made (copying the context failed) */
+#define CRYPTINE_PREDICT_OK     1  /* the final returned 1: outl bytes, then tag_len bytes of tag */
+#define CRYPTINE_PREDICT_FAILED 2  /* it returned 0 (an open's tag did not verify); err_code */
+#define CRYPTINE_PREDICT_BYTES  48 /* a final's output (at most a 32-byte block), then a 16-byte tag */
 
 /* Reply status. Anything else in a reply is a protocol violation by the guest. */
 #define CRYPTINE_STATUS_OK           0
@@ -217,6 +235,15 @@ struct cryptine_batch_step {
   uint32_t aux;    /* INIT: key length and KEY/IV_GIVEN */
 };
 
+struct cryptine_predicted_final {
+  uint32_t verdict;  /* CRYPTINE_PREDICT_* */
+  uint32_t outl;     /* the final's output bytes, first in bytes[] */
+  uint32_t tag_len;  /* a seal's tag bytes right after them; 0 for an open */
+  uint32_t reserved; /* 0 */
+  uint64_t err_code; /* ERR_peek_last_error() for FAILED, else 0 */
+  uint8_t bytes[CRYPTINE_PREDICT_BYTES];
+};
+
 struct cryptine_reply {
   uint32_t magic;  /* CRYPTINE_REPLY_MAGIC */
   uint32_t status; /* CRYPTINE_STATUS_* */
@@ -237,6 +264,7 @@ CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_request) == 144, "request layout")
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_reply) == 64, "reply layout");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_param) == 16, "param layout");
 CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_batch_step) == 16, "batch step layout");
+CRYPTINE_STATIC_ASSERT(sizeof(struct cryptine_predicted_final) == 24 + CRYPTINE_PREDICT_BYTES, "prediction layout");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_request, out_capacity) == CRYPTINE_REQUEST_OUT_CAPACITY, "offset");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_request, out_offset) == CRYPTINE_REQUEST_OUT_OFFSET, "offset");
 CRYPTINE_STATIC_ASSERT(offsetof(struct cryptine_reply, status) == CRYPTINE_REPLY_STATUS, "offset");

@@ -43,6 +43,9 @@ int batch_decode(const uint8_t* buf, size_t len, struct batch_steps* out) {
         s->data = data;
         s->length = h.length;
         break;
+      case CRYPTINE_STEP_FINAL:
+        if (h.arg != 0 || h.aux != 0 || h.length != 0) return 0;
+        break;
       default: return 0;
     }
     out->count++;

@@ -24,7 +24,7 @@ struct batch_steps {
 
 /* Decodes buf[0..len): every record inside it, a known kind, INIT's enc 1, 0 or -1 and
  * key length within its data (0 without KEY_GIVEN, all of it without IV_GIVEN), other
- * kinds' arg and aux 0, no unknown aux bits, at most CRYPTINE_BATCH_MAX_STEPS records.
+ * kinds' arg and aux 0, FINAL without data, no unknown aux bits, at most CRYPTINE_BATCH_MAX_STEPS records.
  * Returns 1, or 0 if malformed (then nothing may be applied). */
 int batch_decode(const uint8_t* buf, size_t len, struct batch_steps* out);
 

@@ -19,6 +19,11 @@
 #include "batch_wire.h"
 #include "param_wire.h"
 
+#ifdef CRYPTINE_LIE_OP
+/* Test builds only: not an op, the predicted final's record (liar-PREDICTED_FINAL.elf). */
+#define CRYPTINE_OP_PREDICTED_FINAL 1000
+#endif
+
 #define MAILBOX ((uint8_t*)(uintptr_t)CRYPTINE_MAILBOX_ADDR)
 #define PAYLOAD (MAILBOX + CRYPTINE_PAYLOAD_OFFSET)
 
@@ -656,6 +661,16 @@ static int apply_step(struct call* c, EVP_CIPHER_CTX* ctx, const struct batch_st
       if (!param_list_decode(param_scratch, s->length, &list)) return fail(c, CRYPTINE_STATUS_BAD_REQUEST), 0;
       return ok(c, EVP_CIPHER_CTX_set_params(ctx, list.params));
     }
+    case CRYPTINE_STEP_FINAL: {
+      /* The host served this final from the predicted one (a copy's): the context moves
+       * on as the program's did, and the answer, already given, is dropped. */
+      unsigned char scratch[EVP_MAX_BLOCK_LENGTH];
+      int outl = 0;
+      (void)EVP_CipherFinal_ex(ctx, scratch, &outl);
+      OPENSSL_cleanse(scratch, sizeof(scratch));
+      ERR_clear_error();
+      return 1;
+    }
     default: return fail(c, CRYPTINE_STATUS_BAD_REQUEST), 0;
   }
 }
@@ -679,15 +694,64 @@ static void final_with_tag(struct call* c, EVP_CIPHER_CTX* ctx, uint64_t tag) {
   output(c, (size_t)outl + got);
 }
 
+/* The final the host expects next, answered beside the update from a copy of ctx, which
+ * itself stays as after the update: its output, then for a seal `tag` bytes of tag, or
+ * its failure. An open gets only the verdict, never a tag, whatever the host asks: the
+ * expected tag of a ciphertext would let a program forge messages under a key it cannot
+ * read. So an open whose tag is set only after its last update costs a second trip. */
+static void predict_final(struct call* c, EVP_CIPHER_CTX* ctx, uint64_t tag) {
+  struct cryptine_predicted_final p;
+  memset(&p, 0, sizeof(p));
+  EVP_CIPHER_CTX* copy = EVP_CIPHER_CTX_new();
+  int outl = 0;
+  if (copy != NULL && EVP_CIPHER_CTX_copy(copy, ctx) == 1 &&
+      (uint64_t)EVP_CIPHER_CTX_get_block_size(copy) + tag <= CRYPTINE_PREDICT_BYTES) {
+    const int sealing = EVP_CIPHER_CTX_is_encrypting(copy) == 1;
+    if (EVP_CipherFinal_ex(copy, p.bytes, &outl) != 1) {
+      memset(p.bytes, 0, sizeof(p.bytes));
+      p.verdict = CRYPTINE_PREDICT_FAILED;
+      p.err_code = ERR_peek_last_error();
+    } else if (!sealing || tag == 0) {
+      p.verdict = CRYPTINE_PREDICT_OK;
+      p.outl = (uint32_t)outl;
+    } else {
+      OSSL_PARAM q[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, p.bytes + outl, (size_t)tag),
+                        OSSL_PARAM_construct_end()};
+      if (EVP_CIPHER_CTX_get_params(copy, q) == 1) {
+        p.verdict = CRYPTINE_PREDICT_OK;
+        p.outl = (uint32_t)outl;
+        p.tag_len = (uint32_t)tag;
+      } else {
+        memset(&p, 0, sizeof(p)); /* NONE: the host runs the real final */
+      }
+    }
+  }
+  EVP_CIPHER_CTX_free(copy);
+  ERR_clear_error();
+#if defined(CRYPTINE_LIE_OP) && CRYPTINE_LIE_OP == CRYPTINE_OP_PREDICTED_FINAL
+  /* A plausible record that breaks the contract: a seal's tag one byte short, an open's
+   * tag that must never be there. */
+  p.tag_len = p.tag_len > 0 ? p.tag_len - 1 : 16;
+#endif
+  memcpy(c->out + c->rep.out.length, &p, sizeof(p));
+  OPENSSL_cleanse(&p, sizeof(p));
+  c->rep.values[3] = c->rep.out.length;
+  c->rep.out.length += (uint32_t)sizeof(p);
+}
+
 static void cipher_batch(struct call* c) {
   EVP_CIPHER_CTX* ctx = slot_get(c->req.handle, SLOT_CIPHER);
   if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
-  const int64_t then = c->req.params[0], tag = c->req.params[2];
+  const int64_t then = c->req.params[0], tag = c->req.params[2], predict = c->req.params[3];
   struct batch_steps b;
   if (c->req.key.length != 0 || then < 0 || then > 2 || (then != 1 && c->req.in.length != 0) ||
-      (then != 2 && tag != 0) || tag < 0 || tag > 16 /* GCM's and Poly1305's whole tag */ || c->req.params[3] != 0 ||
+      (then != 2 && !predict && tag != 0) || tag < 0 || tag > 16 /* GCM's and Poly1305's whole tag */ || predict < 0 ||
+      predict > 1 || (predict && then != 1) ||
+      (predict && c->req.out_capacity < sizeof(struct cryptine_predicted_final)) ||
       !batch_decode(c->iv, c->req.iv.length, &b))
     return fail(c, CRYPTINE_STATUS_BAD_REQUEST);
+  /* The update's window is what is left after the predicted final's record. */
+  if (predict) c->req.out_capacity -= (uint32_t)sizeof(struct cryptine_predicted_final);
   int64_t aad = 0;
   for (int i = 0; i < b.count; ++i) {
     c->rep.values[2] = i;
@@ -697,6 +761,7 @@ static void cipher_batch(struct call* c) {
   if (then == 1) update_on(c, ctx, 0, c->req.params[1] == 1);
   else if (then == 2) final_with_tag(c, ctx, (uint64_t)tag);
   if (c->rep.status != CRYPTINE_STATUS_OK) return;
+  if (predict) predict_final(c, ctx, (uint64_t)tag);
   c->rep.values[1] = aad;
   c->rep.values[2] = -1;
 }

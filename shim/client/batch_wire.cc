@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <cstring>
+#include <string>
 
 namespace cryptine {
 
@@ -61,6 +62,44 @@ bool PendingSteps::add_aad(std::span<const uint8_t> aad) {
 
 bool PendingSteps::add_set_params(std::span<const uint8_t> param_wire) {
   return add(CRYPTINE_STEP_SET_PARAMS, 0, 0, param_wire, {});
+}
+
+bool PendingSteps::add_final() {
+  return add(CRYPTINE_STEP_FINAL, 0, 0, {}, {});
+}
+
+Result<PredictedFinal> decode_predicted_final(std::span<const uint8_t> out, int64_t update_bytes) {
+  const auto bad = [](const std::string& what) { return Error(ErrorCode::kGuestFault, "predicted final: " + what); };
+  cryptine_predicted_final raw;
+  if (update_bytes < 0 || out.size() < sizeof(raw) || static_cast<uint64_t>(update_bytes) != out.size() - sizeof(raw))
+    return bad("record not after the update's " + std::to_string(update_bytes) + " of " + std::to_string(out.size()) +
+               " bytes");
+  std::memcpy(&raw, out.data() + update_bytes, sizeof(raw));
+  PredictedFinal p;
+  p.verdict = raw.verdict;
+  p.outl = raw.outl;
+  p.tag_len = raw.tag_len;
+  p.err_code = raw.err_code;
+  std::memcpy(p.bytes, raw.bytes, sizeof(p.bytes));
+  const uint32_t reserved = raw.reserved;
+  OPENSSL_cleanse(&raw, sizeof(raw));
+  const uint64_t used = uint64_t{p.outl} + p.tag_len;  // 64-bit: cannot wrap
+  if (reserved != 0) return bad("reserved field set");
+  if (used > CRYPTINE_PREDICT_BYTES)
+    return bad(std::to_string(used) + " bytes in a record of " + std::to_string(CRYPTINE_PREDICT_BYTES));
+  switch (p.verdict) {
+    case CRYPTINE_PREDICT_NONE:
+      if (used != 0 || p.err_code != 0) return bad("an answer in a record that has none");
+      break;
+    case CRYPTINE_PREDICT_OK:
+      if (p.err_code != 0) return bad("an error code for a final that succeeded");
+      break;
+    case CRYPTINE_PREDICT_FAILED:
+      if (used != 0) return bad("output from a final that failed");
+      break;
+    default: return bad("verdict " + std::to_string(p.verdict));
+  }
+  return p;
 }
 
 }  // namespace cryptine

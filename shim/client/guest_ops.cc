@@ -450,6 +450,11 @@ Result<BatchReply> cipher_batch(Virtine& v, const CipherBatch& b, std::span<uint
     r.in = b.in;
     r.out_capacity = b.in.size() + kMaxBlock;
     r.params[1] = b.in_place ? 1 : 0;
+    if (b.predict) {
+      r.out_capacity += sizeof(cryptine_predicted_final);
+      r.params[2] = b.tag;
+      r.params[3] = 1;
+    }
   } else if (b.then == BatchThen::kFinal) {
     r.out_capacity = kMaxBlock + b.tag;
     r.params[2] = b.tag;
@@ -461,10 +466,17 @@ Result<BatchReply> cipher_batch(Virtine& v, const CipherBatch& b, std::span<uint
                                 ? " at step " + std::to_string(step + 1) + " of the batch"
                                 : "";
   const CryptoReply reply = CRYPTINE_TRY(checked(v, raw, where));
-  if (reply.out.size() > out.size())
-    return v.poison(Error(ErrorCode::kGuestFault, "cipher batch returned more than it may"));
-  if (!reply.out.empty()) std::memcpy(out.data(), reply.out.data(), reply.out.size());
-  return BatchReply{reply.out.size(), reply.values[0], reply.values[1], reply.values[3]};
+  std::span<const uint8_t> own = reply.out;
+  std::optional<PredictedFinal> predicted;
+  if (b.then == BatchThen::kUpdate && b.predict) {
+    Result<PredictedFinal> p = decode_predicted_final(reply.out, reply.values[3]);
+    if (!p.ok()) return v.poison(std::move(p).error());
+    predicted = *p;
+    own = reply.out.first(reply.out.size() - sizeof(cryptine_predicted_final));
+  }
+  if (own.size() > out.size()) return v.poison(Error(ErrorCode::kGuestFault, "cipher batch returned more than it may"));
+  if (!own.empty()) std::memcpy(out.data(), own.data(), own.size());
+  return BatchReply{own.size(), reply.values[0], reply.values[1], predicted ? 0 : reply.values[3], predicted};
 }
 
 }  // namespace cryptine::guest

@@ -9,10 +9,12 @@
 #include <openssl/params.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
+#include "shim/client/batch_wire.h"
 #include "shim/client/request_codec.h"
 #include "vmm/result.h"
 #include "vmm/virtine.h"
@@ -150,9 +152,11 @@ Status mac_start(Virtine& v, Handle h, const std::span<const uint8_t>* key, cons
 
 // CIPHER_BATCH: the recorded no-output calls (`steps`, a PendingSteps wire), then
 // nothing, an update of `in` (in place as for cipher_update_in_place), or a final and
-// `tag` bytes of AEAD tag read right after it. The output is copied straight into
-// `out`; more than it holds is the guest's lie (kGuestFault). A step that fails is
-// kCryptoFailed, its message naming the step. The reply's numbers come back unjudged:
+// `tag` bytes of AEAD tag read right after it. An update may also ask (`predict`) for the
+// final the program is expected to make next, answered from a copy of the context (for
+// a seal with `tag` bytes of tag), which comes back decoded in `predicted`. The output
+// is copied straight into `out`; more than it holds is the guest's lie (kGuestFault). A
+// step that fails is kCryptoFailed, its message naming the step. The reply's numbers come back unjudged:
 // the caller checks them against the cipher's contract.
 enum class BatchThen : int64_t { kNothing = 0, kUpdate = 1, kFinal = 2 };
 struct CipherBatch {
@@ -161,13 +165,15 @@ struct CipherBatch {
   BatchThen then = BatchThen::kNothing;
   std::span<const uint8_t> in{};  // kUpdate
   bool in_place = false;          // kUpdate
-  uint32_t tag = 0;               // kFinal
+  bool predict = false;           // kUpdate
+  uint32_t tag = 0;               // kFinal, or a predicting kUpdate
 };
 struct BatchReply {
-  size_t copied;      // bytes copied into out
-  int64_t outl;       // OpenSSL's outl of the update or final
-  int64_t aad_taken;  // the AAD steps' outl, summed
-  int64_t tag_len;    // tag bytes after the final's output (0: not read)
+  size_t copied;                            // bytes copied into out
+  int64_t outl;                             // OpenSSL's outl of the update or final
+  int64_t aad_taken;                        // the AAD steps' outl, summed
+  int64_t tag_len;                          // tag bytes after the final's output (0: not read)
+  std::optional<PredictedFinal> predicted;  // a predicting update's, well formed but unjudged
 };
 Result<BatchReply> cipher_batch(Virtine& v, const CipherBatch& b, std::span<uint8_t> out);
 

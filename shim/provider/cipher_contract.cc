@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string>
 
+#include "abi/guest_abi.h"
+
 namespace cryptine::provider {
 namespace {
 
@@ -76,6 +78,15 @@ Status check_final_tag(const CipherFacts& f, size_t copied, int64_t outl, int64_
   if (copied != static_cast<uint64_t>(outl) + static_cast<uint64_t>(tag_len))
     return lie("final gave " + std::to_string(copied) + " bytes for outl " + std::to_string(outl) + " and tag " +
                std::to_string(tag_len));
+  return {};
+}
+
+Status check_predicted_final(const CipherFacts& f, uint32_t verdict, uint64_t outl, uint64_t tag_len,
+                             size_t tag_asked) {
+  if (verdict != CRYPTINE_PREDICT_OK) return {};
+  if (outl > final_room(f)) return lie("predicted final wrote " + std::to_string(outl));
+  if (tag_len != tag_asked)
+    return lie("a predicted tag of " + std::to_string(tag_len) + " bytes, asked " + std::to_string(tag_asked));
   return {};
 }
 

@@ -50,6 +50,11 @@ Status check_batch_update(const CipherFacts& f, size_t inl, size_t copied, int64
 // within final_room, a tag of exactly tag_asked bytes or none (0), and nothing else
 // (copied = outl + tag_len).
 Status check_final_tag(const CipherFacts& f, size_t copied, int64_t outl, int64_t tag_len, size_t tag_asked);
+// A predicted final (guest_abi.h; already well formed) for an operation that asked
+// `tag_asked` tag bytes (a seal's whole tag, 0 for an open): when it succeeded, outl
+// within final_room and a tag of exactly tag_asked bytes (so never one for an open);
+// otherwise (not made, or failed) nothing to check.
+Status check_predicted_final(const CipherFacts& f, uint32_t verdict, uint64_t outl, uint64_t tag_len, size_t tag_asked);
 // The one-shot cipher (EVP_Cipher): `copied` bytes came back and it reported `outl`;
 // neither may exceed its input (a TLS record comes back shorter, never longer). With
 // `whole` (data in and out, outside TLS records) both are exactly the input.

@@ -20,7 +20,9 @@
 
 #include "shim/client/batch_wire.h"
 #include "shim/client/guest_ops.h"
+#include "shim/client/openssl_errors.h"
 #include "shim/client/param_wire.h"
+#include "shim/client/runtime.h"
 #include "shim/client/virtine_call.h"
 #include "shim/provider/algorithm_filter.h"
 #include "shim/provider/cipher_contract.h"
@@ -105,10 +107,23 @@ struct CipherContext {
   bool aad_may_defer = false;
   size_t tag_len = 0;  // bytes of `tag` the last final returned; 0: none to answer from
   unsigned char tag[guest::kMaxBlock] = {};
+  // An AEAD's update also brings back the final the program is expected to make next,
+  // answered by the guest from a copy of its context: if the next call is that final, it
+  // is served from here with no exit. Any other call drops it and proceeds as without, so
+  // a call that breaks the prediction costs an exit, never a wrong answer.
+  std::optional<PredictedFinal> predicted{};
+  bool tag_given = false;  // a decrypt's expected tag was set since its init
 };
 
 CipherContext* as_context(void* vctx) {
   return static_cast<CipherContext*>(vctx);
+}
+
+// The predicted final is right only for the state it was made in.
+void drop_prediction(CipherContext& ctx) {
+  if (!ctx.predicted) return;
+  OPENSSL_cleanse(&*ctx.predicted, sizeof(*ctx.predicted));
+  ctx.predicted.reset();
 }
 
 // OpenSSL's 1 or 0 for a call run on the twin.
@@ -214,8 +229,17 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
     // GCM's IV length set to the one it has (openssl speed does so before every
     // operation) changes nothing in OpenSSL's GCM, and the host mirrors it: no exit.
     if (sets_ivlen && f.ivlen_reported && ivlen == ctx->ivlen && params[1].key == nullptr) return 1;
+    // Padding means nothing to OpenSSL's GCM and ChaCha20-Poly1305 (their set_ctx_params
+    // ignore it), and once a program turns it off (openssl speed does) EVP sets it again
+    // at every init: answered here, with no exit and the prediction kept.
+    if (f.aead && params[1].key == nullptr && std::strcmp(params[0].key, OSSL_CIPHER_PARAM_PADDING) == 0) return 1;
     ctx->tag_len = 0;
-    if (defers_tag(*ctx, params)) return 1;
+    drop_prediction(*ctx);
+    const bool sets_tag = f.aead && !ctx->encrypting && OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TAG);
+    if (defers_tag(*ctx, params)) {
+      ctx->tag_given = true;
+      return 1;
+    }
     if (!ensure_twin(*ctx)) return 0;
     const Twin& twin = *ctx->twin;
     int ret = 0;
@@ -233,6 +257,7 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
         }))
       return 0;
     if (ret > 0 && sets_ivlen && f.ivlen_reported) ctx->ivlen = ivlen;
+    if (ret > 0 && sets_tag) ctx->tag_given = true;
     unsigned int version = 0;
     if (ret > 0 && (p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_TLS_VERSION)) != nullptr)
       ctx->tls_version = OSSL_PARAM_get_uint(p, &version) && version > 0;
@@ -275,6 +300,7 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     }
     if (theirs.empty()) return 1;
     if (tag_from_final(*ctx, theirs)) return 1;
+    drop_prediction(*ctx);  // (some reads change state: GCM's TLS IV generator)
     copies.reserve(theirs.size());
     for (OSSL_PARAM* p : theirs) {
       const auto* data = static_cast<const unsigned char*>(p->data);
@@ -320,6 +346,8 @@ int init(void* vctx, const unsigned char* key, size_t keylen, const unsigned cha
     const std::span<const uint8_t> k(key, key != nullptr ? keylen : 0);
     const std::span<const uint8_t> i(iv, iv != nullptr ? ivlen : 0);
     ctx->tag_len = 0;
+    drop_prediction(*ctx);
+    ctx->tag_given = false;
     ctx->encrypting = enc == 1;
     ctx->key_set = ctx->key_set || key != nullptr;
     ctx->aad_may_defer = ctx->key_set && iv != nullptr;
@@ -398,12 +426,19 @@ int update(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
     if (inl == 0) return 1;
     const std::span<const uint8_t> data(in, inl);
     ctx->tag_len = 0;
+    drop_prediction(*ctx);
     if (out == nullptr) return update_aad(*ctx, outl, data);
     ctx->tls_aad = false;  // the guest's mode too ends with this record, served or not
     ctx->aad_may_defer = false;
     const std::span<uint8_t> buffer(out, room);
     const bool in_place = out == in;
-    if (!ctx->pending.empty() && inl <= guest::max_in_place() - PendingSteps::kMaxBytes)
+    // An AEAD's final is predicted (below) for a seal, and for an open whose tag is already
+    // set; an open that sets it after this update pays a trip for its final (the guest
+    // never hands out an open's expected tag: a forgery oracle for a key the program
+    // cannot read). A TLS 1.2 record's final is its own business: nothing to predict.
+    const bool predict = f.aead && !tls_record && (ctx->encrypting || ctx->tag_given);
+    if ((!ctx->pending.empty() || predict) &&
+        inl <= guest::max_in_place() - PendingSteps::kMaxBytes - sizeof(cryptine_predicted_final))
       return on_twin(*twin, [&](Virtine& v) -> Status {
         guest::CipherBatch b;
         b.handle = twin->handle;
@@ -411,12 +446,25 @@ int update(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
         b.then = guest::BatchThen::kUpdate;
         b.in = data;
         b.in_place = in_place;
-        const Result<guest::BatchReply> r = guest::cipher_batch(v, b, buffer);
+        b.predict = predict;
+        b.tag = static_cast<uint32_t>(predict && ctx->encrypting ? f.max_taglen : 0);
+        Result<guest::BatchReply> r = guest::cipher_batch(v, b, buffer);
         const size_t sent = ctx->pending.aad_bytes();
         ctx->pending.clear();
         if (!r.ok()) return r.error();
         CRYPTINE_TRY_STATUS(check_batch_aad(v, sent, r->aad_taken));
         CRYPTINE_TRY_STATUS(poison_if_broken(v, check_batch_update(f, inl, r->copied, r->outl, in_place, tls_record)));
+        if (r->predicted) {
+          const PredictedFinal& p = *r->predicted;
+          Status judged = poison_if_broken(v, check_predicted_final(f, p.verdict, p.outl, p.tag_len, b.tag));
+          // Kept: a final that succeeded, or an open's verdict that it failed (a seal's
+          // failure, which its data cannot cause, is left to the real final).
+          if (judged.ok() &&
+              (p.verdict == CRYPTINE_PREDICT_OK || (p.verdict == CRYPTINE_PREDICT_FAILED && !ctx->encrypting)))
+            ctx->predicted = p;
+          OPENSSL_cleanse(&*r->predicted, sizeof(*r->predicted));
+          CRYPTINE_TRY_STATUS(std::move(judged));
+        }
         *outl = static_cast<size_t>(r->outl);
         return {};
       });
@@ -460,6 +508,32 @@ Status final_batch(CipherContext& ctx, Virtine& v, unsigned char* out, size_t* o
   return {};
 }
 
+// The final predicted with the last update, served with no trip (1, or 0 for an open
+// whose tag did not verify, with the guest's error if it raised one); -1 if it cannot be.
+// The guest's context takes the real final with its next request, so that it is not left
+// a final behind the program's (GCM refuses an update after a final until a new IV).
+int final_from_prediction(CipherContext& ctx, unsigned char* out, size_t* outl) {
+  PredictedFinal p = *ctx.predicted;
+  drop_prediction(ctx);
+  int ret = -1;
+  if (ctx.pending.add_final()) {
+    if (p.verdict == CRYPTINE_PREDICT_OK) {
+      if (p.outl > 0) std::memcpy(out, p.bytes, p.outl);  // within final_room: checked
+      *outl = p.outl;
+      ctx.tag_len = p.tag_len;
+      if (p.tag_len > 0) std::memcpy(ctx.tag, p.bytes + p.outl, p.tag_len);
+      ret = 1;
+    } else {
+      // Counted as the trip that made it would have been: the guest's OpenSSL said no.
+      Runtime::get().counters().refused.fetch_add(1, std::memory_order_relaxed);
+      raise_openssl_error(Error(ErrorCode::kCryptoFailed, "a predicted final").with_detail(p.err_code));
+      ret = 0;
+    }
+  }
+  OPENSSL_cleanse(&p, sizeof(p));
+  return ret;
+}
+
 int final(void* vctx, unsigned char* out, size_t* outl, size_t outsize) {
   return no_throw(0, [&] {
     CipherContext* ctx = as_context(vctx);
@@ -470,6 +544,8 @@ int final(void* vctx, unsigned char* out, size_t* outl, size_t outsize) {
     *outl = 0;
     ctx->tag_len = 0;
     ctx->aad_may_defer = false;
+    if (ctx->predicted)
+      if (const int served = final_from_prediction(*ctx, out, outl); served >= 0) return served;
     if (!ctx->pending.empty() || (f.aead && ctx->encrypting))
       return on_twin(*twin, [&](Virtine& v) { return final_batch(*ctx, v, out, outl); });
     return on_twin(*twin, [&](Virtine& v) -> Status {
@@ -493,6 +569,7 @@ int cipher(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
     const bool whole = in != nullptr && out != nullptr && !ctx->tls_version && !ctx->tls_aad;
     ctx->tls_aad = false;
     ctx->tag_len = 0;
+    drop_prediction(*ctx);
     ctx->aad_may_defer = false;
     int ret = -1;
     uint64_t err = 0;
@@ -517,6 +594,13 @@ int cipher(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
     *outl = static_cast<size_t>(ret);
     return 1;
   });
+}
+
+// dupctx: the copy made as for every twin, and the predicted final dropped from both (the
+// brief rule: anything but the final itself breaks the prediction; the cost is one exit).
+void* dupctx(void* vctx) {
+  drop_prediction(*as_context(vctx));
+  return dup_twin_context<CipherContext, Family::kCipher>(vctx);
 }
 
 // Fixed facts of the algorithm, answered on the host (no virtine needed).
@@ -623,8 +707,7 @@ const OSSL_DISPATCH kFunctions[] = {
     CRYPTINE_FORWARD(OSSL_FUNC_CIPHER_FINAL, &final),
     CRYPTINE_FORWARD(OSSL_FUNC_CIPHER_CIPHER, &cipher),
     {OSSL_FUNC_CIPHER_FREECTX, reinterpret_cast<Fn>(&free_delegated)},
-    {OSSL_FUNC_CIPHER_DUPCTX,
-     reinterpret_cast<Fn>(&dup_delegated<OSSL_FUNC_CIPHER_DUPCTX, &dup_twin_context<CipherContext, Family::kCipher>>)},
+    {OSSL_FUNC_CIPHER_DUPCTX, reinterpret_cast<Fn>(&dup_delegated<OSSL_FUNC_CIPHER_DUPCTX, &dupctx>)},
     {OSSL_FUNC_CIPHER_GET_PARAMS, reinterpret_cast<Fn>(&get_params_of<I>)},
     CRYPTINE_FORWARD(OSSL_FUNC_CIPHER_GET_CTX_PARAMS, &get_ctx_params),
     CRYPTINE_FORWARD(OSSL_FUNC_CIPHER_SET_CTX_PARAMS, &set_ctx_params),

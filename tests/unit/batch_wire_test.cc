@@ -91,6 +91,21 @@ TEST(BatchWire, RefusesPastItsLimits) {
   EXPECT_TRUE(r.empty());
 }
 
+TEST(BatchWire, AFinalServedFromItsPredictionRidesAsAnEmptyStep) {
+  PendingSteps p;
+  const Bytes aad(3, 7);
+  ASSERT_TRUE(p.add_final());
+  ASSERT_TRUE(p.add_aad(aad));
+  EXPECT_EQ(p.steps(), 2u);
+  EXPECT_EQ(p.aad_bytes(), 3u);
+  batch_steps out;
+  ASSERT_EQ(batch_decode(p.wire().data(), p.wire().size(), &out), 1);
+  ASSERT_EQ(out.count, 2);
+  EXPECT_EQ(out.steps[0].kind, uint32_t{CRYPTINE_STEP_FINAL});
+  EXPECT_EQ(out.steps[0].length, 0u);
+  EXPECT_EQ(out.steps[1].kind, uint32_t{CRYPTINE_STEP_AAD});
+}
+
 TEST(BatchWire, DecoderBoundaries) {
   batch_steps out;
   EXPECT_EQ(batch_decode(nullptr, 0, &out), 1);  // empty: nothing to apply
@@ -107,7 +122,12 @@ TEST(BatchWire, DecoderBoundaries) {
   EXPECT_EQ(decode(step(CRYPTINE_STEP_AAD, 0xffffffffu, 0, 0, 8), &out), 0);
   // Unknown kind, stray arg or aux, enc out of range, unknown aux bits.
   EXPECT_EQ(decode(step(0, 0, 0, 0, 0), &out), 0);
-  EXPECT_EQ(decode(step(4, 0, 0, 0, 0), &out), 0);
+  EXPECT_EQ(decode(step(CRYPTINE_STEP_FINAL + 1, 0, 0, 0, 0), &out), 0);
+  // FINAL: no data, no arg, no aux.
+  EXPECT_EQ(decode(step(CRYPTINE_STEP_FINAL, 0, 0, 0, 0), &out), 1);
+  EXPECT_EQ(decode(step(CRYPTINE_STEP_FINAL, 1, 0, 0, 8), &out), 0);
+  EXPECT_EQ(decode(step(CRYPTINE_STEP_FINAL, 0, 1, 0, 0), &out), 0);
+  EXPECT_EQ(decode(step(CRYPTINE_STEP_FINAL, 0, 0, 1, 0), &out), 0);
   EXPECT_EQ(decode(step(CRYPTINE_STEP_AAD, 0, 1, 0, 0), &out), 0);
   EXPECT_EQ(decode(step(CRYPTINE_STEP_SET_PARAMS, 0, 0, 1, 0), &out), 0);
   EXPECT_EQ(decode(step(CRYPTINE_STEP_INIT, 0, 2, 0, 0), &out), 0);
@@ -128,6 +148,74 @@ TEST(BatchWire, DecoderBoundaries) {
     many.insert(many.end(), one.begin(), one.end());
     EXPECT_EQ(decode(many, &out), n < CRYPTINE_BATCH_MAX_STEPS ? 1 : 0) << n;
   }
+}
+
+// A predicting update's output: `update` bytes of its own, then one record.
+Bytes predicted(size_t update, const cryptine_predicted_final& rec) {
+  Bytes b(update + sizeof(rec), 0x5a);
+  std::memcpy(b.data() + update, &rec, sizeof(rec));
+  return b;
+}
+
+cryptine_predicted_final sealed(uint32_t outl, uint32_t tag_len) {
+  cryptine_predicted_final r{};
+  r.verdict = CRYPTINE_PREDICT_OK;
+  r.outl = outl;
+  r.tag_len = tag_len;
+  for (size_t i = 0; i < sizeof(r.bytes); ++i) r.bytes[i] = static_cast<uint8_t>(i + 1);
+  return r;
+}
+
+bool refused(const Result<PredictedFinal>& r) {
+  return !r.ok() && r.error().code() == ErrorCode::kGuestFault;
+}
+
+TEST(PredictedFinalWire, TheRecordRightAfterTheUpdatesBytesDecodes) {
+  const Bytes b = predicted(100, sealed(0, 16));
+  auto r = decode_predicted_final(b, 100);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->verdict, uint32_t{CRYPTINE_PREDICT_OK});
+  EXPECT_EQ(r->outl, 0u);
+  EXPECT_EQ(r->tag_len, 16u);
+  EXPECT_EQ(r->bytes[0], 1);
+  EXPECT_TRUE(decode_predicted_final(predicted(0, sealed(0, 16)), 0).ok());  // an empty update
+}
+
+TEST(PredictedFinalWire, PlacementBoundaries) {
+  const Bytes b = predicted(100, sealed(0, 16));
+  EXPECT_TRUE(refused(decode_predicted_final(b, 99)));   // one byte before
+  EXPECT_TRUE(refused(decode_predicted_final(b, 101)));  // one byte past
+  EXPECT_TRUE(refused(decode_predicted_final(b, -1)));
+  EXPECT_TRUE(refused(decode_predicted_final(b, INT64_MAX)));
+  EXPECT_TRUE(
+      refused(decode_predicted_final(std::span<const uint8_t>(b).first(sizeof(cryptine_predicted_final) - 1), 0)));
+  EXPECT_TRUE(refused(decode_predicted_final({}, 0)));
+}
+
+TEST(PredictedFinalWire, FieldBoundaries) {
+  // outl + tag_len: exactly the record's bytes, one past, and a sum that would wrap 32 bits.
+  EXPECT_TRUE(decode_predicted_final(predicted(0, sealed(32, 16)), 0).ok());
+  EXPECT_TRUE(refused(decode_predicted_final(predicted(0, sealed(33, 16)), 0)));
+  EXPECT_TRUE(refused(decode_predicted_final(predicted(0, sealed(0xffffffffu, 1)), 0)));
+  cryptine_predicted_final r = sealed(0, 16);
+  r.reserved = 1;
+  EXPECT_TRUE(refused(decode_predicted_final(predicted(0, r), 0)));
+  r = sealed(0, 16);
+  r.err_code = 1;  // an error code for a final that succeeded
+  EXPECT_TRUE(refused(decode_predicted_final(predicted(0, r), 0)));
+  r = cryptine_predicted_final{};
+  r.verdict = CRYPTINE_PREDICT_FAILED;
+  r.err_code = 0x1234;
+  EXPECT_TRUE(decode_predicted_final(predicted(0, r), 0).ok());
+  r.tag_len = 16;  // a tag from a final that failed
+  EXPECT_TRUE(refused(decode_predicted_final(predicted(0, r), 0)));
+  r = cryptine_predicted_final{};
+  EXPECT_TRUE(decode_predicted_final(predicted(0, r), 0).ok());  // NONE, empty
+  r.outl = 1;
+  EXPECT_TRUE(refused(decode_predicted_final(predicted(0, r), 0)));
+  r = cryptine_predicted_final{};
+  r.verdict = CRYPTINE_PREDICT_FAILED + 1;
+  EXPECT_TRUE(refused(decode_predicted_final(predicted(0, r), 0)));
 }
 
 }  // namespace

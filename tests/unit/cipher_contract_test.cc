@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "abi/guest_abi.h"
+
 namespace cryptine::provider {
 namespace {
 
@@ -91,6 +93,19 @@ TEST(CipherContract, BatchFinalGivesItsBytesThenATagOfTheLengthAskedOrNone) {
   EXPECT_TRUE(check_final_tag(kCbc, 16, 16, 0, 0).ok());
   EXPECT_TRUE(lie(check_final_tag(kCbc, 17, 17, 0, 0)));
   EXPECT_TRUE(lie(check_final_tag(kCbc, 0, -1, 1, 0)));
+}
+
+TEST(CipherContract, APredictedFinalGivesWhatTheFinalMayAndATagOnlyToASeal) {
+  EXPECT_TRUE(check_predicted_final(kGcm, CRYPTINE_PREDICT_OK, 0, 16, 16).ok());  // a seal
+  EXPECT_TRUE(check_predicted_final(kGcm, CRYPTINE_PREDICT_OK, 0, 0, 0).ok());    // an open's verdict
+  EXPECT_TRUE(lie(check_predicted_final(kGcm, CRYPTINE_PREDICT_OK, 0, 16, 0)));   // an open's tag
+  EXPECT_TRUE(lie(check_predicted_final(kGcm, CRYPTINE_PREDICT_OK, 0, 15, 16)));
+  EXPECT_TRUE(lie(check_predicted_final(kGcm, CRYPTINE_PREDICT_OK, 0, 0, 16)));   // a seal without one
+  EXPECT_TRUE(lie(check_predicted_final(kGcm, CRYPTINE_PREDICT_OK, 1, 16, 16)));  // a stream final writes nothing
+  EXPECT_TRUE(check_predicted_final(kCbc, CRYPTINE_PREDICT_OK, 16, 0, 0).ok());   // a block: exact fit
+  EXPECT_TRUE(lie(check_predicted_final(kCbc, CRYPTINE_PREDICT_OK, 17, 0, 0)));   // one past
+  EXPECT_TRUE(check_predicted_final(kGcm, CRYPTINE_PREDICT_FAILED, 0, 0, 0).ok());
+  EXPECT_TRUE(check_predicted_final(kGcm, CRYPTINE_PREDICT_NONE, 0, 0, 16).ok());
 }
 
 TEST(CipherContract, OneShotCipherNeverGivesMoreThanItsInput) {
