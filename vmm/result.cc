@@ -12,7 +12,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kGuestFault: return "guest-fault";
     case ErrorCode::kTimeout: return "timeout";
     case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kCryptoFailed: return "crypto-failed";
+    case ErrorCode::kGuestRefused: return "guest-refused";
   }
   return "unknown";
 }

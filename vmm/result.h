@@ -22,7 +22,7 @@ enum class ErrorCode {
   kGuestFault,       // the guest did something the ABI does not allow
   kTimeout,          // the watchdog stopped the guest
   kUnsupported,      // the host lacks a required KVM capability or CPU feature
-  kCryptoFailed,     // the guest's OpenSSL refused the operation; detail() is its error code
+  kGuestRefused,     // the guest's own code refused the request (no fault); detail() is its reason code
 };
 
 std::string_view error_code_name(ErrorCode code);
@@ -44,7 +44,7 @@ class [[nodiscard]] Error {
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
   int sys_errno() const { return errno_; }
-  // Code-specific detail: OpenSSL's packed error code for kCryptoFailed.
+  // Code-specific detail: the guest's reason for kGuestRefused (the crypto guest: OpenSSL's packed error code).
   uint64_t detail() const { return detail_; }
   Error& with_detail(uint64_t detail) {
     detail_ = detail;

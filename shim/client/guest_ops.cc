@@ -19,7 +19,7 @@ Result<CryptoReply> checked(Virtine& v, CryptoReply reply, const std::string& wh
     case CRYPTINE_STATUS_CRYPTO_ERROR: {
       char code[24];
       std::snprintf(code, sizeof(code), "0x%llx", static_cast<unsigned long long>(reply.err_code));
-      return Error(ErrorCode::kCryptoFailed, std::string("OpenSSL in the guest failed") + where + ", error " + code)
+      return Error(ErrorCode::kGuestRefused, std::string("OpenSSL in the guest failed") + where + ", error " + code)
           .with_detail(reply.err_code);
     }
     // The host names only handles it was given and sends only requests it validated, so

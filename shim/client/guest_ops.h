@@ -2,7 +2,7 @@
 //
 // Each maps onto the protocol's requests and splits inputs that do not fit one mailbox
 // into init/update/final sequences, so nothing is ever truncated. Failures: the
-// virtine's errors as they are, kCryptoFailed (with OpenSSL's error code as detail)
+// virtine's errors as they are, kGuestRefused (with OpenSSL's error code as detail)
 // when the guest's OpenSSL said no, kInvalidArgument for a bad handle.
 #pragma once
 
@@ -156,7 +156,7 @@ Status mac_start(Virtine& v, Handle h, const std::span<const uint8_t>* key, cons
 // final the program is expected to make next, answered from a copy of the context (for
 // a seal with `tag` bytes of tag), which comes back decoded in `predicted`. The output
 // is copied straight into `out`; more than it holds is the guest's lie (kGuestFault). A
-// step that fails is kCryptoFailed, its message naming the step. The reply's numbers come back unjudged:
+// step that fails is kGuestRefused, its message naming the step. The reply's numbers come back unjudged:
 // the caller checks them against the cipher's contract.
 enum class BatchThen : int64_t { kNothing = 0, kUpdate = 1, kFinal = 2 };
 struct CipherBatch {

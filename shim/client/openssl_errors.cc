@@ -5,7 +5,7 @@
 namespace cryptine {
 
 void raise_openssl_error(const Error& error) {
-  if (error.code() == ErrorCode::kCryptoFailed) {
+  if (error.code() == ErrorCode::kGuestRefused) {
     // OpenSSL's own error as it raised it; some refusals (a GCM tag that does not verify)
     // raise none, and then neither does the shim.
     if (const unsigned long code = static_cast<unsigned long>(error.detail()); code != 0)

@@ -43,9 +43,9 @@ namespace {
 // tag, a wrong key size) the virtine did its job, so the call counts as served, and as
 // refused, and OpenSSL's own error is raised; any other error is a failed call.
 bool finish(Family family, uint64_t t0, const Status& s) {
-  if (s.ok() || s.error().code() == ErrorCode::kCryptoFailed) count_call(family, t0);
+  if (s.ok() || s.error().code() == ErrorCode::kGuestRefused) count_call(family, t0);
   if (s.ok()) return true;
-  if (s.error().code() == ErrorCode::kCryptoFailed) {
+  if (s.error().code() == ErrorCode::kGuestRefused) {
     Runtime::get().counters().refused.fetch_add(1, std::memory_order_relaxed);
     raise_openssl_error(s.error());
   } else {

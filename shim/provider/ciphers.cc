@@ -526,7 +526,7 @@ int final_from_prediction(CipherContext& ctx, unsigned char* out, size_t* outl) 
     } else {
       // Counted as the trip that made it would have been: the guest's OpenSSL said no.
       Runtime::get().counters().refused.fetch_add(1, std::memory_order_relaxed);
-      raise_openssl_error(Error(ErrorCode::kCryptoFailed, "a predicted final").with_detail(p.err_code));
+      raise_openssl_error(Error(ErrorCode::kGuestRefused, "a predicted final").with_detail(p.err_code));
       ret = 0;
     }
   }

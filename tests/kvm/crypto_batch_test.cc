@@ -11,11 +11,11 @@
 #include <cstring>
 #include <vector>
 
+#include "abi/guest_abi.h"
 #include "shim/client/batch_wire.h"
 #include "shim/client/guest_ops.h"
 #include "shim/client/param_wire.h"
 #include "tests/kvm/crypto_guest_fixture.h"
-#include "abi/guest_abi.h"
 
 namespace cryptine {
 namespace {
@@ -184,7 +184,7 @@ TEST_F(CryptoBatch, AStepOpenSslRefusesStopsTheBatchAndIsNamed) {
   ASSERT_TRUE(steps.add_aad(aad));
   auto r = guest::cipher_batch(*v_, {.handle = *h, .steps = steps.wire()}, {});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code(), ErrorCode::kCryptoFailed);
+  EXPECT_EQ(r.error().code(), ErrorCode::kGuestRefused);
   EXPECT_NE(r.error().message().find("at step 2 of the batch"), std::string::npos) << r.error().message();
   EXPECT_EQ(v_->state(), Virtine::State::kReady);  // OpenSSL's no, not a broken guest
 }

@@ -160,7 +160,7 @@ Result<Bytes> guest_decrypt(Virtine& v, const char* name, const Bytes& key, cons
   guest::Handle h = CRYPTINE_TRY(guest::cipher_init(v, {0, name, &k, iv.empty() ? nullptr : &i, 0}));
   if (!tag.empty()) {
     auto set = CRYPTINE_TRY(guest::cipher_ctrl(v, h, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag.size()), tag, 0));
-    if (set.first != 1) return Error(ErrorCode::kCryptoFailed, "SET_TAG refused");
+    if (set.first != 1) return Error(ErrorCode::kGuestRefused, "SET_TAG refused");
   }
   if (!aad.empty()) CRYPTINE_TRY(guest::cipher_aad(v, h, aad));
   Bytes out = CRYPTINE_TRY(guest::cipher_update(v, h, in));
@@ -224,13 +224,13 @@ TEST_F(CryptoKat, AeadRejectsAWrongTagAsOpenSslDoes) {
   s.tag[0] ^= 1;
   auto back = guest_decrypt(*v_, "AES-128-GCM", key, iv, {}, s.out, s.tag);
   ASSERT_FALSE(back.ok());
-  EXPECT_EQ(back.error().code(), ErrorCode::kCryptoFailed);
+  EXPECT_EQ(back.error().code(), ErrorCode::kGuestRefused);
 }
 
 TEST_F(CryptoKat, WrongKeyLengthOrUnknownAlgorithmIsACryptoError) {
   auto unknown = guest::digest(*v_, "NO-SUCH-DIGEST", {});
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.error().code(), ErrorCode::kCryptoFailed);
+  EXPECT_EQ(unknown.error().code(), ErrorCode::kGuestRefused);
   EXPECT_NE(unknown.error().detail(), 0u);  // OpenSSL's error code came back
   // The virtine stays usable after OpenSSL said no.
   EXPECT_TRUE(guest::digest(*v_, "SHA256", {}).ok());

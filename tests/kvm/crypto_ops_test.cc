@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "abi/guest_abi.h"
 #include "shim/client/guest_ops.h"
 #include "tests/kvm/crypto_guest_fixture.h"
-#include "abi/guest_abi.h"
 
 namespace cryptine {
 namespace {
@@ -134,7 +134,7 @@ TEST_F(CryptoOps, TlsGcmRecordOpensInPlace) {
   ASSERT_TRUE(h2.ok());
   ASSERT_TRUE(guest::cipher_ctrl(*v_, *h2, EVP_CTRL_GCM_SET_IV_FIXED, 4, fixed_iv, 0).ok());
   ASSERT_TRUE(guest::cipher_ctrl(*v_, *h2, EVP_CTRL_AEAD_TLS1_AAD, 13, {aad, 13}, 13).ok());
-  EXPECT_EQ(guest::cipher_update_in_place(*v_, *h2, record, buffer).error().code(), ErrorCode::kCryptoFailed);
+  EXPECT_EQ(guest::cipher_update_in_place(*v_, *h2, record, buffer).error().code(), ErrorCode::kGuestRefused);
 }
 
 TEST_F(CryptoOps, EvpCipherMatchesHostInPlaceAndNot) {
@@ -174,7 +174,7 @@ TEST_F(CryptoOps, DigestSignWithTheKeyInTheRequestMatchesHost) {
   EXPECT_TRUE(host_digest_verify(rsa.get(), "SHA256", msg, *pss, RSA_PKCS1_PSS_PADDING));
   // A buffer too small for the signature fails as in OpenSSL.
   EXPECT_EQ(guest::digest_sign_with(*v_, {.key_der = rsa_der, .md = "SHA256", .capacity = 255}, msg).error().code(),
-            ErrorCode::kCryptoFailed);
+            ErrorCode::kGuestRefused);
   // No key at all is refused before anything is sent.
   EXPECT_EQ(guest::digest_sign_with(*v_, {.md = "SHA256"}, msg).error().code(), ErrorCode::kInvalidArgument);
 }
@@ -237,7 +237,7 @@ Result<guest::Handle> keyed_hmac(Virtine& v, const char* md_name, const Bytes& k
   OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, md.data(), 0),
                          OSSL_PARAM_construct_end()};
   const int set = CRYPTINE_TRY(guest::set_params(v, h, digest));
-  if (set != 1) return Error(ErrorCode::kCryptoFailed, "set_params returned " + std::to_string(set));
+  if (set != 1) return Error(ErrorCode::kGuestRefused, "set_params returned " + std::to_string(set));
   const std::span<const uint8_t> k(key);
   CRYPTINE_TRY_STATUS(guest::mac_start(v, h, &k, nullptr));
   return h;
@@ -254,7 +254,7 @@ TEST_F(CryptoOps, NamedMacWithParamsMatchesHostHmac) {
   EXPECT_EQ(size, 48u);
   ASSERT_TRUE(guest::mac_update(*v_, *h, data).ok());
   auto mac = guest::mac_final(*v_, *h, 47);  // one byte short: refused as OpenSSL does
-  EXPECT_EQ(mac.error().code(), ErrorCode::kCryptoFailed);
+  EXPECT_EQ(mac.error().code(), ErrorCode::kGuestRefused);
   mac = guest::mac_final(*v_, *h, 48);
   ASSERT_TRUE(mac.ok()) << mac.error().message();
   EXPECT_EQ(*mac, host);
@@ -284,7 +284,7 @@ TEST_F(CryptoOps, KdfDerivesInOneRequestLikeTheHost) {
   EXPECT_EQ(v_->counters().exits - exits, 1u);
   derived = guest::kdf_derive(*v_, "HKDF", &params[1], 42);  // no digest
   ASSERT_FALSE(derived.ok());
-  EXPECT_EQ(derived.error().code(), ErrorCode::kCryptoFailed);
+  EXPECT_EQ(derived.error().code(), ErrorCode::kGuestRefused);
 }
 
 // OpenSSL reads a digest name as a C string. "SHA2-256" is eight bytes, so before the wire
