@@ -21,6 +21,7 @@
 #include "shim/client/guest_ops.h"
 #include "shim/client/virtine_call.h"
 #include "shim/provider/algorithm_filter.h"
+#include "shim/provider/host_context.h"
 #include "shim/provider/key_data.h"
 
 namespace cryptine::provider {
@@ -50,18 +51,7 @@ const EVP_ASYM_CIPHER* default_rsa() {
 }
 
 void* new_context(void*) {
-  return no_throw<void*>(nullptr, []() -> void* {
-    auto* ctx = new (std::nothrow) AsymContext;
-    if (ctx == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
-    return ctx;
-  });
-}
-
-void free_context(void* vctx) {
-  no_throw(0, [&] {
-    delete as_context(vctx);
-    return 0;
-  });
+  return new_host_context<AsymContext>();
 }
 
 void* dup_context(void* vctx) {
@@ -235,7 +225,7 @@ int decrypt(void* vctx, unsigned char* out, size_t* outlen, size_t outsize, cons
 using Fn = void (*)(void);
 const OSSL_DISPATCH kRsaFunctions[] = {
     {OSSL_FUNC_ASYM_CIPHER_NEWCTX, reinterpret_cast<Fn>(&new_context)},
-    {OSSL_FUNC_ASYM_CIPHER_FREECTX, reinterpret_cast<Fn>(&free_context)},
+    {OSSL_FUNC_ASYM_CIPHER_FREECTX, reinterpret_cast<Fn>(&free_host_context<AsymContext>)},
     {OSSL_FUNC_ASYM_CIPHER_DUPCTX, reinterpret_cast<Fn>(&dup_context)},
     {OSSL_FUNC_ASYM_CIPHER_ENCRYPT_INIT, reinterpret_cast<Fn>(&encrypt_init)},
     {OSSL_FUNC_ASYM_CIPHER_ENCRYPT, reinterpret_cast<Fn>(&encrypt)},

@@ -25,6 +25,7 @@
 #include "shim/client/guest_ops.h"
 #include "shim/client/virtine_call.h"
 #include "shim/provider/algorithm_filter.h"
+#include "shim/provider/host_context.h"
 #include "shim/provider/native_delegate.h"
 
 namespace cryptine::provider {
@@ -96,32 +97,14 @@ const OwnedParam* find(const KdfContext& ctx, std::string_view key) {
   return nullptr;
 }
 
-void free_context(void* vctx);
 bool hand_over(void* ours, void* native_ctx, const OSSL_DISPATCH* native);
-constexpr DelegateKind kDelegate{OSSL_OP_KDF, OSSL_FUNC_KDF_NEWCTX, OSSL_FUNC_KDF_FREECTX, &free_context, &hand_over};
+constexpr DelegateKind kDelegate{OSSL_OP_KDF, OSSL_FUNC_KDF_NEWCTX, OSSL_FUNC_KDF_FREECTX,
+                                 &free_host_context<KdfContext>, &hand_over};
 
 template <const KdfInfo& Info>
 void* new_context(void*) {
-  return new_delegated(kDelegate, Info.guest_name, []() -> void* {
-    auto* ctx = new (std::nothrow) KdfContext{&Info, {}};
-    if (ctx == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
-    return ctx;
-  });
-}
-
-void free_context(void* vctx) {
-  no_throw(0, [&] {
-    delete as_context(vctx);
-    return 0;
-  });
-}
-
-void* dup_context(void* vctx) {
-  return no_throw<void*>(nullptr, [&]() -> void* {
-    auto* out = new (std::nothrow) KdfContext(*as_context(vctx));
-    if (out == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
-    return out;
-  });
+  return new_delegated(kDelegate, Info.guest_name,
+                       [] { return new_host_context<KdfContext>(&Info, std::vector<OwnedParam>{}); });
 }
 
 void reset(void* vctx) {
@@ -258,7 +241,7 @@ using Fn = void (*)(void);
 template <const KdfInfo& Info>
 const OSSL_DISPATCH kFunctions[] = {
     {OSSL_FUNC_KDF_NEWCTX, reinterpret_cast<Fn>(&new_context<Info>)},
-    {OSSL_FUNC_KDF_DUPCTX, reinterpret_cast<Fn>(&dup_delegated<OSSL_FUNC_KDF_DUPCTX, &dup_context>)},
+    {OSSL_FUNC_KDF_DUPCTX, reinterpret_cast<Fn>(&dup_delegated<OSSL_FUNC_KDF_DUPCTX, &dup_host_context<KdfContext>>)},
     {OSSL_FUNC_KDF_FREECTX, reinterpret_cast<Fn>(&free_delegated)},
     CRYPTINE_FORWARD(OSSL_FUNC_KDF_RESET, &reset),
     CRYPTINE_FORWARD(OSSL_FUNC_KDF_DERIVE, &derive),

@@ -22,6 +22,7 @@
 #include "shim/client/guest_ops.h"
 #include "shim/client/virtine_call.h"
 #include "shim/provider/algorithm_filter.h"
+#include "shim/provider/host_context.h"
 #include "shim/provider/key_data.h"
 
 namespace cryptine::provider {
@@ -45,27 +46,7 @@ ExchContext* as_context(void* vctx) {
 
 template <KeyKind K>
 void* new_context(void*) {
-  return no_throw<void*>(nullptr, []() -> void* {
-    auto* ctx = new (std::nothrow) ExchContext{K, nullptr, nullptr};
-    if (ctx == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
-    return ctx;
-  });
-}
-
-void free_context(void* vctx) {
-  no_throw(0, [&] {
-    delete as_context(vctx);
-    return 0;
-  });
-}
-
-// The copy shares both keys (neither changes).
-void* dup_context(void* vctx) {
-  return no_throw<void*>(nullptr, [&]() -> void* {
-    auto* ctx = new (std::nothrow) ExchContext(*as_context(vctx));
-    if (ctx == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
-    return ctx;
-  });
+  return new_host_context<ExchContext>(K, nullptr, nullptr);
 }
 
 int set_ctx_params(void*, const OSSL_PARAM params[]) {
@@ -148,15 +129,16 @@ int derive(void* vctx, unsigned char* secret, size_t* secretlen, size_t outlen) 
 
 using Fn = void (*)(void);
 template <KeyKind K>
-const OSSL_DISPATCH kFunctions[] = {{OSSL_FUNC_KEYEXCH_NEWCTX, reinterpret_cast<Fn>(&new_context<K>)},
-                                    {OSSL_FUNC_KEYEXCH_FREECTX, reinterpret_cast<Fn>(&free_context)},
-                                    {OSSL_FUNC_KEYEXCH_DUPCTX, reinterpret_cast<Fn>(&dup_context)},
-                                    {OSSL_FUNC_KEYEXCH_INIT, reinterpret_cast<Fn>(&init)},
-                                    {OSSL_FUNC_KEYEXCH_SET_PEER, reinterpret_cast<Fn>(&set_peer)},
-                                    {OSSL_FUNC_KEYEXCH_DERIVE, reinterpret_cast<Fn>(&derive)},
-                                    {OSSL_FUNC_KEYEXCH_SET_CTX_PARAMS, reinterpret_cast<Fn>(&set_ctx_params)},
-                                    {OSSL_FUNC_KEYEXCH_SETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&settable_ctx_params)},
-                                    {0, nullptr}};
+const OSSL_DISPATCH kFunctions[] = {
+    {OSSL_FUNC_KEYEXCH_NEWCTX, reinterpret_cast<Fn>(&new_context<K>)},
+    {OSSL_FUNC_KEYEXCH_FREECTX, reinterpret_cast<Fn>(&free_host_context<ExchContext>)},
+    {OSSL_FUNC_KEYEXCH_DUPCTX, reinterpret_cast<Fn>(&dup_host_context<ExchContext>)},  // shares both keys
+    {OSSL_FUNC_KEYEXCH_INIT, reinterpret_cast<Fn>(&init)},
+    {OSSL_FUNC_KEYEXCH_SET_PEER, reinterpret_cast<Fn>(&set_peer)},
+    {OSSL_FUNC_KEYEXCH_DERIVE, reinterpret_cast<Fn>(&derive)},
+    {OSSL_FUNC_KEYEXCH_SET_CTX_PARAMS, reinterpret_cast<Fn>(&set_ctx_params)},
+    {OSSL_FUNC_KEYEXCH_SETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&settable_ctx_params)},
+    {0, nullptr}};
 
 const OSSL_ALGORITHM kAlgorithms[] = {
     {"ECDH", "provider=cryptine", kFunctions<KeyKind::kEc>, "ECDH in cryptine virtines"},

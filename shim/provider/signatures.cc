@@ -28,6 +28,7 @@
 #include "shim/client/guest_ops.h"
 #include "shim/client/virtine_call.h"
 #include "shim/provider/algorithm_filter.h"
+#include "shim/provider/host_context.h"
 #include "shim/provider/key_data.h"
 
 namespace cryptine::provider {
@@ -69,13 +70,6 @@ void* new_context(void*, const char*) {
     auto* ctx = new (std::nothrow) SigContext(K);
     if (ctx == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
     return ctx;
-  });
-}
-
-void free_context(void* vctx) {
-  no_throw(0, [&] {
-    delete as_context(vctx);
-    return 0;
   });
 }
 
@@ -360,7 +354,7 @@ using Fn = void (*)(void);
 template <KeyKind K>
 const OSSL_DISPATCH kFunctions[] = {
     {OSSL_FUNC_SIGNATURE_NEWCTX, reinterpret_cast<Fn>(&new_context<K>)},
-    {OSSL_FUNC_SIGNATURE_FREECTX, reinterpret_cast<Fn>(&free_context)},
+    {OSSL_FUNC_SIGNATURE_FREECTX, reinterpret_cast<Fn>(&free_host_context<SigContext>)},
     {OSSL_FUNC_SIGNATURE_DUPCTX, reinterpret_cast<Fn>(&dup_context)},
     {OSSL_FUNC_SIGNATURE_SIGN_INIT, reinterpret_cast<Fn>(&sign_init)},
     {OSSL_FUNC_SIGNATURE_SIGN, reinterpret_cast<Fn>(&sign)},
@@ -380,7 +374,7 @@ const OSSL_DISPATCH kFunctions[] = {
 
 const OSSL_DISPATCH kEd25519Functions[] = {
     {OSSL_FUNC_SIGNATURE_NEWCTX, reinterpret_cast<Fn>(&new_context<KeyKind::kEd25519>)},
-    {OSSL_FUNC_SIGNATURE_FREECTX, reinterpret_cast<Fn>(&free_context)},
+    {OSSL_FUNC_SIGNATURE_FREECTX, reinterpret_cast<Fn>(&free_host_context<SigContext>)},
     {OSSL_FUNC_SIGNATURE_DUPCTX, reinterpret_cast<Fn>(&dup_context)},
     {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, reinterpret_cast<Fn>(&digest_sign_init)},
     {OSSL_FUNC_SIGNATURE_DIGEST_SIGN, reinterpret_cast<Fn>(&oneshot_digest_sign)},
