@@ -84,11 +84,12 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
   }
 }
 
-// The TLS groups whose keys it makes (with its key management: not under the preload).
+// The TLS groups whose keys it makes, with its key management; under the preload none (a
+// success all the same: a failure here fails libssl's SSL_CTX_new).
 int get_capabilities(void*, const char* capability, OSSL_CALLBACK* cb, void* arg) {
   return no_throw(0, [&] {
-    return !installed_by_preload() && OPENSSL_strcasecmp(capability, "TLS-GROUP") == 0 ? tls_group_capabilities(cb, arg)
-                                                                                       : 0;
+    if (OPENSSL_strcasecmp(capability, "TLS-GROUP") != 0) return 0;
+    return installed_by_preload() ? 1 : tls_group_capabilities(cb, arg);
   });
 }
 
