@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provider_test.h"
+
 #define MSG_LEN 1024
 static unsigned char key[32], iv[12], aad[13], msg[MSG_LEN];
 static int all = 1;
@@ -239,17 +241,12 @@ static void failstep(void) {
 
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
-  OSSL_PROVIDER_set_default_search_path(NULL, argv[1]);
-  OSSL_PROVIDER* prov = OSSL_PROVIDER_load(NULL, "cryptine");
-  OSSL_PROVIDER* deflt = OSSL_PROVIDER_load(NULL, "default");
-  if (prov == NULL || deflt == NULL) {
-    printf("FAIL loading the providers\n");
-    return 1;
-  }
-  for (size_t i = 0; i < sizeof(key); ++i) key[i] = (unsigned char)(3 * i + 1);
-  for (size_t i = 0; i < sizeof(iv); ++i) iv[i] = (unsigned char)(7 * i + 2);
-  for (size_t i = 0; i < sizeof(aad); ++i) aad[i] = (unsigned char)(11 * i + 3);
-  for (size_t i = 0; i < sizeof(msg); ++i) msg[i] = (unsigned char)(13 * i + 5);
+  OSSL_PROVIDER *prov, *deflt;
+  if (!load_providers(argv[1], &prov, &deflt)) return 1;
+  fill(key, sizeof(key), 3, 1);
+  fill(iv, sizeof(iv), 7, 2);
+  fill(aad, sizeof(aad), 11, 3);
+  fill(msg, sizeof(msg), 13, 5);
   if (strcmp(argv[2], "ops") == 0 && argc == 6)
     ops(argv[3], atoi(argv[4]), argv[5]);
   else if (strcmp(argv[2], "after") == 0 && argc == 4)

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "provider_test.h"
+
 #define MSG_LEN 1000
 static unsigned char key[32], iv[16], aad[29], msg[MSG_LEN];
 static int all = 1;
@@ -139,17 +141,12 @@ static int cbc_oneshot(const char* provider, unsigned char* out, unsigned char* 
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
-  OSSL_PROVIDER_set_default_search_path(NULL, argv[1]);
-  OSSL_PROVIDER* prov = OSSL_PROVIDER_load(NULL, "cryptine");
-  OSSL_PROVIDER* deflt = OSSL_PROVIDER_load(NULL, "default");
-  if (prov == NULL || deflt == NULL) {
-    printf("FAIL loading the providers\n");
-    return 1;
-  }
-  for (size_t i = 0; i < sizeof(key); ++i) key[i] = (unsigned char)(3 * i + 1);
-  for (size_t i = 0; i < sizeof(iv); ++i) iv[i] = (unsigned char)(7 * i + 2);
-  for (size_t i = 0; i < sizeof(aad); ++i) aad[i] = (unsigned char)(11 * i + 3);
-  for (size_t i = 0; i < sizeof(msg); ++i) msg[i] = (unsigned char)(13 * i + 5);
+  OSSL_PROVIDER *prov, *deflt;
+  if (!load_providers(argv[1], &prov, &deflt)) return 1;
+  fill(key, sizeof(key), 3, 1);
+  fill(iv, sizeof(iv), 7, 2);
+  fill(aad, sizeof(aad), 11, 3);
+  fill(msg, sizeof(msg), 13, 5);
 
   aead("AES-128-GCM", 0);
   aead("AES-256-GCM", 0);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "provider_test.h"
+
 static EVP_MAC* cryptine_hmac;
 static EVP_MAC* default_hmac;
 
@@ -52,13 +54,12 @@ static int finish_same(const char* what, EVP_MAC_CTX* ctx, const char* digest, c
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
-  OSSL_PROVIDER_set_default_search_path(NULL, argv[1]);
-  OSSL_PROVIDER* prov = OSSL_PROVIDER_load(NULL, "cryptine");
-  OSSL_PROVIDER* deflt = OSSL_PROVIDER_load(NULL, "default");
+  OSSL_PROVIDER *prov, *deflt;
+  if (!load_providers(argv[1], &prov, &deflt)) return 1;
   cryptine_hmac = EVP_MAC_fetch(NULL, "HMAC", "provider=cryptine");
   default_hmac = EVP_MAC_fetch(NULL, "HMAC", "provider=default");
-  if (prov == NULL || deflt == NULL || cryptine_hmac == NULL || default_hmac == NULL) {
-    printf("FAIL loading the provider and fetching its HMAC\n");
+  if (cryptine_hmac == NULL || default_hmac == NULL) {
+    printf("FAIL fetching the providers' HMACs\n");
     return 1;
   }
   int all = 1;
