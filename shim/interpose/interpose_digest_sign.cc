@@ -1,9 +1,9 @@
 // Interposed streaming signatures: EVP_DigestSignInit(_ex), EVP_DigestSignUpdate and
 // EVP_DigestSignFinal. For a key whose type is enabled, the signing context keeps a
 // shadow digest context on the host (the message is the program's own data; hashing it
-// there, with the default provider's digest, costs no isolation), and the final signature is made in a virtine over the
-// shadow's digest, with the options read from the program's EVP_PKEY_CTX: what OpenSSL's
-// digest-then-sign does for RSA and ECDSA. OpenSSL's own context is kept in step, so size
+// there, with the default provider's digest, costs no isolation), and the final signature
+// is made in a virtine over the shadow's digest, with the options read from the program's
+// EVP_PKEY_CTX: what OpenSSL's digest-then-sign does for RSA and ECDSA. OpenSSL's own context is kept in step, so size
 // queries and anything not served here stay exactly OpenSSL's. (Ed25519 and Ed448 have no
 // streaming form; their one-shot EVP_DigestSign is in interpose_pkey.cc.)
 #include <openssl/evp.h>

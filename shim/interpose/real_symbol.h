@@ -20,8 +20,9 @@ Fn real_symbol(const char* name) {
 }
 
 // Set while the shim runs OpenSSL's own function. libcrypto calls its own exported
-// functions through the PLT, so they reach the shim again from inside (the real SHA256()
-// calls EVP_Digest); such nested calls go straight to OpenSSL, routed and counted once.
+// functions through the PLT, so they reach the shim again from inside (the real
+// EVP_DigestSign calls EVP_DigestSignUpdate and Final); such nested calls go straight to
+// OpenSSL, routed and counted once.
 inline thread_local int t_in_openssl = 0;
 
 struct InOpenSsl {

@@ -1,7 +1,7 @@
 // The legacy streaming digests SHA{1,224,256,384,512}_{Init,Update,Final}: the program's
 // SHA_CTX, SHA256_CTX or SHA512_CTX holds only a marker (slot_table.h), its running state
 // lives in a guest digest context from Init to Final. (The one-shots SHA1() and others
-// are interpose_digest.cc's.) SHA*_Transform is not interposed: on a context kept here it
+// fetch their digest, which the provider serves.) SHA*_Transform is not interposed: on a context kept here it
 // would hash the marker, so such a program must leave these digests to OpenSSL
 // (CRYPTINE_ALGS). Calls from libcrypto and libssl themselves stay OpenSSL's.
 #define OPENSSL_SUPPRESS_DEPRECATED  // the legacy API is what is interposed here
