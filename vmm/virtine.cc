@@ -8,9 +8,9 @@
 #include <cstring>
 #include <string>
 
+#include "abi/guest_abi.h"
 #include "vmm/counters.h"
 #include "vmm/elf_loader.h"
-#include "abi/guest_abi.h"
 #include "vmm/long_mode_x86_64.h"
 #include "vmm/vcpu_state_x86_64.h"
 #include "vmm/watchdog.h"
@@ -143,16 +143,16 @@ Error Virtine::poison(Error error) {
   return error;
 }
 
-Result<Hypercall> Virtine::run() {
+Result<Hypercall> Virtine::run(uint32_t timeout_ms) {
   if (state_ != State::kReady)
     return Error(ErrorCode::kInvalidArgument, std::string("virtine is ") + std::string(virtine_state_name(state_)));
   RunDeadline& deadline = thread_run_deadline();
-  CRYPTINE_TRY_STATUS(deadline.arm(vcpu_.run_area(), config_.timeout_ms));
+  CRYPTINE_TRY_STATUS(deadline.arm(vcpu_.run_area(), timeout_ms));
   if (kvm_exit_counting()) count_kvm_exits();  // the baseline, at this vCPU's first run
   auto result = run_until_hypercall();
   if (kvm_exits_) count_kvm_exits();
   if (deadline.disarm())
-    return poison(Error(ErrorCode::kTimeout, "guest ran longer than " + std::to_string(config_.timeout_ms) + " ms"));
+    return poison(Error(ErrorCode::kTimeout, "guest ran longer than " + std::to_string(timeout_ms) + " ms"));
   return result;
 }
 

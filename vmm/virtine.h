@@ -64,7 +64,10 @@ class Virtine {
   // Runs until the guest makes a hypercall other than LOG. Any exit the ABI does not
   // allow, ABORT, or running past config.timeout_ms poisons the virtine and returns
   // kGuestFault or kTimeout.
-  Result<Hypercall> run();
+  Result<Hypercall> run() { return run(config_.timeout_ms); }
+  // The same with another limit for this run (0: none): for a call known to take long.
+  Result<Hypercall> run(uint32_t timeout_ms);
+  uint32_t timeout_ms() const { return config_.timeout_ms; }
 
   // Records the snapshot; call right after run() returned SNAPSHOT. Later resets of
   // this virtine return to it.

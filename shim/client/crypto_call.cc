@@ -1,11 +1,26 @@
 #include "shim/client/crypto_call.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
-#include "vmm/counters.h"
 #include "abi/guest_abi.h"
+#include "vmm/counters.h"
 
 namespace cryptine {
+namespace {
+
+// Key generation searches for primes, which takes no fixed time (RSA-4096 natively anywhere
+// from a fraction of a second to several): it gets this many times the per-call limit.
+constexpr uint32_t kKeyGenerationBudget = 10;
+
+uint32_t limit_for(const Virtine& virtine, uint32_t op) {
+  const uint64_t limit = virtine.timeout_ms();
+  if (op != CRYPTINE_OP_KEY_GENERATE) return static_cast<uint32_t>(limit);
+  return static_cast<uint32_t>(std::min<uint64_t>(limit * kKeyGenerationBudget, UINT32_MAX));  // 0 stays 0
+}
+
+}  // namespace
 
 Result<CryptoReply> call_in_virtine(Virtine& virtine, const CryptoRequest& request) {
   // Only the bytes the request writes are taken for writing: the host's writes are pages a
@@ -13,7 +28,7 @@ Result<CryptoReply> call_in_virtine(Virtine& virtine, const CryptoRequest& reque
   const uint64_t extent = CRYPTINE_TRY(request_extent(request));
   auto request_bytes = CRYPTINE_TRY(virtine.memory().translate_mut(GuestAddr{CRYPTINE_MAILBOX_ADDR}, extent));
   const OutputWindow window = CRYPTINE_TRY(encode_request(request, request_bytes));
-  const Hypercall call = CRYPTINE_TRY(virtine.run());
+  const Hypercall call = CRYPTINE_TRY(virtine.run(limit_for(virtine, request.op)));
   if (call.kind != HypercallKind::kDone)
     return virtine.poison(
         Error(ErrorCode::kGuestFault, "crypto guest answered with " + std::string(hypercall_name(call.kind))));
