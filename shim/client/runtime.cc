@@ -30,27 +30,17 @@
 namespace cryptine {
 namespace {
 
-// What the guest serves (and mostly warms up before its snapshot); CRYPTINE_ALGS may
-// narrow it. Names as OpenSSL knows them; "hmac" is the MAC, the rest key types.
-const char* const kSupported[] = {
-    "SHA1",        "SHA224",      "SHA256",      "SHA384",      "SHA512",      "SHA3-256",
-    "AES-128-ECB", "AES-192-ECB", "AES-256-ECB", "AES-128-CBC", "AES-192-CBC", "AES-256-CBC",
-    "AES-128-CTR", "AES-192-CTR", "AES-256-CTR", "AES-128-GCM", "AES-192-GCM", "AES-256-GCM",
-    "AES-128-CFB", "AES-256-CFB", "AES-128-OFB", "AES-256-OFB", "ChaCha20",    "ChaCha20-Poly1305",
-    "hmac",        "rsa",         "rsa-pss",     "ec",          "x25519",      "ed25519"};
+// The digests and ciphers the legacy API serves when CRYPTINE_ALGS is unset (it may narrow
+// them). Names as OpenSSL knows them.
+const char* const kSupported[] = {"SHA1",        "SHA224",      "SHA256",      "SHA384",           "SHA512",
+                                  "SHA3-256",    "AES-128-ECB", "AES-192-ECB", "AES-256-ECB",      "AES-128-CBC",
+                                  "AES-192-CBC", "AES-256-CBC", "AES-128-CTR", "AES-192-CTR",      "AES-256-CTR",
+                                  "AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "AES-128-CFB",      "AES-256-CFB",
+                                  "AES-128-OFB", "AES-256-OFB", "ChaCha20",    "ChaCha20-Poly1305"};
 
 // Served only by the provider, which reads CRYPTINE_ALGS itself (provider/algorithm_filter.h).
-const char* const kProviderOnly[] = {"hmac", "hkdf", "tls13-kdf", "tls1-prf", "pbkdf2"};
-
-struct KeyType {
-  const char* name;
-  int id;
-};
-const KeyType kKeyTypes[] = {{"rsa", EVP_PKEY_RSA},
-                             {"rsa-pss", EVP_PKEY_RSA_PSS},
-                             {"ec", EVP_PKEY_EC},
-                             {"x25519", EVP_PKEY_X25519},
-                             {"ed25519", EVP_PKEY_ED25519}};
+const char* const kProviderOnly[] = {"hmac", "hkdf",  "tls13-kdf", "tls1-prf", "pbkdf2", "rsa",
+                                     "ec",   "ecdsa", "ecdh",      "x25519",   "ed25519"};
 
 // Both are held for long (a Runtime's construction, the guest's boot): fork() does not
 // wait for them, and a child that inherits one held (by a thread it does not have) makes
@@ -129,14 +119,8 @@ void Runtime::enable(const std::string& name, bool warn_unknown) {
     enabled_ciphers_.insert(EVP_CIPHER_get_nid(cipher));
     return;
   }
-  for (const KeyType& k : kKeyTypes) {
-    if (OPENSSL_strcasecmp(name.c_str(), k.name) == 0) {
-      enabled_pkeys_.insert(k.id);
-      return;
-    }
-  }
-  for (const char* kdf : kProviderOnly)
-    if (OPENSSL_strcasecmp(name.c_str(), kdf) == 0) return;  // the provider reads CRYPTINE_ALGS itself
+  for (const char* only : kProviderOnly)
+    if (OPENSSL_strcasecmp(name.c_str(), only) == 0) return;  // the provider reads CRYPTINE_ALGS itself
   if (warn_unknown)
     std::fprintf(stderr, "cryptine: CRYPTINE_ALGS names '%s', which OpenSSL does not know; ignored\n", name.c_str());
 }
@@ -147,10 +131,6 @@ bool Runtime::digest_enabled(const EVP_MD* md) const {
 
 bool Runtime::cipher_enabled(const EVP_CIPHER* cipher) const {
   return cipher != nullptr && enabled_ciphers_.count(EVP_CIPHER_get_nid(cipher)) != 0;
-}
-
-bool Runtime::pkey_enabled(const EVP_PKEY* pkey) const {
-  return pkey != nullptr && enabled_pkeys_.count(EVP_PKEY_get_base_id(pkey)) != 0;
 }
 
 // Guest log lines go to stderr only with CRYPTINE_LOG: a program's stderr is its own.

@@ -64,7 +64,6 @@ class Runtime {
   // its own tables (provider/algorithm_filter.h).
   bool digest_enabled(const EVP_MD* md) const;
   bool cipher_enabled(const EVP_CIPHER* cipher) const;
-  bool pkey_enabled(const EVP_PKEY* pkey) const;
 
   // fork(): a child's only thread must never wait for a lock some other thread of the
   // parent held at the fork (see fork_safety.h). Registered at load.
@@ -92,7 +91,7 @@ class Runtime {
   void enable(const std::string& name, bool warn_unknown);
 
   // Resolved from CRYPTINE_ALGS (or the supported list).
-  std::set<int> enabled_digests_, enabled_ciphers_, enabled_pkeys_;  // NIDs, EVP_PKEY ids
+  std::set<int> enabled_digests_, enabled_ciphers_;  // NIDs
   std::unique_ptr<KvmSystem> kvm_;
   std::shared_ptr<const Snapshot> snapshot_;
   uint64_t snapshot_generation_ = 0;      // the fork_generation() snapshot_ is mapped in

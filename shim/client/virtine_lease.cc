@@ -1,9 +1,9 @@
 #include "shim/client/virtine_lease.h"
 
+#include "abi/guest_abi.h"
 #include "shim/client/confinement.h"
 #include "shim/client/guest_ops.h"
 #include "shim/client/runtime.h"
-#include "abi/guest_abi.h"
 #include "vmm/process_fork.h"
 
 namespace cryptine {
@@ -40,6 +40,12 @@ Status Lease::with_virtine(const std::function<Status(Virtine&)>& fn) {
   if (!virtine_.has_value() || virtine_->state() != Virtine::State::kReady)
     return Error(ErrorCode::kGuestFault, "this context's virtine failed earlier; the context is lost");
   return fn(*virtine_);
+}
+
+bool Lease::usable() {
+  if (!ours() || confined()) return false;
+  std::lock_guard lock(mu_);
+  return virtine_.has_value() && virtine_->state() == Virtine::State::kReady;
 }
 
 void Lease::add_context() {

@@ -34,6 +34,10 @@ class Lease {
   // Whether the lease was made in this process (not by the parent before a fork()).
   bool ours() const;
 
+  // Whether a call could run on it now: ours, the process not confined, its virtine not
+  // failed. (A lease that is not stays so.)
+  bool usable();
+
  private:
   friend Result<std::shared_ptr<Lease>> lease_for_new_context();
   friend void drop_context(const std::shared_ptr<Lease>& lease, uint32_t handle);

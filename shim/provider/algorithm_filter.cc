@@ -44,4 +44,10 @@ std::vector<OSSL_ALGORITHM> offered(std::span<const OSSL_ALGORITHM> all) {
   return offered(all, configured_algorithms());
 }
 
+std::vector<OSSL_ALGORITHM> offered_keys(std::span<const OSSL_ALGORITHM> all) {
+  std::vector<std::string> wanted = configured_algorithms();
+  if (named_by("ec:ecdsa:ecdh", wanted)) wanted.insert(wanted.end(), {"ec", "ecdsa", "ecdh"});
+  return offered(all, wanted);
+}
+
 }  // namespace cryptine::provider

@@ -4,7 +4,8 @@
 // parameters: padding, OAEP digest, MGF1 digest and label, libssl's TLS versions.
 // Decryption sends the ciphertext and those options to the key's virtine and takes back
 // the plaintext, checked by the key contract: one virtine call. Encryption needs only the
-// public key, so it runs on the host.
+// public key, so it runs on the host. Preloaded, a key held on the host where no virtine
+// can run (key_data.h) decrypts there: the host context is made on the whole key.
 #include "shim/provider/asym_ciphers.h"
 
 #include <openssl/core_dispatch.h>
@@ -32,6 +33,7 @@ constexpr size_t kTlsPremaster = 48;  // SSL_MAX_MASTER_KEY_LENGTH
 
 struct AsymContext {
   std::shared_ptr<Key> key;
+  PrivatePart priv;  // decryption: where the private part is
   EVP_PKEY_CTX* host = nullptr;
   bool decrypting = false;
 
@@ -63,6 +65,7 @@ void* dup_context(void* vctx) {
       return nullptr;
     }
     out->key = in->key;
+    out->priv = in->priv;
     out->decrypting = in->decrypting;
     if (in->host != nullptr && (out->host = EVP_PKEY_CTX_dup(in->host)) == nullptr) {
       delete out;
@@ -119,15 +122,14 @@ int init(void* vctx, void* keydata, const OSSL_PARAM params[], bool decrypting) 
     ERR_raise(ERR_LIB_PROV, PROV_R_INVALID_KEY);
     return 0;
   }
-  if (decrypting && !key->twin) {
-    ERR_raise(ERR_LIB_PROV, PROV_R_NOT_A_PRIVATE_KEY);
-    return 0;
-  }
+  if (decrypting && !private_part(*key, &ctx->priv)) return 0;
   ctx->key = std::move(key);
   ctx->decrypting = decrypting;
   EVP_PKEY_CTX_free(ctx->host);
-  ctx->host = host_context(*ctx->key);
-  if (ctx->host == nullptr || EVP_PKEY_encrypt_init(ctx->host) <= 0) return 0;
+  const bool on_host = decrypting && ctx->priv.host != nullptr;
+  ctx->host = on_host ? EVP_PKEY_CTX_new_from_pkey(nullptr, ctx->priv.host, kDefault) : host_context(*ctx->key);
+  if (ctx->host == nullptr || (on_host ? EVP_PKEY_decrypt_init(ctx->host) : EVP_PKEY_encrypt_init(ctx->host)) <= 0)
+    return 0;
   return set_ctx_params(vctx, params);
 }
 
@@ -199,6 +201,13 @@ int decrypt(void* vctx, unsigned char* out, size_t* outlen, size_t outsize, cons
       *outlen = key.facts.max_size;
       return 1;
     }
+    if (ctx->priv.host != nullptr) {
+      OnHost on_host;
+      size_t len = outsize;
+      if (EVP_PKEY_decrypt(ctx->host, out, &len, in, inlen) <= 0) return 0;
+      *outlen = len;
+      return 1;
+    }
     guest::DecryptOptions o;
     std::string oaep_md;
     if (!decrypt_options(*ctx, &o, &oaep_md)) return 0;
@@ -207,7 +216,8 @@ int decrypt(void* vctx, unsigned char* out, size_t* outlen, size_t outsize, cons
       ERR_raise(ERR_LIB_PROV, PROV_R_BAD_LENGTH);
       return 0;
     }
-    const Twin& twin = *key.twin;
+    if (!refresh_private_part(*ctx->key, &ctx->priv)) return 0;
+    const Twin& twin = ctx->priv.twin;
     return run_on_twin(twin, Family::kPkey,
                        [&](Virtine& v) -> Status {
                          const guest::Bytes plain = CRYPTINE_TRY(guest::decrypt(v, twin.handle, {in, inlen}, o));
@@ -243,7 +253,7 @@ const OSSL_ALGORITHM kAlgorithms[] = {{"RSA:rsaEncryption:1.2.840.113549.1.1.1",
 }  // namespace
 
 const OSSL_ALGORITHM* asym_cipher_algorithms() {
-  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered(kAlgorithms));
+  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered_keys(kAlgorithms));
   return list->data();
 }
 

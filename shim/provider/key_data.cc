@@ -1,17 +1,24 @@
 // Keys reach the provider by import: OpenSSL exports a key decoded by its default provider
 // and imports it here (evp_keymgmt_util_export_to_provider), once per key and provider, as
-// OSSL_PARAMs. The private part is rebuilt as a default-provider key only long enough to be
-// encoded as PKCS#8 and sent; both are wiped and freed before import returns.
+// OSSL_PARAMs. The private part is rebuilt as a default-provider key to be encoded as
+// PKCS#8 and sent; the encoding is wiped, and the rebuilt key is freed unless preloaded
+// (key_data.h says why it is kept then).
 #include "shim/provider/key_data.h"
 
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/proverr.h>
 #include <openssl/x509.h>
+
+#include <span>
+#include <string>
+#include <utility>
 
 #include "shim/client/runtime.h"
 #include "shim/client/virtine_call.h"
-#include "shim/interpose/key_operation.h"
+#include "shim/provider/native_delegate.h"
+#include "shim/provider/preload.h"
 #include "shim/provider/twin_context.h"
 
 namespace cryptine::provider {
@@ -54,9 +61,86 @@ KeyFacts facts_of(KeyKind kind, const EVP_PKEY* pub, bool has_public) {
   return f;
 }
 
+// A DER encoding made by OpenSSL, wiped and freed when done.
+struct Der {
+  unsigned char* data = nullptr;
+  int len = 0;
+  Der() = default;
+  Der(const Der&) = delete;
+  Der& operator=(const Der&) = delete;
+  ~Der() {
+    if (data != nullptr) OPENSSL_clear_free(data, static_cast<size_t>(len));
+  }
+  std::span<const uint8_t> bytes() const { return {data, len > 0 ? static_cast<size_t>(len) : 0}; }
+};
+
+// The private key as PKCS#8 DER, which the guest reads whatever the key type.
+bool private_key_der(const EVP_PKEY* pkey, Der* der) {
+  PKCS8_PRIV_KEY_INFO* p8 = EVP_PKEY2PKCS8(pkey);
+  if (p8 != nullptr) der->len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der->data);
+  PKCS8_PRIV_KEY_INFO_free(p8);
+  return der->len > 0;
+}
+
+// A virtine of its own for `full`'s private part (one virtine call): true with *twin set;
+// false when none could be had (the error raised, or t_fall_back_now set where preloaded).
+bool send_private_key(const EVP_PKEY* full, const KeyFacts& facts, std::optional<Twin>* twin) {
+  Der der;
+  if (!private_key_der(full, &der)) {
+    ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED, "cryptine: the private key could not be encoded as PKCS#8");
+    return false;
+  }
+  if (!make_provider_twin(
+          Family::kPkey,
+          [&](Virtine& v) -> Result<guest::Handle> {
+            const guest::ImportedKey k = CRYPTINE_TRY(guest::import_private_key(v, der.bytes()));
+            Status s = check_import(facts, k.type, k.bits, k.size);
+            if (!s.ok()) return v.poison(std::move(s).error());  // the handle goes with the virtine
+            return k.handle;
+          },
+          twin))
+    return false;
+  Runtime::get().counters().key_imports.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 // The param that carries the private key of each kind.
 const char* private_param(KeyKind kind) {
   return kind == KeyKind::kRsa ? OSSL_PKEY_PARAM_RSA_D : OSSL_PKEY_PARAM_PRIV_KEY;
+}
+
+// What the newest error on the queue says: its text, or its reason.
+std::string last_error_text() {
+  const char* data = nullptr;
+  int flags = 0;
+  const unsigned long e = ERR_peek_last_error_data(&data, &flags);
+  if ((flags & ERR_TXT_STRING) != 0 && data != nullptr && *data != '\0') return data;
+  const char* reason = ERR_reason_error_string(e);
+  return reason != nullptr ? reason : "no reason given";
+}
+
+// The host's copy of a whole key: its public part (a key without its private part).
+PkeyPtr public_part(KeyKind kind, EVP_PKEY* full) {
+  OSSL_PARAM* params = nullptr;
+  if (EVP_PKEY_todata(full, EVP_PKEY_PUBLIC_KEY, &params) <= 0) return nullptr;
+  PkeyPtr pub = from_data(kind, EVP_PKEY_PUBLIC_KEY, params);
+  OSSL_PARAM_free(params);
+  return pub;
+}
+
+// Preloaded where no virtine runs: the key made on the host by the default provider.
+PkeyPtr generate_on_host(KeyKind kind, const std::string& group, int bits) {
+  OnHost on_host;
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, key_type_name(kind), kDefault));
+  OSSL_PARAM p[] = {OSSL_PARAM_construct_end(), OSSL_PARAM_construct_end()};
+  if (kind == KeyKind::kEc)
+    p[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(group.c_str()), 0);
+  if (kind == KeyKind::kRsa) p[0] = OSSL_PARAM_construct_int(OSSL_PKEY_PARAM_RSA_BITS, &bits);
+  EVP_PKEY* pkey = nullptr;
+  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) <= 0 || EVP_PKEY_CTX_set_params(ctx.get(), p) <= 0 ||
+      EVP_PKEY_generate(ctx.get(), &pkey) <= 0)
+    return nullptr;
+  return PkeyPtr(pkey);
 }
 
 }  // namespace
@@ -64,6 +148,14 @@ const char* private_param(KeyKind kind) {
 Key::~Key() {
   if (twin) release_twin(*twin);
   EVP_PKEY_free(pub);
+  EVP_PKEY_free(held);
+}
+
+OnHost::OnHost() {
+  ++t_in_native;
+}
+OnHost::~OnHost() {
+  --t_in_native;
 }
 
 const char* key_type_name(KeyKind kind) {
@@ -89,35 +181,26 @@ int import_key(KeyData* kd, int selection, const OSSL_PARAM params[]) {
   }
   // The host's copy: the public part (derived from the private key when only that came)
   // or, for EC, the curve alone.
-  OSSL_PARAM* public_params = nullptr;
-  if (full != nullptr && EVP_PKEY_todata(full.get(), EVP_PKEY_PUBLIC_KEY, &public_params) <= 0) return 0;
   const bool has_public = private_part || (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0;
-  const int host_selection = has_public ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEY_PARAMETERS;
-  PkeyPtr pub = from_data(kd->kind, host_selection, public_params != nullptr ? public_params : params);
-  OSSL_PARAM_free(public_params);
+  PkeyPtr pub = full != nullptr
+                    ? public_part(kd->kind, full.get())
+                    : from_data(kd->kind, has_public ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEY_PARAMETERS, params);
   if (pub == nullptr) return 0;
   key->facts = facts_of(kd->kind, pub.get(), has_public);
   key->pub = pub.release();
   key->has_public = has_public;
   if (private_part) {
-    Der der;
-    if (!private_key_der(full.get(), &der)) {
-      ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED, "cryptine: the private key could not be encoded as PKCS#8");
-      return 0;
-    }
-    full.reset();
-    const KeyFacts facts = key->facts;
-    if (!make_provider_twin(
-            Family::kPkey,
-            [&](Virtine& v) -> Result<guest::Handle> {
-              const guest::ImportedKey k = CRYPTINE_TRY(guest::import_private_key(v, der.bytes()));
-              Status s = check_import(facts, k.type, k.bits, k.size);
-              if (!s.ok()) return v.poison(std::move(s).error());  // the handle goes with the virtine
-              return k.handle;
-            },
-            &key->twin))
-      return 0;
-    Runtime::get().counters().key_imports.fetch_add(1, std::memory_order_relaxed);
+    key->has_private = true;
+    if (installed_by_preload()) key->held = full.release();
+    const EVP_PKEY* whole = key->held != nullptr ? key->held : full.get();
+    // When no virtine takes the key (none can run, or it failed), the key's operations
+    // fail or fall back as private_part says, not its import: OpenSSL would quietly give the
+    // operations of a key it could not import to the default provider, in the program. The
+    // failure was counted; its reason is kept for the operation to give.
+    ERR_set_mark();
+    if (!send_private_key(whole, key->facts, &key->twin) && !std::exchange(t_fall_back_now, false))
+      key->import_error = last_error_text();
+    ERR_pop_to_mark();
   }
   kd->key = std::move(key);
   return 1;
@@ -159,13 +242,67 @@ int generate_key(KeyData* kd, int selection, const std::string& group, int bits)
             if (!s.ok()) return v.poison(std::move(s).error());
             return g.key.handle;
           },
-          &key->twin))
-    return 0;
+          &key->twin)) {
+    // Preloaded without a virtine: made on the host, where it stays.
+    if (!std::exchange(t_fall_back_now, false)) return 0;
+    PkeyPtr full = generate_on_host(kd->kind, group, bits);
+    if (full == nullptr || (pub = public_part(kd->kind, full.get())) == nullptr) return 0;
+    key->held = full.release();
+  }
   key->facts = facts_of(kd->kind, pub.get(), true);
   key->pub = pub.release();
   key->has_public = true;
+  key->has_private = true;
   kd->key = std::move(key);
   return 1;
+}
+
+bool private_part(Key& key, PrivatePart* out) {
+  if (!key.has_private) {
+    ERR_raise(ERR_LIB_PROV, PROV_R_NOT_A_PRIVATE_KEY);
+    return false;
+  }
+  std::lock_guard lock(key.mu);
+  out->host = nullptr;
+  if (key.twin && key.twin->lease->usable()) {
+    out->twin = *key.twin;
+    return true;
+  }
+  if (key.import_error) {
+    ERR_raise_data(ERR_LIB_PROV, ERR_R_OPERATION_FAIL, "cryptine: the key's import into a virtine failed: %s",
+                   key.import_error->c_str());
+    key.import_error.reset();
+    return false;
+  }
+  if (key.held == nullptr) {
+    ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED,
+                   "cryptine: this private key is in no virtine this process can run (its import or its virtine "
+                   "failed, it is its parent's from before fork(), or the process is under a seccomp filter)");
+    return false;
+  }
+  std::optional<Twin> fresh;
+  if (send_private_key(key.held, key.facts, &fresh)) {
+    if (key.twin) release_twin(*key.twin);
+    key.twin = std::move(fresh);
+    out->twin = *key.twin;
+    return true;
+  }
+  if (!std::exchange(t_fall_back_now, false)) return false;
+  out->host = key.held;
+  return true;
+}
+
+bool refresh_private_part(Key& key, PrivatePart* priv) {
+  if (priv->host != nullptr || priv->twin.lease->usable()) return true;
+  PrivatePart now;
+  if (!private_part(key, &now)) return false;
+  if (now.host != nullptr) {
+    ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED,
+                   "cryptine: no virtine can run this key now, and the operation was set up for one");
+    return false;
+  }
+  *priv = std::move(now);
+  return true;
 }
 
 int set_encoded_public_key(KeyData* kd, const OSSL_PARAM* encoded) {

@@ -1,13 +1,21 @@
 // A key as the provider's key management holds it: the private part in its own virtine
-// (sent there once, as PKCS#8 DER, when OpenSSL imports the key) and on the host only a
-// copy of the public part, kept by OpenSSL's default provider, which answers what a key
-// is asked on the host (bits, maximum size, default digest, public export, verification).
+// (sent there once, as PKCS#8 DER, when OpenSSL imports the key, or made there) and on the
+// host a copy of the public part, kept by OpenSSL's default provider, which answers what a
+// key is asked on the host (bits, maximum size, default digest, public export,
+// verification).
+//
+// Preloaded, a key the program handed over (imported from its own EVP_PKEY, which holds
+// the private key in the program anyway) is also kept whole on the host: it gives a forked
+// child, or a key whose virtine failed, a virtine of its own again, and it serves the key
+// on the host where no virtine can run (CRYPTINE_FALLBACK=native: no KVM, a seccomp
+// filter). A key made in a virtine has no copy outside it.
 #pragma once
 
 #include <openssl/core.h>
 #include <openssl/evp.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -27,8 +35,44 @@ struct Key {
   KeyKind kind;
   EVP_PKEY* pub = nullptr;  // the default provider's: public part, or parameters only
   bool has_public = false;
-  std::optional<Twin> twin;  // the private key in its virtine
+  bool has_private = false;
+  EVP_PKEY* held = nullptr;  // preloaded, an imported or host-made key: the default provider's, whole
   KeyFacts facts{};
+  // Why its import found no virtine that would take it (the virtine failed, or none may
+  // run and CRYPTINE_FALLBACK=fail): the operation that caused the import fails with that
+  // reason, once, rather than try again at once (the program's one call, one failure).
+  std::optional<std::string> import_error;
+
+  std::mutex mu;             // for twin, which a forked child or a failed virtine replaces
+  std::optional<Twin> twin;  // the private key in its virtine
+};
+
+// Where an operation with a key's private part runs: on `twin`, or, with `host` set, on
+// the host with the held key (a fallback, counted).
+struct PrivatePart {
+  Twin twin;
+  EVP_PKEY* host = nullptr;
+};
+
+// The key's private part for an operation starting now: its virtine; a new one made from
+// the held key where the old cannot run in this process any more (made before fork(),
+// failed); or the held key itself where no virtine can run. False, with the error raised,
+// when the key has no private part or it lives only in a virtine this process cannot run.
+bool private_part(Key& key, PrivatePart* out);
+
+// Before a call on `priv` (set up by private_part at the operation's init): a twin that can
+// no longer run (its virtine failed since, or belongs to a parent) is replaced as
+// private_part would. False, with the error raised, when that leaves the host, which the
+// operation was not set up for.
+bool refresh_private_part(Key& key, PrivatePart* priv);
+
+// The depth of calls on a held key this thread is in: what OpenSSL's default provider
+// fetches inside (a digest) is served natively too, and not counted again.
+struct OnHost {
+  OnHost();
+  ~OnHost();
+  OnHost(const OnHost&) = delete;
+  OnHost& operator=(const OnHost&) = delete;
 };
 
 // The keymgmt's keydata: what `kind` of key, and the key once imported.

@@ -3,7 +3,8 @@
 // to the virtine holding our private key, and the shared secret comes back, checked to be
 // exactly the curve's size: one virtine call per derivation. Plain derivation only: no
 // cofactor mode change and no X9.63 KDF (set_ctx_params refuses them), which is what
-// libssl and pkeyutl -derive use.
+// libssl and pkeyutl -derive use. Preloaded, a key held on the host where no virtine can
+// run (key_data.h) derives there, with the default provider.
 #include "shim/provider/keyexch.h"
 
 #include <openssl/core_dispatch.h>
@@ -28,6 +29,8 @@
 namespace cryptine::provider {
 namespace {
 
+constexpr const char* kDefault = "provider=default";
+
 std::string lower(const char* s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -38,6 +41,7 @@ struct ExchContext {
   KeyKind kind;
   std::shared_ptr<Key> key;
   std::shared_ptr<Key> peer;
+  PrivatePart priv;
 };
 
 ExchContext* as_context(void* vctx) {
@@ -46,7 +50,7 @@ ExchContext* as_context(void* vctx) {
 
 template <KeyKind K>
 void* new_context(void*) {
-  return new_host_context<ExchContext>(K, nullptr, nullptr);
+  return new_host_context<ExchContext>(K, nullptr, nullptr, PrivatePart{});
 }
 
 int set_ctx_params(void*, const OSSL_PARAM params[]) {
@@ -65,10 +69,11 @@ int init(void* vctx, void* keydata, const OSSL_PARAM params[]) {
     ExchContext* ctx = as_context(vctx);
     std::shared_ptr<Key> key = keydata == nullptr && ctx->key != nullptr ? ctx->key : key_of(keydata);
     if (key == nullptr) return 0;
-    if (key->kind != ctx->kind || !key->twin) {
+    if (key->kind != ctx->kind) {
       ERR_raise(ERR_LIB_PROV, PROV_R_NOT_A_PRIVATE_KEY);
       return 0;
     }
+    if (!private_part(*key, &ctx->priv)) return 0;
     ctx->key = std::move(key);
     ctx->peer.reset();
     return set_ctx_params(vctx, params);
@@ -94,6 +99,17 @@ int set_peer(void* vctx, void* peerdata) {
   });
 }
 
+int derive_on_host(ExchContext* ctx, unsigned char* secret, size_t* secretlen, size_t outlen) {
+  OnHost on_host;
+  EVP_PKEY_CTX* host = EVP_PKEY_CTX_new_from_pkey(nullptr, ctx->priv.host, kDefault);
+  size_t len = outlen;
+  const bool ok = host != nullptr && EVP_PKEY_derive_init(host) > 0 &&
+                  EVP_PKEY_derive_set_peer(host, ctx->peer->pub) > 0 && EVP_PKEY_derive(host, secret, &len) > 0;
+  EVP_PKEY_CTX_free(host);
+  if (ok) *secretlen = len;
+  return ok ? 1 : 0;
+}
+
 int derive(void* vctx, unsigned char* secret, size_t* secretlen, size_t outlen) {
   return no_throw(0, [&] {
     ExchContext* ctx = as_context(vctx);
@@ -110,10 +126,12 @@ int derive(void* vctx, unsigned char* secret, size_t* secretlen, size_t outlen) 
       ERR_raise(ERR_LIB_PROV, PROV_R_OUTPUT_BUFFER_TOO_SMALL);
       return 0;
     }
+    if (ctx->priv.host != nullptr) return derive_on_host(ctx, secret, secretlen, outlen);
+    if (!refresh_private_part(*ctx->key, &ctx->priv)) return 0;
     unsigned char* der = nullptr;
     const int derlen = i2d_PUBKEY(ctx->peer->pub, &der);
     if (derlen <= 0) return 0;
-    const Twin& twin = *key.twin;
+    const Twin& twin = ctx->priv.twin;
     const bool ok = run_on_twin(twin, Family::kPkey, [&](Virtine& v) -> Status {
       const guest::Bytes s = CRYPTINE_TRY(guest::derive(v, twin.handle, {der, static_cast<size_t>(derlen)}));
       Status checked = check_secret(key.facts, s.size(), outlen);
@@ -148,7 +166,7 @@ const OSSL_ALGORITHM kAlgorithms[] = {
 }  // namespace
 
 const OSSL_ALGORITHM* keyexch_algorithms() {
-  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered(kAlgorithms));
+  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered_keys(kAlgorithms));
   return list->data();
 }
 

@@ -56,7 +56,7 @@ int has(const void* keydata, int selection) {
   if (key == nullptr) return 0;
   int ok = 1;
   if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0) ok = ok && key->has_public;
-  if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0) ok = ok && key->twin.has_value();
+  if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0) ok = ok && key->has_private;
   // RSA and the Edwards curves always have their (empty) domain parameters; EC its curve,
   // which every imported EC key has.
   return ok;
@@ -92,7 +92,8 @@ int import(void* keydata, int selection, const OSSL_PARAM params[]) {
   });
 }
 
-// Only public parts leave: the private key exists in its virtine alone.
+// Only public parts leave: the private key exists in its virtine alone (or, preloaded, held
+// for it on the host: that copy does not leave either).
 int export_key(void* keydata, int selection, OSSL_CALLBACK* cb, void* cbarg) {
   return no_throw(0, [&] {
     const std::shared_ptr<Key> key = key_of(keydata);
@@ -170,7 +171,7 @@ void* dup(const void* keydata, int selection) {
       return nullptr;
     }
     if (in->key == nullptr) return out;
-    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0 || !in->key->twin) {
+    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0 || !in->key->has_private) {
       out->key = in->key;
       return out;
     }
@@ -340,17 +341,7 @@ const OSSL_ALGORITHM kAlgorithms[] = {
 }  // namespace
 
 const OSSL_ALGORITHM* keymgmt_algorithms() {
-  // EC's keys serve ECDSA and ECDH: either name in CRYPTINE_ALGS offers them.
-  static const std::vector<OSSL_ALGORITHM>* list = [] {
-    const std::vector<std::string> wanted = configured_algorithms();
-    auto* out = new std::vector<OSSL_ALGORITHM>;
-    for (const OSSL_ALGORITHM& a : kAlgorithms)
-      if (wanted.empty() || named_by(a.algorithm_names, wanted) ||
-          (a.implementation == kFunctions<KeyKind::kEc> && named_by("ECDSA:ECDH", wanted)))
-        out->push_back(a);
-    out->push_back({nullptr, nullptr, nullptr, nullptr});
-    return out;
-  }();
+  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered_keys(kAlgorithms));
   return list->data();
 }
 

@@ -70,12 +70,6 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
     case OSSL_OP_CIPHER: return cipher_algorithms();
     case OSSL_OP_MAC: return mac_algorithms();
     case OSSL_OP_KDF: return kdf_algorithms();
-    default: break;
-  }
-  // Keys: preloaded, the private-key interposers still serve a program's keys (their
-  // retirement is the next step), and a key in both would be sent twice.
-  if (installed_by_preload()) return nullptr;
-  switch (operation_id) {
     case OSSL_OP_KEYMGMT: return keymgmt_algorithms();
     case OSSL_OP_SIGNATURE: return signature_algorithms();
     case OSSL_OP_KEYEXCH: return keyexch_algorithms();
@@ -84,8 +78,9 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
   }
 }
 
-// The TLS groups whose keys it makes, with its key management; under the preload none (a
-// success all the same: a failure here fails libssl's SSL_CTX_new).
+// The TLS groups whose keys it makes, with its key management. Under the preload none (a
+// success all the same: a failure here fails libssl's SSL_CTX_new): the default provider
+// declares the same groups, and libssl's fetch of their keys prefers this provider anyway.
 int get_capabilities(void*, const char* capability, OSSL_CALLBACK* cb, void* arg) {
   return no_throw(0, [&] {
     if (OPENSSL_strcasecmp(capability, "TLS-GROUP") != 0) return 0;

@@ -7,6 +7,9 @@
 // message is the program's, not a secret); only the digest goes to the virtine, and only
 // the signature comes back: one virtine call per signature.
 //
+// Preloaded, a key held on the host where no virtine can run (key_data.h) signs there: the
+// host context is then made on the whole key, initialised for signing.
+//
 // Verification runs on the host with the public part: it needs no secret, its answer is
 // one the program could compute itself from the public key, and a virtine would add a VM
 // exit per verification (and, for a key imported with only its public part, a virtine to
@@ -39,7 +42,8 @@ constexpr const char* kDefault = "provider=default";
 struct SigContext {
   KeyKind kind;
   std::shared_ptr<Key> key;
-  EVP_PKEY_CTX* host = nullptr;  // RSA, ECDSA: the parameters, and verification
+  PrivatePart priv;              // signing: where the private part is
+  EVP_PKEY_CTX* host = nullptr;  // RSA, ECDSA: the parameters, and verification (or host signing)
   EVP_MD_CTX* md = nullptr;      // digest_sign/verify of RSA, ECDSA: the message's hash
   bool signing = false;
 
@@ -84,6 +88,7 @@ void* dup_context(void* vctx) {
       return nullptr;
     }
     out->key = in->key;
+    out->priv = in->priv;
     out->signing = in->signing;
     bool ok = true;
     if (in->host != nullptr) ok = (out->host = EVP_PKEY_CTX_dup(in->host)) != nullptr;
@@ -138,10 +143,7 @@ int init(void* vctx, void* keydata, const OSSL_PARAM params[], bool signing) {
     ERR_raise(ERR_LIB_PROV, PROV_R_INVALID_KEY);
     return 0;
   }
-  if (signing && !key->twin) {
-    ERR_raise(ERR_LIB_PROV, PROV_R_NOT_A_PRIVATE_KEY);
-    return 0;
-  }
+  if (signing && !private_part(*key, &ctx->priv)) return 0;
   ctx->key = std::move(key);
   ctx->signing = signing;
   EVP_PKEY_CTX_free(ctx->host);
@@ -149,8 +151,13 @@ int init(void* vctx, void* keydata, const OSSL_PARAM params[], bool signing) {
   EVP_MD_CTX_free(ctx->md);
   ctx->md = nullptr;
   if (ctx->kind == KeyKind::kEd25519) return 1;
-  ctx->host = host_context(*ctx->key);
-  if (ctx->host == nullptr || EVP_PKEY_verify_init(ctx->host) <= 0) return 0;
+  if (signing && ctx->priv.host != nullptr) {
+    ctx->host = EVP_PKEY_CTX_new_from_pkey(nullptr, ctx->priv.host, kDefault);
+    if (ctx->host == nullptr || EVP_PKEY_sign_init(ctx->host) <= 0) return 0;
+  } else {
+    ctx->host = host_context(*ctx->key);
+    if (ctx->host == nullptr || EVP_PKEY_verify_init(ctx->host) <= 0) return 0;
+  }
   return set_ctx_params(vctx, params);
 }
 
@@ -191,21 +198,49 @@ bool sign_options(const SigContext& ctx, SignOptions* o) {
   return true;
 }
 
+// A held key's signature, made on the host by the default provider.
+int sign_on_host(SigContext* ctx, unsigned char* sig, size_t* siglen, size_t sigsize, std::span<const uint8_t> tbs) {
+  OnHost on_host;
+  size_t len = sigsize;
+  if (ctx->kind != KeyKind::kEd25519) {
+    if (EVP_PKEY_sign(ctx->host, sig, &len, tbs.data(), tbs.size()) <= 0) return 0;
+  } else {
+    EVP_MD_CTX* m = EVP_MD_CTX_new();
+    const bool ok = m != nullptr &&
+                    EVP_DigestSignInit_ex(m, nullptr, nullptr, nullptr, kDefault, ctx->priv.host, nullptr) == 1 &&
+                    EVP_DigestSign(m, sig, &len, tbs.data(), tbs.size()) == 1;
+    EVP_MD_CTX_free(m);
+    if (!ok) return 0;
+  }
+  *siglen = len;
+  return 1;
+}
+
 // The signature of `tbs` (a digest, or for Ed25519 the message) by the key's handle: the
 // input goes in, the signature comes back, checked against the key contract.
 int sign_by_handle(SigContext* ctx, unsigned char* sig, size_t* siglen, size_t sigsize, std::span<const uint8_t> tbs) {
-  const Key& key = *ctx->key;
+  Key& key = *ctx->key;
   if (sig == nullptr) {  // the size query
     *siglen = key.facts.max_size;
     return 1;
   }
-  if (!ctx->signing || !key.twin) {
+  if (!ctx->signing) {
     ERR_raise(ERR_LIB_PROV, PROV_R_NOT_A_PRIVATE_KEY);
     return 0;
   }
+  // OpenSSL's own providers refuse a short buffer before signing (RSA and Ed25519 saying
+  // so, ECDSA silently): the same here, before the guest is asked.
+  if (sigsize < key.facts.max_size) {
+    if (ctx->kind != KeyKind::kEc)
+      ERR_raise_data(ERR_LIB_PROV, PROV_R_INVALID_SIGNATURE_SIZE, "is %zu, should be at least %zu", sigsize,
+                     key.facts.max_size);
+    return 0;
+  }
+  if (ctx->priv.host != nullptr) return sign_on_host(ctx, sig, siglen, sigsize, tbs);
+  if (!refresh_private_part(*ctx->key, &ctx->priv)) return 0;
   SignOptions o;
   if (ctx->kind != KeyKind::kEd25519 && !sign_options(*ctx, &o)) return 0;
-  const Twin& twin = *key.twin;
+  const Twin& twin = ctx->priv.twin;
   return run_on_twin(twin, Family::kPkey,
                      [&](Virtine& v) -> Status {
                        const guest::Bytes s =
@@ -394,7 +429,7 @@ const OSSL_ALGORITHM kAlgorithms[] = {
 }  // namespace
 
 const OSSL_ALGORITHM* signature_algorithms() {
-  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered(kAlgorithms));
+  static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered_keys(kAlgorithms));
   return list->data();
 }
 
