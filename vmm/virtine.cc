@@ -8,9 +8,9 @@
 #include <cstring>
 #include <string>
 
+#include "abi/guest_abi.h"
 #include "vmm/counters.h"
 #include "vmm/elf_loader.h"
-#include "abi/guest_abi.h"
 #include "vmm/long_mode_x86_64.h"
 #include "vmm/vcpu_state_x86_64.h"
 #include "vmm/watchdog.h"
@@ -94,7 +94,8 @@ Status write_boot_env(GuestMemory& memory, const std::vector<std::string>& env) 
     total += e.size() + 1;
   }
   if (total > CRYPTINE_BOOT_ENV_MAX) return Error(ErrorCode::kOutOfRange, "boot environment too large");
-  auto bytes = CRYPTINE_TRY(memory.translate_mut(GuestAddr{CRYPTINE_MAILBOX_ADDR}, total));
+  const GuestMemoryAccess open;
+  auto bytes = CRYPTINE_TRY(memory.translate_mut(open, GuestAddr{CRYPTINE_MAILBOX_ADDR}, total));
   size_t at = 0;
   for (const std::string& e : env) {
     std::memcpy(bytes.data() + at, e.c_str(), e.size() + 1);
@@ -159,7 +160,13 @@ Result<Hypercall> Virtine::run() {
 Result<Hypercall> Virtine::run_until_hypercall() {
   for (;;) {
     const uint64_t t0 = monotonic_ns();
-    auto exit = vcpu_.run();
+    // KVM needs the key open: it maps guest pages in on the guest's faults with
+    // get_user_pages, which checks this thread's PKRU like a load would (6.1: KVM_RUN
+    // fails with EFAULT when closed, tests/kvm/guest_memory_access_test.cc).
+    auto exit = [&] {
+      const GuestMemoryAccess open;
+      return vcpu_.run();
+    }();
     count(vmm_counters().run_ns, monotonic_ns() - t0);
     io_pending_ = false;
     if (!exit.ok()) {
@@ -234,7 +241,8 @@ Status Virtine::restore_dirty_pages() {
   CRYPTINE_TRY_STATUS(dirty_log_.collect(vm_.get(), dirty_bitmap_, /*keep_hot=*/true));
   memory_.take_host_written(dirty_bitmap_);
 
-  const uint64_t pages = CRYPTINE_TRY(memory_.restore_pages(dirty_bitmap_, snapshot_->memory()));
+  const GuestMemoryAccess open;
+  const uint64_t pages = CRYPTINE_TRY(memory_.restore_pages(dirty_bitmap_, snapshot_->memory(open)));
   counters_.last_reset_pages = pages;
   counters_.pages_restored += pages;
   count(vmm_counters().pages_restored, pages);
