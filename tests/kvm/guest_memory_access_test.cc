@@ -135,6 +135,7 @@ class GuestMemoryFence : public ::testing::Test {
     ASSERT_NE(s.snapshot, nullptr);
     kvm_ = std::move(s.kvm);
     snapshot_ = std::move(s.snapshot);
+    booted_ = std::move(s.booted);
     auto v = Virtine::from_snapshot(*kvm_, snapshot_, VirtineConfig{});
     ASSERT_TRUE(v.ok()) << v.error().message();
     virtine_ = std::make_unique<Virtine>(std::move(v).value());
@@ -143,13 +144,16 @@ class GuestMemoryFence : public ::testing::Test {
     const GuestMemoryAccess open;
     memory_ = virtine_->memory().translate(open, GuestAddr{0}, virtine_->memory().size())->data();
     image_ = snapshot_->memory(open).data();
+    booted_memory_ = booted_->memory().translate(open, GuestAddr{0}, size())->data();
   }
 
   std::unique_ptr<KvmSystem> kvm_;
   std::shared_ptr<const Snapshot> snapshot_;
+  std::unique_ptr<Virtine> booted_;  // the cold-booted one that took the snapshot
   std::unique_ptr<Virtine> virtine_;
-  const uint8_t* memory_ = nullptr;  // where the virtine's memory is mapped
-  const uint8_t* image_ = nullptr;   // where the snapshot's image is mapped
+  const uint8_t* memory_ = nullptr;         // where the virtine's memory is mapped (the snapshot's copy)
+  const uint8_t* image_ = nullptr;          // where the snapshot's image is mapped
+  const uint8_t* booted_memory_ = nullptr;  // the booted virtine's (anonymous) memory
   uint64_t size() const { return virtine_->memory().size(); }
 };
 
@@ -160,6 +164,7 @@ TEST_F(GuestMemoryFence, OutsideAScopeTheProgramCannotLoadFromGuestMemory) {
   ExpectClosed(probe(image_), "snapshot image, first byte");
   ExpectClosed(probe(image_ + size() - 1), "snapshot image, last byte");
   ExpectClosed(probe(memory_ + CRYPTINE_MAILBOX_ADDR, /*store=*/true), "virtine memory, a store");
+  ExpectClosed(probe(booted_memory_ + CRYPTINE_MAILBOX_ADDR), "booted virtine's anonymous memory");
 }
 
 TEST_F(GuestMemoryFence, InsideAScopeTheMonitorCan) {
@@ -180,6 +185,8 @@ TEST_F(GuestMemoryFence, GuardPagesFenceEveryGuestMappingInEitherMode) {
     EXPECT_EQ(probe(memory_ + size() + GuestMapping::kGuardSize - 1).code, SEGV_ACCERR) << "open " << open;
     EXPECT_EQ(probe(image_ - 1).code, SEGV_ACCERR) << "open " << open;
     EXPECT_EQ(probe(image_ + size()).code, SEGV_ACCERR) << "open " << open;
+    EXPECT_EQ(probe(booted_memory_ - 1).code, SEGV_ACCERR) << "open " << open;
+    EXPECT_EQ(probe(booted_memory_ + size()).code, SEGV_ACCERR) << "open " << open;
   }
 }
 
