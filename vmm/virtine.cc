@@ -104,15 +104,24 @@ Status write_boot_env(GuestMemory& memory, const std::vector<std::string>& env) 
   bytes[at] = 0;
   return {};
 }
-}  // namespace
 
-Result<Virtine> Virtine::boot(const KvmSystem& kvm, std::span<const uint8_t> elf, const VirtineConfig& config) {
-  GuestMemory memory = CRYPTINE_TRY(GuestMemory::create(config.mem_size));
+// All a cold boot writes into guest memory, in one open scope rather than one per write
+// (page tables, each segment, boot info, environment).
+Result<ElfImage> load_boot_image(GuestMemory& memory, std::span<const uint8_t> elf,
+                                 const std::vector<std::string>& env) {
+  const GuestMemoryAccess open;
   CRYPTINE_TRY_STATUS(write_long_mode_tables(memory));
   ElfImage image = CRYPTINE_TRY(parse_elf64(elf, CRYPTINE_IMAGE_BASE, memory.size()));
   CRYPTINE_TRY_STATUS(load_elf64(image, elf, memory));
   CRYPTINE_TRY_STATUS(write_boot_info(memory));
-  CRYPTINE_TRY_STATUS(write_boot_env(memory, config.boot_env));
+  CRYPTINE_TRY_STATUS(write_boot_env(memory, env));
+  return image;
+}
+}  // namespace
+
+Result<Virtine> Virtine::boot(const KvmSystem& kvm, std::span<const uint8_t> elf, const VirtineConfig& config) {
+  GuestMemory memory = CRYPTINE_TRY(GuestMemory::create(config.mem_size));
+  const ElfImage image = CRYPTINE_TRY(load_boot_image(memory, elf, config.boot_env));
 
   bool manual_protect = false;
   UniqueFd vm = CRYPTINE_TRY(create_vm(kvm, memory, &manual_protect));
@@ -252,6 +261,7 @@ Status Virtine::restore_dirty_pages() {
 Status Virtine::restore_to_snapshot() {
   if (io_pending_) CRYPTINE_TRY_STATUS(vcpu_.complete_pending_io());
   io_pending_ = false;
+  const GuestMemoryAccess open;  // for the pages and the boot info: one scope, not two
   CRYPTINE_TRY_STATUS(restore_dirty_pages());
   CRYPTINE_TRY_STATUS(restore_vcpu_state(vcpu_, snapshot_->vcpu()));
   return write_boot_info(memory_);
