@@ -2,7 +2,9 @@
 // on this monitor, each as median and spread over many runs, with the exits, pages
 // restored, VM creations and mmap calls per operation, and the targets checked:
 // a start from the snapshot and a pool hit create no VM and map nothing, and a null
-// call is exactly one exit.
+// call is exactly one exit. Also what opening guest memory's protection key costs (one
+// outermost GuestMemoryAccess: RDPKRU and WRPKRU to open, the same to close); run it
+// again with CRYPTINE_PKU=0 for every measure without the key.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +16,7 @@
 
 #include "tests/harness/reexec_in_harness.h"
 #include "vmm/counters.h"
+#include "vmm/guest_memory_access.h"
 #include "vmm/kvm_system.h"
 #include "vmm/kvm_vcpu_stats.h"
 #include "vmm/virtine.h"
@@ -108,8 +111,10 @@ int run(int argc, char** argv) {
   }
   const VirtineConfig config;
   set_kvm_exit_counting(true);  // a pread per run: kvm_exits beside the exits user space sees
-  std::fprintf(stderr, "virtine-latency: guest null-call.elf, %llu MiB guest memory\n",
-               static_cast<unsigned long long>(config.mem_size >> 20));
+  const int pkey = guest_memory_pkey();
+  std::fprintf(stderr, "virtine-latency: guest null-call.elf, %llu MiB guest memory, %s\n",
+               static_cast<unsigned long long>(config.mem_size >> 20),
+               pkey >= 0 ? "guest memory behind a protection key" : "no protection key (guard pages only)");
 
   // The snapshot every other measure starts from.
   auto first = Virtine::boot(*kvm, image, config);
@@ -150,6 +155,17 @@ int run(int argc, char** argv) {
   }));
   rows.push_back(measure("null-call", "one request to a running virtine: DONE and back", 10, many,
                          [&]() -> Status { return expect_hypercall(reused->run(), HypercallKind::kDone); }));
+  // Too short to time one by one: each sample is the mean over a batch.
+  constexpr int kScopesPerSample = 1000;
+  Row scope = measure("key-open-close", "open + close guest memory (outermost GuestMemoryAccess), x1000", 10, many,
+                      [&]() -> Status {
+                        for (int i = 0; i < kScopesPerSample; ++i) {
+                          const GuestMemoryAccess open;
+                          asm volatile("" : : : "memory");  // each scope is kept, not merged
+                        }
+                        return {};
+                      });
+  rows.push_back(scope);
 
   std::printf("\n%-16s %10s %10s %10s %7s %9s %7s %9s %6s  %s\n", "measure", "median_us", "p10_us", "p90_us", "exits",
               "kvm_exits", "pages", "creations", "mmaps", "what");
@@ -158,6 +174,10 @@ int run(int argc, char** argv) {
                 r.percentile(0.1), r.percentile(0.9), r.exits, r.kvm_exits, r.pages, r.creations, r.mappings,
                 r.what.c_str());
   std::printf("\nexits: seen by user space; kvm_exits: all of them, KVM's own included (its binary statistics).\n");
+  std::printf("guest memory key: %s; one open + close: median %.1f ns (p10 %.1f, p90 %.1f)\n",
+              pkey >= 0 ? ("pkey " + std::to_string(pkey)).c_str() : "none (CRYPTINE_PKU=0 or no pku/ospke)",
+              scope.percentile(0.5) * 1000.0 / kScopesPerSample, scope.percentile(0.1) * 1000.0 / kScopesPerSample,
+              scope.percentile(0.9) * 1000.0 / kScopesPerSample);
 
   auto find = [&](const char* name) -> const Row& {
     return *std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == name; });

@@ -7,9 +7,7 @@
 #include <cstring>
 #include <utility>
 
-#include "vmm/counters.h"
 #include "abi/guest_abi.h"
-#include "vmm/process_fork.h"
 
 namespace cryptine {
 
@@ -17,23 +15,15 @@ Result<GuestMemory> GuestMemory::create(uint64_t size) {
   if (size == 0 || size % CRYPTINE_PAGE_SIZE != 0)
     return Error(ErrorCode::kInvalidArgument,
                  "guest memory size " + std::to_string(size) + " is not a non-zero page multiple");
-  void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (addr == MAP_FAILED) return Error::from_errno("mmap guest memory");
-  count(vmm_counters().mappings);
-  Mapping mapping(addr, size);
-  CRYPTINE_TRY_STATUS(keep_from_children(addr, size, "guest memory"));
-  return GuestMemory(std::move(mapping));
+  return GuestMemory(CRYPTINE_TRY(GuestMapping::map(size, PROT_READ | PROT_WRITE,
+                                                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, "guest memory")));
 }
 
 Result<GuestMemory> GuestMemory::map_private(int fd, uint64_t size) {
   if (size == 0 || size % CRYPTINE_PAGE_SIZE != 0)
     return Error(ErrorCode::kInvalidArgument, "snapshot size " + std::to_string(size) + " is not a page multiple");
-  void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
-  if (addr == MAP_FAILED) return Error::from_errno("mmap snapshot copy-on-write");
-  count(vmm_counters().mappings);
-  Mapping mapping(addr, size);
-  CRYPTINE_TRY_STATUS(keep_from_children(addr, size, "guest memory (snapshot copy-on-write)"));
-  return GuestMemory(std::move(mapping));
+  return GuestMemory(CRYPTINE_TRY(GuestMapping::map(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd,
+                                                    "guest memory (snapshot copy-on-write)")));
 }
 
 Result<std::span<uint8_t>> GuestMemory::checked_span(GuestAddr addr, uint64_t len) const {
@@ -43,12 +33,12 @@ Result<std::span<uint8_t>> GuestMemory::checked_span(GuestAddr addr, uint64_t le
   return std::span<uint8_t>(base() + addr.value, len);
 }
 
-Result<std::span<const uint8_t>> GuestMemory::translate(GuestAddr addr, uint64_t len) const {
+Result<std::span<const uint8_t>> GuestMemory::translate(const GuestMemoryAccess&, GuestAddr addr, uint64_t len) const {
   auto span = CRYPTINE_TRY(checked_span(addr, len));
   return std::span<const uint8_t>(span);
 }
 
-Result<std::span<uint8_t>> GuestMemory::translate_mut(GuestAddr addr, uint64_t len) {
+Result<std::span<uint8_t>> GuestMemory::translate_mut(const GuestMemoryAccess&, GuestAddr addr, uint64_t len) {
   auto span = CRYPTINE_TRY(checked_span(addr, len));
   if (len != 0) {
     for (uint64_t page = addr.value / kPageSize; page <= (addr.value + len - 1) / kPageSize; ++page)
@@ -68,6 +58,7 @@ Result<uint64_t> GuestMemory::restore_pages(std::span<uint64_t> bitmap, std::spa
   if (clean.size() != size())
     return Error(ErrorCode::kInvalidArgument, "restore from an image of " + std::to_string(clean.size()) +
                                                   " bytes into guest memory of " + std::to_string(size()));
+  const GuestMemoryAccess open;  // reads the snapshot's image, writes guest memory
   uint64_t copied = 0;
   const size_t words = std::min(bitmap.size(), host_written_.size());
   for (size_t word = 0; word < words; ++word) {
@@ -83,19 +74,22 @@ Result<uint64_t> GuestMemory::restore_pages(std::span<uint64_t> bitmap, std::spa
 }
 
 Status GuestMemory::write(GuestAddr addr, std::span<const uint8_t> bytes) {
-  auto dst = CRYPTINE_TRY(translate_mut(addr, bytes.size()));
+  const GuestMemoryAccess open;
+  auto dst = CRYPTINE_TRY(translate_mut(open, addr, bytes.size()));
   if (!bytes.empty()) std::memcpy(dst.data(), bytes.data(), bytes.size());
   return {};
 }
 
 Status GuestMemory::read(GuestAddr addr, std::span<uint8_t> out) {
-  auto src = CRYPTINE_TRY(translate(addr, out.size()));
+  const GuestMemoryAccess open;
+  auto src = CRYPTINE_TRY(translate(open, addr, out.size()));
   if (!out.empty()) std::memcpy(out.data(), src.data(), out.size());
   return {};
 }
 
 Status GuestMemory::fill(GuestAddr addr, uint8_t byte, uint64_t len) {
-  auto dst = CRYPTINE_TRY(translate_mut(addr, len));
+  const GuestMemoryAccess open;
+  auto dst = CRYPTINE_TRY(translate_mut(open, addr, len));
   if (len != 0) std::memset(dst.data(), byte, len);
   return {};
 }

@@ -4,14 +4,20 @@
 // is translate(), which checks the whole range (overflow-safe) and returns a bounded
 // span. Everything the guest controls (reply lengths, log lengths, offsets) goes
 // through it.
+//
+// The memory is mapped between guard pages and, where there are protection keys, closed
+// to the program's code (guest_mapping.h, guest_memory_access.h). The copies made here
+// (read, write, fill, restore_pages) open it themselves; a span from translate() is
+// usable only while the GuestMemoryAccess it was asked with lives.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "vmm/guest_mapping.h"
+#include "vmm/guest_memory_access.h"
 #include "vmm/result.h"
-#include "vmm/unique_fd.h"
 
 namespace cryptine {
 
@@ -35,10 +41,11 @@ class GuestMemory {
 
   // [addr, addr+len) as host memory, or kOutOfRange if any byte lies outside guest
   // RAM or addr+len overflows. len 0 is valid at any addr <= size().
-  Result<std::span<const uint8_t>> translate(GuestAddr addr, uint64_t len) const;
+  // `open` is the caller's scope, which must outlive every use of the span.
+  Result<std::span<const uint8_t>> translate(const GuestMemoryAccess& open, GuestAddr addr, uint64_t len) const;
   // The same for writing; the pages are recorded as written by the host, so a reset
   // restores them too (KVM's dirty log sees only the guest's writes).
-  Result<std::span<uint8_t>> translate_mut(GuestAddr addr, uint64_t len);
+  Result<std::span<uint8_t>> translate_mut(const GuestMemoryAccess& open, GuestAddr addr, uint64_t len);
 
   Status write(GuestAddr addr, std::span<const uint8_t> bytes);
   Status read(GuestAddr addr, std::span<uint8_t> out);
@@ -59,12 +66,12 @@ class GuestMemory {
   static constexpr uint64_t kPageSize = 4096;
 
  private:
-  explicit GuestMemory(Mapping mapping)
+  explicit GuestMemory(GuestMapping mapping)
       : mapping_(std::move(mapping)), host_written_((mapping_.size() / kPageSize + 63) / 64, 0) {}
   Result<std::span<uint8_t>> checked_span(GuestAddr addr, uint64_t len) const;
   uint8_t* base() const { return static_cast<uint8_t*>(mapping_.get()); }
 
-  Mapping mapping_;
+  GuestMapping mapping_;
   std::vector<uint64_t> host_written_;
 };
 

@@ -6,14 +6,35 @@
 
 #include <algorithm>
 
-#include "vmm/counters.h"
-#include "vmm/process_fork.h"
-
 namespace cryptine {
 namespace {
 
 bool all_zero(const uint8_t* p, size_t n) {
   return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
+}
+
+// Writes only non-zero pages of `memory` to `fd`: the file is sparse, zero pages stay
+// holes and cost nothing. Returns how many it wrote.
+Result<uint64_t> write_nonzero_pages(const GuestMemory& memory, int fd) {
+  // pwrite reads guest memory too: the kernel's copy from user memory obeys PKRU.
+  const GuestMemoryAccess open;
+  const uint64_t size = memory.size();
+  const uint8_t* src = CRYPTINE_TRY(memory.translate(open, GuestAddr{0}, size)).data();
+  uint64_t written = 0;
+  for (uint64_t off = 0; off < size; off += GuestMemory::kPageSize) {
+    if (all_zero(src + off, GuestMemory::kPageSize)) continue;
+    ++written;
+    size_t done = 0;
+    while (done < GuestMemory::kPageSize) {
+      ssize_t n = ::pwrite(fd, src + off + done, GuestMemory::kPageSize - done, static_cast<off_t>(off + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Error::from_errno("pwrite snapshot");
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+  return written;
 }
 
 }  // namespace
@@ -26,21 +47,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::create(const GuestMemory& memo
   const uint64_t size = memory.size();
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return Error::from_errno("ftruncate snapshot");
 
-  // Write only non-zero pages: the file is sparse, zero pages stay holes and cost nothing.
-  const uint8_t* src = CRYPTINE_TRY(memory.translate(GuestAddr{0}, size)).data();
-  for (uint64_t off = 0; off < size; off += GuestMemory::kPageSize) {
-    if (all_zero(src + off, GuestMemory::kPageSize)) continue;
-    ++snap->nonzero_pages_;
-    size_t done = 0;
-    while (done < GuestMemory::kPageSize) {
-      ssize_t n = ::pwrite(fd, src + off + done, GuestMemory::kPageSize - done, static_cast<off_t>(off + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Error::from_errno("pwrite snapshot");
-      }
-      done += static_cast<size_t>(n);
-    }
-  }
+  snap->nonzero_pages_ = CRYPTINE_TRY(write_nonzero_pages(memory, fd));
   // Sealed: nobody, not even this process by mistake, can change a snapshot.
   if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
     return Error::from_errno("fcntl F_ADD_SEALS snapshot");
@@ -61,11 +68,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::remap() const {
 }
 
 Status Snapshot::map_image(uint64_t size) {
-  void* image = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, memfd_.get(), 0);
-  if (image == MAP_FAILED) return Error::from_errno("mmap snapshot");
-  count(vmm_counters().mappings);
-  image_ = Mapping(image, size);
-  return keep_from_children(image, size, "snapshot");
+  image_ = CRYPTINE_TRY(GuestMapping::map(size, PROT_READ, MAP_SHARED, memfd_.get(), "snapshot"));
+  return {};
 }
 
 }  // namespace cryptine

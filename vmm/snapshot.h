@@ -6,7 +6,9 @@
 #include <memory>
 #include <span>
 
+#include "vmm/guest_mapping.h"
 #include "vmm/guest_memory.h"
+#include "vmm/guest_memory_access.h"
 #include "vmm/result.h"
 #include "vmm/unique_fd.h"
 #include "vmm/vcpu_state_x86_64.h"
@@ -24,17 +26,20 @@ class Snapshot {
 
   int memfd() const { return memfd_.get(); }
   uint64_t mem_size() const { return image_.size(); }
-  // The recorded memory, read-only, for restoring pages and for tests.
-  std::span<const uint8_t> memory() const { return {static_cast<const uint8_t*>(image_.get()), image_.size()}; }
+  // The recorded memory, read-only, for restoring pages and for tests; guest memory like
+  // a virtine's (guest_mapping.h), so usable only while `open` lives.
+  std::span<const uint8_t> memory(const GuestMemoryAccess& /*open*/) const {
+    return {static_cast<const uint8_t*>(image_.get()), image_.size()};
+  }
   const VcpuState& vcpu() const { return vcpu_; }
   // Pages that hold anything but zeroes: the snapshot's real memory footprint.
   uint64_t nonzero_pages() const { return nonzero_pages_; }
 
  private:
   Snapshot() = default;
-  Status map_image(uint64_t size);  // image_ from memfd_, read-only, kept from children
+  Status map_image(uint64_t size);  // image_ from memfd_, read-only, fenced as guest memory
   UniqueFd memfd_;
-  Mapping image_;
+  GuestMapping image_;
   VcpuState vcpu_;
   uint64_t nonzero_pages_ = 0;
 };

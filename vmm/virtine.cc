@@ -94,7 +94,8 @@ Status write_boot_env(GuestMemory& memory, const std::vector<std::string>& env) 
     total += e.size() + 1;
   }
   if (total > CRYPTINE_BOOT_ENV_MAX) return Error(ErrorCode::kOutOfRange, "boot environment too large");
-  auto bytes = CRYPTINE_TRY(memory.translate_mut(GuestAddr{CRYPTINE_MAILBOX_ADDR}, total));
+  const GuestMemoryAccess open;
+  auto bytes = CRYPTINE_TRY(memory.translate_mut(open, GuestAddr{CRYPTINE_MAILBOX_ADDR}, total));
   size_t at = 0;
   for (const std::string& e : env) {
     std::memcpy(bytes.data() + at, e.c_str(), e.size() + 1);
@@ -103,15 +104,24 @@ Status write_boot_env(GuestMemory& memory, const std::vector<std::string>& env) 
   bytes[at] = 0;
   return {};
 }
-}  // namespace
 
-Result<Virtine> Virtine::boot(const KvmSystem& kvm, std::span<const uint8_t> elf, const VirtineConfig& config) {
-  GuestMemory memory = CRYPTINE_TRY(GuestMemory::create(config.mem_size));
+// All a cold boot writes into guest memory, in one open scope rather than one per write
+// (page tables, each segment, boot info, environment).
+Result<ElfImage> load_boot_image(GuestMemory& memory, std::span<const uint8_t> elf,
+                                 const std::vector<std::string>& env) {
+  const GuestMemoryAccess open;
   CRYPTINE_TRY_STATUS(write_long_mode_tables(memory));
   ElfImage image = CRYPTINE_TRY(parse_elf64(elf, CRYPTINE_IMAGE_BASE, memory.size()));
   CRYPTINE_TRY_STATUS(load_elf64(image, elf, memory));
   CRYPTINE_TRY_STATUS(write_boot_info(memory));
-  CRYPTINE_TRY_STATUS(write_boot_env(memory, config.boot_env));
+  CRYPTINE_TRY_STATUS(write_boot_env(memory, env));
+  return image;
+}
+}  // namespace
+
+Result<Virtine> Virtine::boot(const KvmSystem& kvm, std::span<const uint8_t> elf, const VirtineConfig& config) {
+  GuestMemory memory = CRYPTINE_TRY(GuestMemory::create(config.mem_size));
+  const ElfImage image = CRYPTINE_TRY(load_boot_image(memory, elf, config.boot_env));
 
   bool manual_protect = false;
   UniqueFd vm = CRYPTINE_TRY(create_vm(kvm, memory, &manual_protect));
@@ -159,7 +169,13 @@ Result<Hypercall> Virtine::run(uint32_t timeout_ms) {
 Result<Hypercall> Virtine::run_until_hypercall() {
   for (;;) {
     const uint64_t t0 = monotonic_ns();
-    auto exit = vcpu_.run();
+    // KVM needs the key open: it maps guest pages in on the guest's faults with
+    // get_user_pages, which checks this thread's PKRU like a load would (6.1: KVM_RUN
+    // fails with EFAULT when closed, tests/kvm/guest_memory_access_test.cc).
+    auto exit = [&] {
+      const GuestMemoryAccess open;
+      return vcpu_.run();
+    }();
     count(vmm_counters().run_ns, monotonic_ns() - t0);
     io_pending_ = false;
     if (!exit.ok()) {
@@ -234,7 +250,8 @@ Status Virtine::restore_dirty_pages() {
   CRYPTINE_TRY_STATUS(dirty_log_.collect(vm_.get(), dirty_bitmap_, /*keep_hot=*/true));
   memory_.take_host_written(dirty_bitmap_);
 
-  const uint64_t pages = CRYPTINE_TRY(memory_.restore_pages(dirty_bitmap_, snapshot_->memory()));
+  const GuestMemoryAccess open;
+  const uint64_t pages = CRYPTINE_TRY(memory_.restore_pages(dirty_bitmap_, snapshot_->memory(open)));
   counters_.last_reset_pages = pages;
   counters_.pages_restored += pages;
   count(vmm_counters().pages_restored, pages);
@@ -244,6 +261,7 @@ Status Virtine::restore_dirty_pages() {
 Status Virtine::restore_to_snapshot() {
   if (io_pending_) CRYPTINE_TRY_STATUS(vcpu_.complete_pending_io());
   io_pending_ = false;
+  const GuestMemoryAccess open;  // for the pages and the boot info: one scope, not two
   CRYPTINE_TRY_STATUS(restore_dirty_pages());
   CRYPTINE_TRY_STATUS(restore_vcpu_state(vcpu_, snapshot_->vcpu()));
   return write_boot_info(memory_);

@@ -13,7 +13,7 @@ namespace {
 
 // A reply's status mapped onto the error convention above; `where` names the part of
 // the request that failed, when the guest says.
-Result<CryptoReply> checked(Virtine& v, CryptoReply reply, const std::string& where = "") {
+Result<MailboxReply> checked(Virtine& v, MailboxReply reply, const std::string& where = "") {
   switch (reply.status) {
     case CRYPTINE_STATUS_OK: return reply;
     case CRYPTINE_STATUS_CRYPTO_ERROR: {
@@ -36,7 +36,7 @@ Result<CryptoReply> checked(Virtine& v, CryptoReply reply, const std::string& wh
 }
 
 // One request whose reply status is mapped onto the error convention above.
-Result<CryptoReply> request(Virtine& v, const CryptoRequest& r) {
+Result<MailboxReply> request(Virtine& v, const CryptoRequest& r) {
   return checked(v, CRYPTINE_TRY(call_in_virtine(v, r)));
 }
 
@@ -57,7 +57,7 @@ Status in_pieces(Virtine& v, uint32_t op, Handle h, std::span<const uint8_t> dat
     r.handle = h;
     r.in = data.first(n);
     r.out_capacity = n * out_per_byte + out_extra;
-    CryptoReply reply = CRYPTINE_TRY(request(v, r));
+    MailboxReply reply = CRYPTINE_TRY(request(v, r));
     CRYPTINE_TRY_STATUS(sink(reply));
     data = data.subspan(n);
   } while (!data.empty());
@@ -65,7 +65,7 @@ Status in_pieces(Virtine& v, uint32_t op, Handle h, std::span<const uint8_t> dat
 }
 
 Result<Handle> new_handle(Virtine& v, const CryptoRequest& r) {
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   if (reply.handle == 0) return v.poison(Error(ErrorCode::kGuestFault, "guest created a context without a handle"));
   return reply.handle;
 }
@@ -75,7 +75,7 @@ Result<Bytes> final_of(Virtine& v, uint32_t op, Handle h, uint32_t capacity) {
   r.op = op;
   r.handle = h;
   r.out_capacity = capacity;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   return copy(reply.out);
 }
 
@@ -98,7 +98,7 @@ Result<Bytes> one_shot(Virtine& v, const OneShotOps& ops, std::string_view name,
     r.op = ops.whole;
     r.in = data;
     r.out_capacity = kMaxDigest;
-    CryptoReply reply = CRYPTINE_TRY(request(v, r));
+    MailboxReply reply = CRYPTINE_TRY(request(v, r));
     return copy(reply.out);
   }
   r.op = ops.init;
@@ -161,7 +161,7 @@ Result<Handle> cipher_init(Virtine& v, const CipherInit& init) {
   if (init.iv != nullptr) r.iv = *init.iv;
   r.params[0] = init.enc;
   r.params[1] = (init.key != nullptr ? 1 : 0) | (init.iv != nullptr ? 2 : 0);
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   if (init.handle != 0) return init.handle;
   if (reply.handle == 0) return v.poison(Error(ErrorCode::kGuestFault, "guest created a context without a handle"));
   return reply.handle;
@@ -201,7 +201,7 @@ Result<int> cipher_update_in_place(Virtine& v, Handle h, std::span<const uint8_t
   r.in = data;
   r.out_capacity = data.size() + kMaxBlock;
   r.params[1] = 1;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   const int64_t outl = reply.values[0];
   if (outl < 0 || static_cast<uint64_t>(outl) > reply.out.size() || reply.out.size() > buffer.size())
     return v.poison(Error(ErrorCode::kGuestFault, "in-place update: output outside the buffer"));
@@ -216,7 +216,7 @@ Result<int> cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad) {
   r.handle = h;
   r.in = aad;
   r.params[0] = 1;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   return static_cast<int>(reply.values[0]);
 }
 
@@ -233,7 +233,7 @@ Result<std::pair<int, Bytes>> cipher_ctrl(Virtine& v, Handle h, int type, int ar
   r.out_capacity = std::max<uint64_t>(out_len, in.size());
   r.params[0] = type;
   r.params[1] = arg;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   return std::pair<int, Bytes>{static_cast<int>(reply.values[0]),
                                copy(reply.out.first(std::min<size_t>(out_len, reply.out.size())))};
 }
@@ -257,7 +257,7 @@ Result<ImportedKey> import_private_key(Virtine& v, std::span<const uint8_t> der_
   CryptoRequest r;
   r.op = CRYPTINE_OP_KEY_IMPORT;
   r.in = der_or_pem;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   if (reply.handle == 0) return v.poison(Error(ErrorCode::kGuestFault, "guest imported a key without a handle"));
   return ImportedKey{reply.handle, static_cast<int>(reply.values[0]), static_cast<int>(reply.values[2]),
                      static_cast<int>(reply.values[3])};
@@ -270,7 +270,7 @@ Result<GeneratedKey> generate_key(Virtine& v, std::string_view type, std::string
   r.in = {reinterpret_cast<const uint8_t*>(curve.data()), curve.size()};
   r.out_capacity = kMaxPkeyOutput;
   r.params[0] = bits;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   if (reply.handle == 0) return v.poison(Error(ErrorCode::kGuestFault, "guest generated a key without a handle"));
   return GeneratedKey{ImportedKey{reply.handle, static_cast<int>(reply.values[0]), static_cast<int>(reply.values[2]),
                                   static_cast<int>(reply.values[3])},
@@ -288,7 +288,7 @@ Result<Bytes> pkey_op(Virtine& v, uint32_t op, Handle key, std::string_view md, 
   r.out_capacity = kMaxPkeyOutput;
   r.params[0] = p0;
   r.params[1] = p1;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   return copy(reply.out);
 }
 }  // namespace
@@ -313,7 +313,7 @@ Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, const
   r.params[0] = o.padding;
   r.params[2] = o.mgf1_nid;
   r.params[3] = o.tls_versions;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   return copy(reply.out);
 }
 
@@ -336,7 +336,7 @@ Result<Bytes> key_op(Virtine& v, uint32_t op, const KeyOp& k, std::span<const ui
   r.out_capacity = std::min(k.capacity, kMaxPkeyOutput);
   r.params[0] = k.rsa_padding;
   r.params[1] = k.pss_saltlen;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   return copy(reply.out);
 }
 }  // namespace
@@ -363,7 +363,7 @@ Result<int> set_params(Virtine& v, Handle h, const OSSL_PARAM* params) {
   r.op = CRYPTINE_OP_SET_PARAMS;
   r.handle = h;
   r.in = wire;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   return static_cast<int>(reply.values[0]);
 }
 
@@ -374,7 +374,7 @@ Result<int> get_params(Virtine& v, Handle h, OSSL_PARAM* params) {
   r.handle = h;
   r.in = wire;
   r.out_capacity = wire.size();
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   Status decoded = decode_get_reply(reply.out, wire, params);
   if (!decoded.ok()) return v.poison(std::move(decoded).error());
   const int ret = static_cast<int>(reply.values[0]);
@@ -396,7 +396,7 @@ Result<CipherRaw> cipher_raw(Virtine& v, Handle h, std::span<const uint8_t> in, 
   r.params[0] = in_null ? 1 : 0;
   r.params[1] = out_null ? 1 : 0;
   r.params[2] = in_place ? 1 : 0;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   return CipherRaw{static_cast<int>(reply.values[0]), reply.err_code, copy(reply.out)};
 }
 
@@ -427,7 +427,7 @@ Result<Bytes> kdf_derive(Virtine& v, std::string_view kdf, const OSSL_PARAM* par
   r.in = wire;
   r.out_capacity = keylen;
   r.params[0] = static_cast<int64_t>(keylen);
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   return copy(reply.out);
 }
 
@@ -436,7 +436,7 @@ Result<Bytes> random_bytes(Virtine& v, uint32_t n) {
   r.op = CRYPTINE_OP_RANDOM;
   r.out_capacity = n;
   r.params[0] = n;
-  CryptoReply reply = CRYPTINE_TRY(request(v, r));
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
   return copy(reply.out);
 }
 
@@ -459,13 +459,13 @@ Result<BatchReply> cipher_batch(Virtine& v, const CipherBatch& b, std::span<uint
     r.out_capacity = kMaxBlock + b.tag;
     r.params[2] = b.tag;
   }
-  const CryptoReply raw = CRYPTINE_TRY(call_in_virtine(v, r));
+  const MailboxReply raw = CRYPTINE_TRY(call_in_virtine(v, r));
   // Which step failed, as the guest says: only words for the error, never an index used.
   const int64_t step = raw.values[2];
   const std::string where = step >= 0 && static_cast<uint64_t>(step) < CRYPTINE_BATCH_MAX_STEPS + 1u
                                 ? " at step " + std::to_string(step + 1) + " of the batch"
                                 : "";
-  const CryptoReply reply = CRYPTINE_TRY(checked(v, raw, where));
+  const MailboxReply reply = CRYPTINE_TRY(checked(v, raw, where));
   std::span<const uint8_t> own = reply.out;
   std::optional<PredictedFinal> predicted;
   if (b.then == BatchThen::kUpdate && b.predict) {

@@ -13,15 +13,14 @@
 #include <set>
 #include <thread>
 
-#include "tests/kvm/snapshot_fixture.h"
 #include "abi/guest_abi.h"
+#include "tests/kvm/snapshot_fixture.h"
 #include "vmm/kvm_system.h"
 #include "vmm/vcpu_msrs_x86_64.h"
 #include "vmm/virtine.h"
 
 namespace cryptine {
 namespace {
-
 
 constexpr uint64_t kTable = 0x800000, kResults = 0x900000, kPvPages = 0xa00000;
 constexpr uint8_t kWrote = 2, kWrotePv = 4;  // the guest's result bits
@@ -103,7 +102,8 @@ class MsrReset : public ::testing::Test {
     uint64_t n = 0;
     for (uint64_t at = first; at < first + bytes; at += GuestMemory::kPageSize) {
       EXPECT_TRUE(virtine_->memory().read(GuestAddr{at}, now).ok());
-      if (std::memcmp(now.data(), snapshot_->memory().data() + at, now.size()) != 0) ++n;
+      const GuestMemoryAccess open;
+      if (std::memcmp(now.data(), snapshot_->memory(open).data() + at, now.size()) != 0) ++n;
     }
     return n;
   }

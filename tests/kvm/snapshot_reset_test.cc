@@ -5,9 +5,9 @@
 #include <cstring>
 #include <memory>
 
+#include "abi/guest_abi.h"
 #include "tests/kvm/snapshot_fixture.h"
 #include "vmm/counters.h"
-#include "abi/guest_abi.h"
 #include "vmm/kvm_system.h"
 #include "vmm/vcpu_state_x86_64.h"
 #include "vmm/virtine.h"
@@ -29,11 +29,12 @@ class SnapshotReset : public ::testing::Test {
 
   // Pages whose bytes differ from the snapshot.
   uint64_t pages_differing() {
-    auto whole = virtine_->memory().translate(GuestAddr{0}, virtine_->memory().size());
+    const GuestMemoryAccess open;
+    auto whole = virtine_->memory().translate(open, GuestAddr{0}, virtine_->memory().size());
     EXPECT_TRUE(whole.ok());
     if (!whole.ok()) return ~uint64_t{0};
     const uint8_t* now = whole->data();
-    const uint8_t* clean = snapshot_->memory().data();
+    const uint8_t* clean = snapshot_->memory(open).data();
     uint64_t n = 0;
     for (uint64_t off = 0; off < snapshot_->mem_size(); off += GuestMemory::kPageSize)
       if (std::memcmp(now + off, clean + off, GuestMemory::kPageSize) != 0) ++n;
@@ -116,7 +117,10 @@ TEST_F(SnapshotReset, ResetRestoresMemoryByteForByteAndEveryRegister) {
                     .read(GuestAddr{CRYPTINE_BOOTINFO_ADDR}, {reinterpret_cast<uint8_t*>(&info), sizeof(info)})
                     .ok());
     cryptine_boot_info snap_info;
-    std::memcpy(&snap_info, snapshot_->memory().data() + CRYPTINE_BOOTINFO_ADDR, sizeof(snap_info));
+    {
+      const GuestMemoryAccess open;
+      std::memcpy(&snap_info, snapshot_->memory(open).data() + CRYPTINE_BOOTINFO_ADDR, sizeof(snap_info));
+    }
     EXPECT_NE(info.entropy_seq, snap_info.entropy_seq);
     EXPECT_NE(0, std::memcmp(info.entropy, snap_info.entropy, sizeof(info.entropy)));
     ASSERT_TRUE(
@@ -142,7 +146,8 @@ TEST_F(SnapshotReset, VirtineFromSnapshotResumesAfterTheSnapshotCall) {
   ASSERT_TRUE(second->memory().read(GuestAddr{0x800000}, {reinterpret_cast<uint8_t*>(&scratch), 8}).ok());
   EXPECT_EQ(scratch, 0xdeadbeefcafef00du);
   // Its writes are private: the snapshot and the first virtine do not see them.
-  EXPECT_EQ(0, snapshot_->memory()[0x800000]);
+  const GuestMemoryAccess open;
+  EXPECT_EQ(0, snapshot_->memory(open)[0x800000]);
   EXPECT_EQ(pages_differing(), 0u);
 }
 

@@ -37,7 +37,7 @@ TEST(GuestMemory, TranslateBoundaryTable) {
       {1, kMax, false},       // addr + len overflows
   };
   for (const Case& c : cases) {
-    auto r = memory->translate(GuestAddr{c.addr}, c.len);
+    auto r = memory->translate(GuestMemoryAccess(), GuestAddr{c.addr}, c.len);
     EXPECT_EQ(r.ok(), c.ok) << "addr " << c.addr << " len " << c.len;
     if (r.ok()) {
       EXPECT_EQ(r->size(), c.len);

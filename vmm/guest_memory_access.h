@@ -1,0 +1,50 @@
+// GuestMemoryAccess: while one lives, the calling thread may read and write guest memory.
+//
+// Every mapping of guest RAM (a virtine's memory, a snapshot's image; see guest_mapping.h)
+// carries one memory protection key, and the key's access is disabled in PKRU, the
+// per-thread register that governs it: program code that loads from guest memory (a
+// buffer over-read, an attacker's read primitive) faults with SEGV_PKUERR instead of
+// reading keys. The monitor opens the key for exactly its own accesses (the copy in, the
+// copy out, the reset, the snapshot, the boot's load, KVM_RUN) inside a GuestMemoryAccess
+// scope: the first scope of a thread writes PKRU to allow the key, the last one to end
+// writes it to deny it again, and scopes in between cost a counter. No system call:
+// RDPKRU and WRPKRU are unprivileged instructions.
+//
+// What it does not stop: code that executes WRPKRU itself (any code in the process can),
+// or another thread's code acting through a scope that is open (a scope opens the key
+// for its own thread only). A thread inherits PKRU from the thread that created it, so
+// the monitor never creates threads inside a scope.
+//
+// Protection keys are used where the CPU and kernel have them (pku and ospke) unless
+// CRYPTINE_PKU=0; otherwise guest memory carries no key, scopes do nothing, and guest
+// memory is only fenced by guard pages.
+#pragma once
+
+namespace cryptine {
+
+// The protection key on guest memory, allocated (access disabled) at the first call; -1
+// when guest memory carries none. Decided once per process; a child keeps it.
+int guest_memory_pkey();
+
+class GuestMemoryAccess {
+ public:
+  GuestMemoryAccess() {
+    if (guest_memory_pkey() >= 0) open();
+  }
+  // A copy is one more scope: guest memory stays open until the last one ends, in
+  // whatever order they end.
+  GuestMemoryAccess(const GuestMemoryAccess&) : GuestMemoryAccess() {}
+  GuestMemoryAccess& operator=(const GuestMemoryAccess&) { return *this; }
+  ~GuestMemoryAccess() {
+    if (guest_memory_pkey() >= 0) close();
+  }
+
+  // Whether the calling thread may access guest memory now (always true without a key).
+  static bool is_open();
+
+ private:
+  static void open();
+  static void close();
+};
+
+}  // namespace cryptine
