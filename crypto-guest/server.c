@@ -24,6 +24,75 @@
 #define CRYPTINE_OP_PREDICTED_FINAL 1000
 #endif
 
+#ifdef CRYPTINE_LIE_PARAM
+/* Test builds only (tests/guests/param-liar-LIE.elf, CRYPTINE_LIE_PARAM=LIE_<LIE>): OpenSSL
+ * answers SET_PARAMS and GET_PARAMS, then this guest lies in one field of its answer, as
+ * a hostile guest may, for the host's checks of that field to stop. */
+enum param_lie {
+  LIE_PAST_BUFFER = 1, /* an octet string's return size one past its buffer */
+  LIE_TYPE,            /* the first record comes back with another type */
+  LIE_INT_SIZE,        /* an integer's return size half its size */
+  LIE_PAST_VALUE,      /* bytes after an octet string's value, inside its buffer, rewritten */
+  LIE_IV_LENGTH,       /* an IV one byte longer than the context's (the byte after it, too) */
+  LIE_TAG_LENGTH,      /* an AEAD tag length of 17 */
+  LIE_TLS_AAD_PAD,     /* a TLS AAD pad of 4096, more than any record */
+  LIE_NUM,             /* a num of 16: past a block */
+  LIE_PADDING,         /* padding 2: neither on nor off */
+  LIE_UNANSWERED,      /* a param OpenSSL left unanswered, answered */
+  LIE_RETURN_VALUE,    /* SET_PARAMS and GET_PARAMS return 2, not OpenSSL's 1 */
+};
+
+static int named(const OSSL_PARAM* p, const char* a, const char* b) {
+  return strcmp(p->key, a) == 0 || (b != NULL && strcmp(p->key, b) == 0);
+}
+
+/* In the values OpenSSL set, before their return sizes are stored in the wire. */
+static void lie_in_params(struct param_list* list) {
+  for (int i = 0; i < list->count; ++i) {
+    OSSL_PARAM* p = &list->params[i];
+    const int set = p->return_size != OSSL_PARAM_UNMODIFIED;
+    const int integer = p->data_type == OSSL_PARAM_INTEGER || p->data_type == OSSL_PARAM_UNSIGNED_INTEGER;
+    uint8_t* data = p->data;
+    switch (CRYPTINE_LIE_PARAM) {
+      case LIE_PAST_BUFFER:
+        if (set && p->data_type == OSSL_PARAM_OCTET_STRING) return (void)(p->return_size = p->data_size + 1);
+        break;
+      case LIE_INT_SIZE:
+        if (set && integer) return (void)(p->return_size = p->data_size / 2);
+        break;
+      case LIE_PAST_VALUE:
+        if (set && p->data_type == OSSL_PARAM_OCTET_STRING && p->return_size < p->data_size)
+          return (void)memset(data + p->return_size, 0xee, p->data_size - p->return_size);
+        break;
+      case LIE_IV_LENGTH:
+        if (set && named(p, OSSL_CIPHER_PARAM_IV, OSSL_CIPHER_PARAM_UPDATED_IV) && p->return_size < p->data_size)
+          data[p->return_size++] = 0xee;
+        break;
+      case LIE_TAG_LENGTH:
+        if (set && named(p, OSSL_CIPHER_PARAM_AEAD_TAGLEN, NULL)) OSSL_PARAM_set_size_t(p, 17);
+        break;
+      case LIE_TLS_AAD_PAD:
+        if (set && named(p, OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD, NULL)) OSSL_PARAM_set_size_t(p, 4096);
+        break;
+      case LIE_NUM:
+        if (set && named(p, OSSL_CIPHER_PARAM_NUM, NULL)) OSSL_PARAM_set_uint(p, 16);
+        break;
+      case LIE_PADDING:
+        if (set && named(p, OSSL_CIPHER_PARAM_PADDING, NULL)) OSSL_PARAM_set_uint(p, 2);
+        break;
+      case LIE_UNANSWERED:
+        if (!set && p->data != NULL) {
+          memset(data, 0xee, p->data_size);
+          p->return_size = p->data_size;
+        }
+        break;
+      case LIE_TYPE:
+      case LIE_RETURN_VALUE: return; /* told in the wire's header and the reply's values */
+    }
+  }
+}
+#endif
+
 #define MAILBOX ((uint8_t*)(uintptr_t)CRYPTINE_MAILBOX_ADDR)
 #define PAYLOAD (MAILBOX + CRYPTINE_PAYLOAD_OFFSET)
 
@@ -578,6 +647,9 @@ static void set_params(struct call* c) {
   }
   c->rep.values[0] = r;
   ok(c, r);
+#ifdef CRYPTINE_LIE_PARAM
+  if (CRYPTINE_LIE_PARAM == LIE_RETURN_VALUE && c->rep.status == CRYPTINE_STATUS_OK) c->rep.values[0] = 2;
+#endif
 }
 
 static void get_params(struct call* c) {
@@ -595,7 +667,15 @@ static void get_params(struct call* c) {
   }
   c->rep.values[0] = r;
   if (!ok(c, r)) return;
+#ifdef CRYPTINE_LIE_PARAM
+  if (CRYPTINE_LIE_PARAM == LIE_RETURN_VALUE) c->rep.values[0] = 2;
+  lie_in_params(&list);
+#endif
   param_list_store_sizes(param_scratch, &list);
+#ifdef CRYPTINE_LIE_PARAM
+  if (CRYPTINE_LIE_PARAM == LIE_TYPE && list.count > 0) /* INTEGER <-> UNSIGNED, UTF8 -> 7, OCTETS -> 6 */
+    param_scratch[list.header_at[0] + offsetof(struct cryptine_param, type)] ^= 3;
+#endif
   memcpy(c->out, param_scratch, c->req.in.length); /* the list with its values, back */
   output(c, c->req.in.length);
 }

@@ -126,9 +126,12 @@ Result<Bytes> decrypt_with(Virtine& v, const KeyOp& op, std::span<const uint8_t>
 Result<Bytes> derive_with(Virtine& v, const KeyOp& op, std::span<const uint8_t> peer_public_der);
 
 // EVP_CIPHER_CTX_set_params / EVP_MAC_CTX_set_params on a guest context (by handle kind).
-// Returns OpenSSL's return value; kUnsupported for params that cannot cross by value.
+// Returns OpenSSL's return value (1: a refusal is kGuestRefused, any other number from
+// the guest a kGuestFault); kUnsupported for params that cannot cross by value.
 Result<int> set_params(Virtine& v, Handle h, const OSSL_PARAM* params);
-// ..._get_params: fills `params` (values and return sizes) from the guest's context.
+// ..._get_params: fills `params` (values and return sizes) from the guest's context, as
+// OpenSSL's setters could have (decode_get_reply); what the values may be is the
+// caller's contract to check.
 Result<int> get_params(Virtine& v, Handle h, OSSL_PARAM* params);
 
 // EVP_Cipher on a guest context. `in_null`: the program passed in == NULL (for provided

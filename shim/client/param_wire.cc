@@ -17,6 +17,30 @@ bool by_value(unsigned type) {
          type == OSSL_PARAM_OCTET_STRING;
 }
 
+// A value with a return size, as only OpenSSL's setters leave one in a buffer (a call
+// that succeeded; a failure comes back as an error, with no list): an integer fills its
+// buffer exactly, a string or octets fit it, and nothing past the value changed but the
+// NUL OSSL_PARAM_set_utf8_string adds where there is room. Else the program would see
+// bytes of its buffer rewritten that the value does not account for.
+Status check_as_set(size_t record, uint32_t return_size, std::span<const uint8_t> got, std::span<const uint8_t> sent,
+                    unsigned type) {
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kGuestFault, "GET_PARAMS reply: record " + std::to_string(record) + ", a return size of " +
+                                             std::to_string(return_size) + " " + why);
+  };
+  if (return_size > got.size()) return bad("past its buffer of " + std::to_string(got.size()));
+  if (type == OSSL_PARAM_INTEGER || type == OSSL_PARAM_UNSIGNED_INTEGER) {
+    if (return_size != got.size()) return bad("for an integer of " + std::to_string(got.size()) + " bytes");
+    return {};
+  }
+  const bool nul = type == OSSL_PARAM_UTF8_STRING && return_size < got.size();
+  if (nul && got[return_size] != 0) return bad("and no NUL after the text");
+  const size_t untouched = return_size + (nul ? 1 : 0);
+  if (std::memcmp(got.data() + untouched, sent.data() + untouched, got.size() - untouched) != 0)
+    return bad("and bytes changed after it");
+  return {};
+}
+
 }  // namespace
 
 static_assert(OSSL_PARAM_INTEGER == CRYPTINE_PARAM_INTEGER && OSSL_PARAM_UNSIGNED_INTEGER == CRYPTINE_PARAM_UNSIGNED &&
@@ -64,6 +88,9 @@ Status decode_get_reply(std::span<const uint8_t> reply, std::span<const uint8_t>
         std::memcmp(reply.data() + at + sizeof(mine), sent.data() + at + sizeof(mine), mine.name_len) != 0)
       return bad("record " + std::to_string(i) + " is not the one asked for");
     OSSL_PARAM& p = params[i];
+    if (theirs.return_size != CRYPTINE_PARAM_UNMODIFIED && p.data != nullptr)
+      CRYPTINE_TRY_STATUS(check_as_set(i, theirs.return_size, reply.subspan(data_at, mine.data_len),
+                                       sent.subspan(data_at, mine.data_len), mine.type));
     // The data comes back even with the return size unmodified: a provider may write a
     // value without setting it (ChaCha20-Poly1305's tag), and else it is what was sent.
     p.return_size = theirs.return_size == CRYPTINE_PARAM_UNMODIFIED ? OSSL_PARAM_UNMODIFIED : theirs.return_size;

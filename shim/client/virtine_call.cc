@@ -114,15 +114,4 @@ bool copy_twin(const Twin& from, Family family, Twin* copy) {
   return true;
 }
 
-int get_params_on_twin(const Twin& twin, Family family, OSSL_PARAM* params) {
-  int ret = 0;
-  return run_on_twin(twin, family,
-                     [&](Virtine& v) -> Status {
-                       ret = CRYPTINE_TRY(guest::get_params(v, twin.handle, params));
-                       return {};
-                     })
-             ? ret
-             : 0;
-}
-
 }  // namespace cryptine

@@ -45,9 +45,6 @@ Served make_twin(Family family, const std::function<Result<guest::Handle>(Virtin
 // stored in *copy. Returns whether it succeeded (the error raised if not).
 bool copy_twin(const Twin& from, Family family, Twin* copy);
 
-// get_params answered by the twin; OpenSSL's return value, or 0 if the call failed.
-int get_params_on_twin(const Twin& twin, Family family, OSSL_PARAM* params);
-
 // Runs an extern "C" body with no C++ exception escaping into the program.
 template <typename R, typename Fn>
 R no_throw(R on_exception, Fn&& fn) noexcept {

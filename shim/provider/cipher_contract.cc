@@ -3,6 +3,7 @@
 #include "shim/provider/cipher_contract.h"
 
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -101,22 +102,33 @@ bool ivlen_allowed(const CipherFacts& f, size_t ivlen) {
   return ivlen >= f.min_ivlen && ivlen <= f.max_ivlen;
 }
 
-Status check_ctx_values(const CipherFacts& f, const OSSL_PARAM* got, const OSSL_PARAM* sent) {
+// A tag of `size` bytes, as an AEAD gives one: 1 to max_taglen bytes (OpenSSL's GCM and
+// ChaCha20-Poly1305 refuse any other size).
+bool tag_size_allowed(const CipherFacts& f, size_t size) {
+  return f.aead && size >= 1 && size <= f.max_taglen;
+}
+
+Status check_ctx_values(const CipherFacts& f, size_t ivlen, const OSSL_PARAM* got, const OSSL_PARAM* sent) {
   for (size_t i = 0; got != nullptr && got[i].key != nullptr; ++i) {
     const OSSL_PARAM* p = &got[i];
     const std::string name = p->key;
     if (p->return_size == OSSL_PARAM_UNMODIFIED) {
       const bool same = p->data == nullptr || sent[i].data == nullptr ||
                         std::memcmp(p->data, sent[i].data, std::min(p->data_size, sent[i].data_size)) == 0;
-      // OpenSSL's GCM writes a tag and the TLS IV's invocation field (OpenSSH's IV_GEN) into
-      // the buffer without a return size: its size, which the host gave, bounds the copy.
-      if (!same && !is(*p, OSSL_CIPHER_PARAM_AEAD_TAG) && !is(*p, OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN))
-        return lie(name + " changed without a return size");
-      continue;
+      if (same) continue;
+      // OpenSSL's ChaCha20-Poly1305 writes a tag, and GCM the TLS IV's invocation field
+      // (OpenSSH's IV_GEN: at most the IV's length), into the buffer without a return size.
+      if (is(*p, OSSL_CIPHER_PARAM_AEAD_TAG) && tag_size_allowed(f, p->data_size)) continue;
+      if (is(*p, OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN) && f.mode == EVP_CIPH_GCM_MODE &&
+          (p->data_size <= ivlen ||
+           std::memcmp(static_cast<const unsigned char*>(p->data) + ivlen,
+                       static_cast<const unsigned char*>(sent[i].data) + ivlen, p->data_size - ivlen) == 0))
+        continue;
+      return lie(name + " of " + std::to_string(p->data_size) + " bytes changed without a return size");
     }
     size_t v = 0;
     if (is(*p, OSSL_CIPHER_PARAM_AEAD_TAG)) {
-      if (p->return_size != p->data_size)
+      if (p->return_size != p->data_size || !tag_size_allowed(f, p->return_size))
         return lie("a tag of " + std::to_string(p->return_size) + " bytes, asked " + std::to_string(p->data_size));
     } else if (is(*p, OSSL_CIPHER_PARAM_AEAD_TAGLEN)) {
       if (!value_of(*p, &v) || !f.aead || v > f.max_taglen) return lie("tag length " + std::to_string(v));
@@ -127,11 +139,16 @@ Status check_ctx_values(const CipherFacts& f, const OSSL_PARAM* got, const OSSL_
     } else if (is(*p, OSSL_CIPHER_PARAM_NUM)) {
       if (!value_of(*p, &v) || v >= kAesBlock) return lie("num " + std::to_string(v));
     } else if (is(*p, OSSL_CIPHER_PARAM_IV) || is(*p, OSSL_CIPHER_PARAM_UPDATED_IV)) {
-      if (p->return_size > f.max_ivlen) return lie(name + " of " + std::to_string(p->return_size) + " bytes");
+      // OpenSSL gives the whole IV, of the length the context has (the host mirrors it).
+      if (p->return_size != ivlen)
+        return lie(name + " of " + std::to_string(p->return_size) + " bytes, the IV length " + std::to_string(ivlen));
     } else if (is(*p, OSSL_CIPHER_PARAM_KEYLEN)) {
       if (!value_of(*p, &v) || v != f.keylen) return lie("key length " + std::to_string(v));
     } else if (is(*p, OSSL_CIPHER_PARAM_IVLEN)) {
-      if (!value_of(*p, &v) || !ivlen_allowed(f, v)) return lie("IV length " + std::to_string(v));
+      if (!value_of(*p, &v) || v != ivlen || !ivlen_allowed(f, v)) return lie("IV length " + std::to_string(v));
+    } else {
+      // OpenSSL's ciphers answer no other name: a value the host cannot judge is not passed on.
+      return lie(name + ", which the cipher does not have, answered");
     }
   }
   return {};

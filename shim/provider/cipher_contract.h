@@ -64,12 +64,15 @@ Status check_cipher(size_t inl, size_t copied, size_t outl, bool whole);
 bool ivlen_allowed(const CipherFacts& f, size_t ivlen);
 
 // The values the guest put in `got` (a get_ctx_params list, copies of `sent`, which holds
-// what the program's buffers held): an AEAD tag of the size asked, a tag length of at
-// most max_taglen (0: not set yet, as ChaCha20-Poly1305 says while encrypting), a TLS
-// AAD pad of 0 or the tag length, padding 0 or 1, a num within a block, IVs no longer
-// than max_ivlen, the key length and an allowed IV length. A value whose return size is
-// unmodified must come back unchanged (only a tag may be written without its size, as
-// ChaCha20-Poly1305 does): OpenSSL reads some values regardless.
-Status check_ctx_values(const CipherFacts& f, const OSSL_PARAM* got, const OSSL_PARAM* sent);
+// what the program's buffers held) for a context whose IV length is `ivlen`: an AEAD tag
+// of the size asked, 1 to max_taglen bytes; a tag length of at most max_taglen (0: not
+// set yet, as ChaCha20-Poly1305 says while encrypting); a TLS AAD pad of 0 or the tag
+// length; padding 0 or 1; a num within a block; IVs of exactly ivlen bytes; the key
+// length and the IV length. A value whose return size is unmodified must come back
+// unchanged (only a tag or GCM's TLS IV invocation field, of sizes OpenSSL gives, may be
+// written without its size, as OpenSSL's own ciphers do), and a name outside this list
+// must not be answered at all: OpenSSL's ciphers answer none, and the host could not
+// judge it.
+Status check_ctx_values(const CipherFacts& f, size_t ivlen, const OSSL_PARAM* got, const OSSL_PARAM* sent);
 
 }  // namespace cryptine::provider

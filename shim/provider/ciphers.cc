@@ -316,7 +316,7 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     if (!on_twin(twin, [&](Virtine& v) -> Status {
           CRYPTINE_TRY_STATUS(send_pending(*ctx, v));
           ret = CRYPTINE_TRY(guest::get_params(v, twin.handle, asked.data()));
-          return poison_if_broken(v, check_ctx_values(f, asked.data(), sent.data()));
+          return poison_if_broken(v, check_ctx_values(f, ctx->ivlen, asked.data(), sent.data()));
         }))
       return 0;
     for (size_t i = 0; i < theirs.size(); ++i) {

@@ -12,6 +12,14 @@ Error lie(const std::string& what) {
   return Error(ErrorCode::kGuestFault, "key contract: " + what);
 }
 
+// A DER SEQUENCE whose length (short form, or long form in one byte: P-521's signatures
+// reach 139 bytes) covers exactly the rest of `der`.
+bool der_sequence_fills(std::span<const uint8_t> der) {
+  if (der.size() < 2 || der[0] != 0x30) return false;
+  if (der[1] < 0x80) return der.size() == 2u + der[1];
+  return der[1] == 0x81 && der.size() >= 3 && der.size() == 3u + der[2];
+}
+
 }  // namespace
 
 Status check_import(const KeyFacts& f, int type, int bits, int size) {
@@ -21,7 +29,8 @@ Status check_import(const KeyFacts& f, int type, int bits, int size) {
   return {};
 }
 
-Status check_signature(const KeyFacts& f, size_t len, size_t capacity) {
+Status check_signature(const KeyFacts& f, std::span<const uint8_t> sig, size_t capacity) {
+  const size_t len = sig.size();
   if (len == 0) return lie("an empty signature");
   if (len > capacity || len > f.max_size) return lie("a signature longer than the key's maximum or the buffer");
   switch (f.kind) {
@@ -33,6 +42,7 @@ Status check_signature(const KeyFacts& f, size_t len, size_t capacity) {
       break;
     case KeyKind::kEc:
       if (len < kMinEcdsaSignature) return lie("an ECDSA signature too short to be DER");
+      if (!der_sequence_fills(sig)) return lie("an ECDSA signature whose DER length is not its length");
       break;
     case KeyKind::kX25519: return lie("a signature by a key-exchange key");
   }

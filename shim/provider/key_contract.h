@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 
 #include "vmm/result.h"
 
@@ -24,10 +26,11 @@ struct KeyFacts {
 // KEY_IMPORT's reply: the guest read the same key (type, bits and size as on the host).
 Status check_import(const KeyFacts& f, int type, int bits, int size);
 
-// A signature of `len` bytes for a buffer of `capacity`: never empty, never past either;
-// RSA's is exactly the modulus' size, Ed25519's exactly 64 bytes, an ECDSA one a DER
-// SEQUENCE of at least 8 bytes.
-Status check_signature(const KeyFacts& f, size_t len, size_t capacity);
+// A signature `sig` for a buffer of `capacity`: never empty, never past either; RSA's is
+// exactly the modulus' size, Ed25519's exactly 64 bytes, an ECDSA one a DER SEQUENCE of
+// at least 8 bytes whose length covers exactly the signature (a byte added or dropped
+// shows, though the length varies).
+Status check_signature(const KeyFacts& f, std::span<const uint8_t> sig, size_t capacity);
 
 // An RSA decryption of `len` bytes: at most the modulus' size and the buffer (it may be
 // empty: a message can be); exactly `exact` bytes when that is not 0 (TLS padding's

@@ -247,7 +247,7 @@ int sign_by_handle(SigContext* ctx, unsigned char* sig, size_t* siglen, size_t s
                            ctx->kind == KeyKind::kEd25519
                                ? CRYPTINE_TRY(guest::digest_sign(v, twin.handle, "", tbs))
                                : CRYPTINE_TRY(guest::sign(v, twin.handle, o.md, tbs, o.padding, o.saltlen));
-                       Status checked = check_signature(key.facts, s.size(), sigsize);
+                       Status checked = check_signature(key.facts, s, sigsize);
                        if (!checked.ok()) return v.poison(std::move(checked).error());
                        std::memcpy(sig, s.data(), s.size());
                        *siglen = s.size();

@@ -2,17 +2,17 @@
 // bytes from the fuzzer, against a param list a program might pass (the first input byte
 // picks which of six params are in it). The guest is hostile, so whatever it sends:
 // nothing outside each param's data buffer is written (canaries around every buffer);
-// an accepted reply stored exactly its own values and return sizes, record for record;
-// a refused one is a kGuestFault.
+// an accepted reply stored exactly its own values and return sizes, record for record,
+// as OpenSSL's setters could have; a refused one is a kGuestFault.
 #include <openssl/params.h>
 
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "abi/guest_abi.h"
 #include "shim/client/param_wire.h"
 #include "tests/fuzz/fuzz_check.h"
-#include "abi/guest_abi.h"
 
 using cryptine::fuzz::check;
 
@@ -89,15 +89,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(&h, reply.data() + at, sizeof(h));
     check(h.data_len == kSizes[k] && p.data_size == kSizes[k]);
     const uint8_t* value = reply.data() + at + sizeof(h) + padded(h.name_len);
+    // The data comes back either way (a provider may write a value without its size: the
+    // contract judges that), within the buffer.
+    check(kSizes[k] == 0 || std::memcmp(buf(k), value, kSizes[k]) == 0);
     if (h.return_size == CRYPTINE_PARAM_UNMODIFIED) {
-      // Unmodified: the program's buffer keeps what it had.
       check(p.return_size == OSSL_PARAM_UNMODIFIED);
-      for (size_t j = 0; j < kSizes[k]; ++j) check(buf(k)[j] == kDataByte);
     } else {
-      // The guest's return size, as sent: it may exceed data_size (OpenSSL's "needs this
-      // much"), but never reads as OSSL_PARAM_UNMODIFIED.
+      // The guest's return size, as sent, never read as OSSL_PARAM_UNMODIFIED. Past the
+      // buffer only for a size query (no buffer: OpenSSL's "needs this much"); an
+      // integer's is its size; past a value (and a text's NUL) the buffer is as it was.
       check(p.return_size == h.return_size && p.return_size != OSSL_PARAM_UNMODIFIED);
-      check(kSizes[k] == 0 || std::memcmp(buf(k), value, kSizes[k]) == 0);
+      if (p.data != nullptr) {
+        check(p.return_size <= kSizes[k]);
+        if (p.data_type == OSSL_PARAM_INTEGER || p.data_type == OSSL_PARAM_UNSIGNED_INTEGER)
+          check(p.return_size == kSizes[k]);
+        const size_t kept = p.return_size + (p.data_type == OSSL_PARAM_UTF8_STRING && p.return_size < kSizes[k]);
+        for (size_t j = kept; j < kSizes[k]; ++j) check(buf(k)[j] == kDataByte);
+      }
     }
     at += sizeof(h) + padded(h.name_len) + CRYPTINE_PARAM_DATA_ROOM(h.data_len);
   }

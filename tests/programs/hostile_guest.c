@@ -6,7 +6,10 @@
  * could make the shim write past an output, read past an input or write before either
  * is caught, by SIGSEGV or by the canaries.
  *
- * Usage: hostile-guest RSA.pem EC.pem X25519.pem X25519-PEER.pem
+ * Usage: hostile-guest [--params] RSA.pem EC.pem X25519.pem X25519-PEER.pem
+ * With --params, then the cipher context params a guest answers (IVs, tag length, TLS AAD
+ * pad, num, padding, a name no cipher has), each read into a fenced buffer and printed
+ * with its return size, so a value or size the guest lies about shows or fails the call.
  * Prints one line per operation: "<op>: ok <output in hex>" when every call succeeded
  * (the output as the calls reported it: a guest may lie about values, within the lengths
  * OpenSSL allows), "<op>: failed, error queued: <its text>" or "<op>: failed, no error",
@@ -279,9 +282,99 @@ static void x25519_derive(EVP_PKEY* key, EVP_PKEY* peer) {
   report("x25519 derive", ok, secret, len);
 }
 
+/* ---- --params: one context per param, so a lie fails that line alone ---------------- */
+
+/* A param's return size (one byte: 0xff for unmodified, as OpenSSL leaves it when it does
+ * not answer) and then the whole buffer it was read into, so that bytes written past the
+ * value show. */
+static void report_param(const char* op, int ok, const OSSL_PARAM* p) {
+  unsigned char all[1 + 64];
+  all[0] = p->return_size == OSSL_PARAM_UNMODIFIED ? 0xff : (unsigned char)p->return_size;
+  memcpy(all + 1, p->data, p->data_size);
+  report(op, ok, all, 1 + p->data_size);
+}
+
+/* A CBC or CTR context that encrypted `n` bytes of kData. */
+static EVP_CIPHER_CTX* encrypted(const EVP_CIPHER* cipher, size_t n) {
+  const unsigned char* key = fenced_copy(kKey, 16);
+  const unsigned char* iv = fenced_copy(kIv, 16);
+  const unsigned char* in = fenced_copy(kData, n);
+  unsigned char* out = fenced(n + 15, 0);
+  int outl = 0;
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  if (!EVP_EncryptInit_ex(ctx, cipher, NULL, key, iv) || !EVP_EncryptUpdate(ctx, out, &outl, in, (int)n)) {
+    EVP_CIPHER_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}
+
+static EVP_CIPHER_CTX* gcm_keyed(void) {
+  const unsigned char* key = fenced_copy(kKey, 16);
+  const unsigned char* iv = fenced_copy(kIv, 12);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  if (!EVP_EncryptInit_ex(ctx, EVP_aes_128_gcm(), NULL, key, iv)) {
+    EVP_CIPHER_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}
+
+/* An octet-string param read into a 32-byte buffer of 0x77: larger than the value, as a
+ * program may give, so that a value past its length has room to show. */
+static void octets_param(const char* op, EVP_CIPHER_CTX* ctx, const char* name) {
+  unsigned char* buf = fenced(32, 0x77);
+  OSSL_PARAM p[] = {OSSL_PARAM_construct_octet_string(name, buf, 32), OSSL_PARAM_construct_end()};
+  const int ok = ctx != NULL && EVP_CIPHER_CTX_get_params(ctx, p) == 1;
+  report_param(op, ok, &p[0]);
+  EVP_CIPHER_CTX_free(ctx);
+}
+
+static void uint_param(const char* op, EVP_CIPHER_CTX* ctx, const char* name) {
+  unsigned int* v = (unsigned int*)fenced(sizeof(unsigned int), 0x77);
+  OSSL_PARAM p[] = {OSSL_PARAM_construct_uint(name, v), OSSL_PARAM_construct_end()};
+  const int ok = ctx != NULL && EVP_CIPHER_CTX_get_params(ctx, p) == 1;
+  report_param(op, ok, &p[0]);
+  EVP_CIPHER_CTX_free(ctx);
+}
+
+static void params(void) {
+  octets_param("aes-128-cbc updated-iv", encrypted(EVP_aes_128_cbc(), 32), OSSL_CIPHER_PARAM_UPDATED_IV);
+  octets_param("aes-128-gcm iv", gcm_keyed(), OSSL_CIPHER_PARAM_IV);
+
+  EVP_CIPHER_CTX* ctx = gcm_keyed();
+  size_t* taglen = (size_t*)fenced(sizeof(size_t), 0x77);
+  OSSL_PARAM t[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_TAGLEN, taglen), OSSL_PARAM_construct_end()};
+  report_param("aes-128-gcm taglen", ctx != NULL && EVP_CIPHER_CTX_get_params(ctx, t) == 1, &t[0]);
+  EVP_CIPHER_CTX_free(ctx);
+
+  /* libssl's TLS 1.2 record: the pad the ctrl returns is what it adds to the record. */
+  ctx = gcm_keyed();
+  unsigned char* aad = fenced_copy("\0\0\0\0\0\0\0\1\x17\x03\x03\0\x40", 13);
+  const int pad = ctx != NULL ? EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_TLS1_AAD, 13, aad) : 0;
+  const unsigned char pad_bytes[] = {(unsigned char)(pad >> 24), (unsigned char)(pad >> 16), (unsigned char)(pad >> 8),
+                                     (unsigned char)pad};
+  report("aes-128-gcm TLS AAD pad", pad > 0, pad_bytes, sizeof(pad_bytes));
+  EVP_CIPHER_CTX_free(ctx);
+
+  uint_param("aes-128-ctr num", encrypted(EVP_aes_128_ctr(), 5), OSSL_CIPHER_PARAM_NUM);
+
+  ctx = encrypted(EVP_aes_128_cbc(), 16);
+  if (ctx != NULL && !EVP_CIPHER_CTX_set_padding(ctx, 0)) {
+    EVP_CIPHER_CTX_free(ctx);
+    ctx = NULL;
+  }
+  uint_param("aes-128-cbc padding", ctx, OSSL_CIPHER_PARAM_PADDING);
+
+  octets_param("aes-128-cbc a param no cipher has", encrypted(EVP_aes_128_cbc(), 16), "cryptine-no-such-param");
+}
+
 int main(int argc, char** argv) {
+  const int with_params = argc > 1 && strcmp(argv[1], "--params") == 0;
+  argc -= with_params;
+  argv += with_params;
   if (argc != 5) {
-    fprintf(stderr, "usage: %s RSA.pem EC.pem X25519.pem X25519-PEER.pem\n", argv[0]);
+    fprintf(stderr, "usage: %s [--params] RSA.pem EC.pem X25519.pem X25519-PEER.pem\n", argv[0]);
     return 2;
   }
   signal(SIGSEGV, on_segv);
@@ -301,6 +394,7 @@ int main(int argc, char** argv) {
   rsa_sign(rsa);
   ecdsa_digest_sign(ec);
   x25519_derive(x25519, peer);
+  if (with_params) params();
 
   EVP_PKEY_free(rsa);
   EVP_PKEY_free(ec);

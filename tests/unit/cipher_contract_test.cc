@@ -150,14 +150,15 @@ struct Reply {
   }
 };
 
-// What the program's buffer held before: zeros.
-Status check(const CipherFacts& f, Reply r) {
+// What the program's buffer held before: zeros. The context's IV length: the default,
+// or `ivlen` (one set, as GCM's may be).
+Status check(const CipherFacts& f, Reply r, size_t ivlen = SIZE_MAX) {
   Reply before = r;
   before.value = 0;
   std::memset(before.bytes, 0, sizeof(before.bytes));
   before.params[0].data = r.params[0].data_type == OSSL_PARAM_OCTET_STRING ? static_cast<void*>(before.bytes)
                                                                            : static_cast<void*>(&before.value);
-  return check_ctx_values(f, r.params, before.params);
+  return check_ctx_values(f, ivlen == SIZE_MAX ? f.ivlen : ivlen, r.params, before.params);
 }
 
 TEST(CipherContract, TagIsTheLengthAsked) {
@@ -165,6 +166,11 @@ TEST(CipherContract, TagIsTheLengthAsked) {
   EXPECT_TRUE(check(kGcm, Reply::octets(OSSL_CIPHER_PARAM_AEAD_TAG, 16, OSSL_PARAM_UNMODIFIED)).ok());
   EXPECT_TRUE(lie(check(kGcm, Reply::octets(OSSL_CIPHER_PARAM_AEAD_TAG, 16, 15))));
   EXPECT_TRUE(lie(check(kGcm, Reply::octets(OSSL_CIPHER_PARAM_AEAD_TAG, 12, 16))));
+  // A buffer larger than any tag: OpenSSL refuses it, so a tag that fills it is a lie.
+  EXPECT_TRUE(check(kGcm, Reply::octets(OSSL_CIPHER_PARAM_AEAD_TAG, 1, 1)).ok());
+  EXPECT_TRUE(lie(check(kGcm, Reply::octets(OSSL_CIPHER_PARAM_AEAD_TAG, 17, 17))));
+  EXPECT_TRUE(lie(check(kGcm, Reply::octets(OSSL_CIPHER_PARAM_AEAD_TAG, 0, 0))));
+  EXPECT_TRUE(lie(check(kCbc, Reply::octets(OSSL_CIPHER_PARAM_AEAD_TAG, 16, 16))));  // no AEAD, no tag
 }
 
 TEST(CipherContract, TagLengthAndTlsPadWithinTheAead) {
@@ -183,8 +189,9 @@ TEST(CipherContract, TagLengthAndTlsPadWithinTheAead) {
 TEST(CipherContract, KeyAndIvLengthsPaddingNumAndIvs) {
   EXPECT_TRUE(check(kCbc, Reply::size_t_param(OSSL_CIPHER_PARAM_KEYLEN, 16)).ok());
   EXPECT_TRUE(lie(check(kCbc, Reply::size_t_param(OSSL_CIPHER_PARAM_KEYLEN, 32))));
-  EXPECT_TRUE(check(kGcm, Reply::size_t_param(OSSL_CIPHER_PARAM_IVLEN, 128)).ok());
-  EXPECT_TRUE(lie(check(kGcm, Reply::size_t_param(OSSL_CIPHER_PARAM_IVLEN, 129))));
+  EXPECT_TRUE(check(kGcm, Reply::size_t_param(OSSL_CIPHER_PARAM_IVLEN, 128), 128).ok());
+  EXPECT_TRUE(lie(check(kGcm, Reply::size_t_param(OSSL_CIPHER_PARAM_IVLEN, 129), 129)));
+  EXPECT_TRUE(lie(check(kGcm, Reply::size_t_param(OSSL_CIPHER_PARAM_IVLEN, 16), 12)));  // not the context's
   EXPECT_TRUE(lie(check(kCbc, Reply::size_t_param(OSSL_CIPHER_PARAM_IVLEN, 12))));
   EXPECT_TRUE(check(kCbc, Reply::size_t_param(OSSL_CIPHER_PARAM_PADDING, 1)).ok());
   EXPECT_TRUE(lie(check(kCbc, Reply::size_t_param(OSSL_CIPHER_PARAM_PADDING, 2))));
@@ -193,6 +200,29 @@ TEST(CipherContract, KeyAndIvLengthsPaddingNumAndIvs) {
   EXPECT_TRUE(check(kCbc, Reply::octets(OSSL_CIPHER_PARAM_UPDATED_IV, 32, 16)).ok());
   EXPECT_TRUE(lie(check(kCbc, Reply::octets(OSSL_CIPHER_PARAM_UPDATED_IV, 32, 17))));
   EXPECT_TRUE(lie(check(kCbc, Reply::octets(OSSL_CIPHER_PARAM_IV, 32, 32))));
+  EXPECT_TRUE(lie(check(kCbc, Reply::octets(OSSL_CIPHER_PARAM_IV, 32, 15))));  // the whole IV or nothing
+}
+
+// GCM's IV is as long as the context's, which may be anything from 1 to 128 bytes: a
+// bound of 128 alone would let a guest hand out 13 bytes for a 12-byte IV.
+TEST(CipherContract, AnIvIsExactlyTheContextsIvLength) {
+  EXPECT_TRUE(check(kGcm, Reply::octets(OSSL_CIPHER_PARAM_IV, 32, 12)).ok());
+  EXPECT_TRUE(lie(check(kGcm, Reply::octets(OSSL_CIPHER_PARAM_IV, 32, 13))));
+  EXPECT_TRUE(lie(check(kGcm, Reply::octets(OSSL_CIPHER_PARAM_UPDATED_IV, 32, 11))));
+  EXPECT_TRUE(check(kGcm, Reply::octets(OSSL_CIPHER_PARAM_UPDATED_IV, 32, 16), 16).ok());
+  EXPECT_TRUE(lie(check(kGcm, Reply::octets(OSSL_CIPHER_PARAM_UPDATED_IV, 32, 12), 16)));
+}
+
+// OpenSSL's ciphers answer no name outside the contract: one the guest answers is a value
+// nobody judged, so it is refused; left unanswered, it is what OpenSSL does.
+TEST(CipherContract, ANameOutsideTheContractIsNotAnswered) {
+  Reply r = Reply::octets("cryptine-no-such-param", 8, 8);
+  EXPECT_TRUE(lie(check(kCbc, r)));
+  r.params[0].return_size = OSSL_PARAM_UNMODIFIED;
+  EXPECT_TRUE(check(kCbc, r).ok());
+  r.bytes[7] = 1;  // written without a size: a lie too
+  EXPECT_TRUE(lie(check(kCbc, r)));
+  EXPECT_TRUE(lie(check(kGcm, Reply::size_t_param(OSSL_CIPHER_PARAM_BLOCK_SIZE, 1))));  // the host's to answer
 }
 
 TEST(CipherContract, AValueLeftUnmodifiedComesBackUnchanged) {
@@ -207,6 +237,15 @@ TEST(CipherContract, AValueLeftUnmodifiedComesBackUnchanged) {
   Reply ivgen = Reply::octets(OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN, 1, OSSL_PARAM_UNMODIFIED);
   ivgen.bytes[0] = 0x5a;  // the IV's last byte, written in place as OpenSSL's GCM does (OpenSSH asks)
   EXPECT_TRUE(check(kGcm, ivgen).ok());
+  EXPECT_TRUE(lie(check(kCbc, ivgen)));  // only GCM has one
+  Reply long_ivgen = Reply::octets(OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN, 32, OSSL_PARAM_UNMODIFIED);
+  long_ivgen.bytes[11] = 0x5a;  // a buffer longer than the IV: OpenSSL writes the IV's 12 bytes
+  EXPECT_TRUE(check(kGcm, long_ivgen).ok());
+  long_ivgen.bytes[12] = 0x5a;  // and nothing after them
+  EXPECT_TRUE(lie(check(kGcm, long_ivgen)));
+  Reply long_tag = Reply::octets(OSSL_CIPHER_PARAM_AEAD_TAG, 17, OSSL_PARAM_UNMODIFIED);
+  long_tag.bytes[0] = 0xa5;  // a tag no AEAD gives, written without its size
+  EXPECT_TRUE(lie(check(kGcm, long_tag)));
   Reply iv = Reply::octets(OSSL_CIPHER_PARAM_UPDATED_IV, 16, OSSL_PARAM_UNMODIFIED);
   iv.bytes[0] = 0x5a;  // anything else is a lie
   EXPECT_TRUE(lie(check(kCbc, iv)));

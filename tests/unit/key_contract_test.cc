@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <vector>
+
 namespace cryptine::provider {
 namespace {
 
@@ -17,6 +19,21 @@ bool lie(const Status& s) {
   return !s.ok() && s.error().code() == ErrorCode::kGuestFault;
 }
 
+// A signature of `len` bytes; for ECDSA (der) a SEQUENCE whose length says `len`.
+std::vector<uint8_t> sig(size_t len, bool der = false) {
+  std::vector<uint8_t> s(len, 0x5a);
+  if (der && len >= 2) {
+    s[0] = 0x30;
+    if (len - 2 < 0x80) {
+      s[1] = static_cast<uint8_t>(len - 2);
+    } else {
+      s[1] = 0x81;
+      s[2] = static_cast<uint8_t>(len - 3);
+    }
+  }
+  return s;
+}
+
 TEST(KeyContract, AnImportMustBeTheSameKeyAsOnTheHost) {
   EXPECT_TRUE(check_import(kRsa2048, EVP_PKEY_RSA, 2048, 256).ok());
   EXPECT_TRUE(lie(check_import(kRsa2048, EVP_PKEY_EC, 2048, 256)));
@@ -27,30 +44,42 @@ TEST(KeyContract, AnImportMustBeTheSameKeyAsOnTheHost) {
 }
 
 TEST(KeyContract, AnRsaSignatureIsExactlyTheModulusSize) {
-  EXPECT_TRUE(check_signature(kRsa2048, 256, 256).ok());
-  EXPECT_TRUE(lie(check_signature(kRsa2048, 255, 256)));
-  EXPECT_TRUE(lie(check_signature(kRsa2048, 257, 1024)));
-  EXPECT_TRUE(lie(check_signature(kRsa2048, 0, 256)));
-  EXPECT_TRUE(lie(check_signature(kRsa2048, 256, 255)));  // past the buffer
+  EXPECT_TRUE(check_signature(kRsa2048, sig(256), 256).ok());
+  EXPECT_TRUE(lie(check_signature(kRsa2048, sig(255), 256)));
+  EXPECT_TRUE(lie(check_signature(kRsa2048, sig(257), 1024)));
+  EXPECT_TRUE(lie(check_signature(kRsa2048, sig(0), 256)));
+  EXPECT_TRUE(lie(check_signature(kRsa2048, sig(256), 255)));  // past the buffer
 }
 
 TEST(KeyContract, AnEcdsaSignatureIsDerUpToTheMaximum) {
-  EXPECT_TRUE(check_signature(kP256, 72, 72).ok());
-  EXPECT_TRUE(check_signature(kP256, 70, 72).ok());
-  EXPECT_TRUE(check_signature(kP256, 8, 72).ok());
-  EXPECT_TRUE(lie(check_signature(kP256, 7, 72)));
-  EXPECT_TRUE(lie(check_signature(kP256, 73, 1024)));
-  EXPECT_TRUE(lie(check_signature(kP256, 71, 70)));
+  EXPECT_TRUE(check_signature(kP256, sig(72, true), 72).ok());
+  EXPECT_TRUE(check_signature(kP256, sig(70, true), 72).ok());
+  EXPECT_TRUE(check_signature(kP256, sig(8, true), 72).ok());
+  EXPECT_TRUE(lie(check_signature(kP256, sig(7, true), 72)));
+  EXPECT_TRUE(lie(check_signature(kP256, sig(73, true), 1024)));
+  EXPECT_TRUE(lie(check_signature(kP256, sig(71, true), 70)));
+}
+
+TEST(KeyContract, AnEcdsaSignatureIsExactlyItsDerLength) {
+  std::vector<uint8_t> longer = sig(70, true);
+  longer.push_back(0);  // a byte the guest added: within the maximum, but not DER's
+  EXPECT_TRUE(lie(check_signature(kP256, longer, 72)));
+  std::vector<uint8_t> shorter = sig(71, true);
+  shorter.pop_back();
+  EXPECT_TRUE(lie(check_signature(kP256, shorter, 72)));
+  EXPECT_TRUE(lie(check_signature(kP256, sig(70), 72)));  // not a SEQUENCE
+  constexpr KeyFacts kP521{KeyKind::kEc, EVP_PKEY_EC, 521, 139, 66};
+  EXPECT_TRUE(check_signature(kP521, sig(139, true), 139).ok());  // the long form
 }
 
 TEST(KeyContract, AnEd25519SignatureIs64Bytes) {
-  EXPECT_TRUE(check_signature(kEd25519, 64, 64).ok());
-  EXPECT_TRUE(lie(check_signature(kEd25519, 63, 64)));
-  EXPECT_TRUE(lie(check_signature(kEd25519, 65, 128)));
+  EXPECT_TRUE(check_signature(kEd25519, sig(64), 64).ok());
+  EXPECT_TRUE(lie(check_signature(kEd25519, sig(63), 64)));
+  EXPECT_TRUE(lie(check_signature(kEd25519, sig(65), 128)));
 }
 
 TEST(KeyContract, AKeyExchangeKeyDoesNotSign) {
-  EXPECT_TRUE(lie(check_signature(kX25519, 32, 64)));
+  EXPECT_TRUE(lie(check_signature(kX25519, sig(32), 64)));
 }
 
 TEST(KeyContract, AnRsaPlaintextFitsTheModulusAndTheBuffer) {

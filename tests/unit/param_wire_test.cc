@@ -170,6 +170,42 @@ TEST_F(GetReply, EveryDeviationFromTheRequestIsAGuestFault) {
   }
 }
 
+// What OpenSSL's setters cannot leave behind on success, written over an honest reply.
+TEST_F(GetReply, AValueNoSetterCouldHaveLeftIsAGuestFault) {
+  const size_t second = 40, name_data = second + 16 + 8;
+  auto refused = [&](Bytes reply, const char* what) {
+    const uint8_t before = static_cast<uint8_t>(name_[10]);
+    Status s = decode_get_reply(reply, sent_, params_);
+    ASSERT_FALSE(s.ok()) << what;
+    EXPECT_EQ(s.error().code(), ErrorCode::kGuestFault) << what;
+    EXPECT_EQ(static_cast<uint8_t>(name_[10]), before) << what << ": the program's buffer was written";
+  };
+  Bytes past = honest_reply();
+  const uint32_t seventeen = 17;  // the buffer holds 16
+  std::memcpy(past.data() + second + 4, &seventeen, 4);
+  refused(past, "a return size past its buffer");
+  Bytes half = honest_reply();
+  const uint32_t four = 4;  // OpenSSL's integers fill their buffer: 8 bytes for a size_t
+  std::memcpy(half.data() + 4, &four, 4);
+  refused(half, "an integer's return size not its size");
+  Bytes scribbled = honest_reply();
+  scribbled[name_data + 10] = 0xee;  // after "SHA256" and its NUL, inside the buffer
+  refused(scribbled, "a byte changed past the value");
+  Bytes no_nul = honest_reply();
+  no_nul[name_data + 6] = 'X';  // where OSSL_PARAM_set_utf8_string puts its NUL
+  refused(no_nul, "a text's NUL replaced");
+}
+
+TEST(ParamWire, ASizeQueryMayReportAnyNeed) {
+  OSSL_PARAM query[] = {OSSL_PARAM_construct_octet_string("iv", nullptr, 0), OSSL_PARAM_construct_end()};
+  const Bytes sent = encode_params(query).value();
+  Bytes reply = sent;
+  const uint32_t need = 16;
+  std::memcpy(reply.data() + 4, &need, 4);
+  ASSERT_TRUE(decode_get_reply(reply, sent, query).ok());
+  EXPECT_EQ(query[0].return_size, 16u);  // OpenSSL's "needs this much", for the contract to judge
+}
+
 // The guest's decoder, fed what the host's encoder makes and what it must refuse.
 TEST(GuestParamDecoder, DecodesTheHostsEncodingInPlace) {
   int i = 3;
