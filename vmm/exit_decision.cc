@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "abi/guest_abi.h"
+#include "abi/hypercall_abi.h"
 
 namespace cryptine {
 namespace {

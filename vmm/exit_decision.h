@@ -2,7 +2,7 @@
 //
 // Running a vCPU and deciding what its exit means are kept apart so the decision can
 // be tested with made-up exits, without /dev/kvm. Only the exact port writes of
-// guest_abi.h are hypercalls; everything else is a fault that ends the virtine.
+// hypercall_abi.h are hypercalls; everything else is a fault that ends the virtine.
 #pragma once
 
 #include <cstdint>

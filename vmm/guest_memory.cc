@@ -7,7 +7,7 @@
 #include <cstring>
 #include <utility>
 
-#include "abi/guest_abi.h"
+#include "abi/hypercall_abi.h"
 
 namespace cryptine {
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "abi/guest_abi.h"
+#include "abi/hypercall_abi.h"
 
 namespace cryptine {
 namespace {

@@ -10,7 +10,7 @@
 
 namespace cryptine {
 
-// Writes the GDT and identity-mapping page tables of guest_abi.h into guest memory:
+// Writes the GDT and identity-mapping page tables of hypercall_abi.h into guest memory:
 // 2 MiB pages for all of guest RAM, 4 KiB pages for the first 2 MiB with page 0 absent.
 // Guest RAM must be a multiple of 2 MiB and at most CRYPTINE_MEM_MAX.
 Status write_long_mode_tables(GuestMemory& memory);
@@ -20,7 +20,7 @@ Status write_long_mode_tables(GuestMemory& memory);
 // `xsave` sets CR4.OSXSAVE so the guest may use AVX state.
 void set_long_mode_sregs(kvm_sregs& sregs, bool xsave);
 
-// General registers at entry: rip = entry, rsp and rdi as guest_abi.h says, the rest 0.
+// General registers at entry: rip = entry, rsp and rdi as hypercall_abi.h says, the rest 0.
 kvm_regs initial_regs(uint64_t entry);
 
 // x87/SSE state at power-on (FCW 0x37f, MXCSR 0x1f80).

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "abi/guest_abi.h"
+#include "abi/hypercall_abi.h"
 #include "vmm/counters.h"
 #include "vmm/elf_loader.h"
 #include "vmm/long_mode_x86_64.h"
