@@ -224,8 +224,8 @@ Result<Bytes> cipher_final(Virtine& v, Handle h) {
   return final_of(v, CRYPTINE_OP_CIPHER_FINAL, h, kMaxBlock);
 }
 
-Result<std::pair<int, Bytes>> cipher_ctrl(Virtine& v, Handle h, int type, int arg, std::span<const uint8_t> in,
-                                          uint32_t out_len) {
+Result<std::pair<int64_t, Bytes>> cipher_ctrl(Virtine& v, Handle h, int type, int arg, std::span<const uint8_t> in,
+                                              uint32_t out_len) {
   CryptoRequest r;
   r.op = CRYPTINE_OP_CIPHER_CTRL;
   r.handle = h;
@@ -234,8 +234,7 @@ Result<std::pair<int, Bytes>> cipher_ctrl(Virtine& v, Handle h, int type, int ar
   r.params[0] = type;
   r.params[1] = arg;
   MailboxReply reply = CRYPTINE_TRY(request(v, r));
-  return std::pair<int, Bytes>{static_cast<int>(reply.values[0]),
-                               copy(reply.out.first(std::min<size_t>(out_len, reply.out.size())))};
+  return std::pair<int64_t, Bytes>{reply.values[0], copy(reply.out.first(std::min<size_t>(out_len, reply.out.size())))};
 }
 
 Result<Handle> copy_context(Virtine& v, Handle h) {

@@ -68,9 +68,10 @@ uint64_t max_in_place();
 Result<int> cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad);
 Result<Bytes> cipher_final(Virtine& v, Handle h);
 // EVP_CIPHER_CTX_ctrl with a byte-buffer pointer: `in` is copied to the buffer, which
-// holds `out_len` bytes and comes back. Returns (ctrl's return value, buffer).
-Result<std::pair<int, Bytes>> cipher_ctrl(Virtine& v, Handle h, int type, int arg, std::span<const uint8_t> in,
-                                          uint32_t out_len);
+// holds `out_len` bytes and comes back. Returns (ctrl's return value as the guest said
+// it, unchecked: see check_ctrl_return, buffer).
+Result<std::pair<int64_t, Bytes>> cipher_ctrl(Virtine& v, Handle h, int type, int arg, std::span<const uint8_t> in,
+                                              uint32_t out_len);
 
 Result<Handle> copy_context(Virtine& v, Handle h);
 Status free_handle(Virtine& v, Handle h);

@@ -98,6 +98,11 @@ Status check_cipher(size_t inl, size_t copied, size_t outl, bool whole) {
   return {};
 }
 
+Status check_ctrl_return(int64_t ret) {
+  if (ret != 0 && ret != 1) return lie("a ctrl answered " + std::to_string(ret));
+  return {};
+}
+
 bool ivlen_allowed(const CipherFacts& f, size_t ivlen) {
   return ivlen >= f.min_ivlen && ivlen <= f.max_ivlen;
 }

@@ -60,6 +60,10 @@ Status check_predicted_final(const CipherFacts& f, uint32_t verdict, uint64_t ou
 // `whole` (data in and out, outside TLS records) both are exactly the input.
 Status check_cipher(size_t inl, size_t copied, size_t outl, bool whole);
 
+// A ctrl's return value (OpenSSH's SET_IV_FIXED with -1, the one ctrl sent as such): 1 or
+// 0, as OpenSSL's ctrls answer; anything else would reach the program as a success.
+Status check_ctrl_return(int64_t ret);
+
 // An IV length set_ctx_params may set.
 bool ivlen_allowed(const CipherFacts& f, size_t ivlen);
 

@@ -247,9 +247,12 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
           CRYPTINE_TRY_STATUS(send_pending(*ctx, v));
           if (restores_whole_iv(f, params)) {  // its length is no length: the ctrl carries it
             const std::span<const uint8_t> iv(static_cast<const uint8_t*>(params[0].data), ctx->ivlen);
-            ret = CRYPTINE_TRY(guest::cipher_ctrl(v, twin.handle, EVP_CTRL_AEAD_SET_IV_FIXED, -1, iv,
-                                                  static_cast<uint32_t>(iv.size())))
-                      .first;
+            const int64_t answer = CRYPTINE_TRY(guest::cipher_ctrl(v, twin.handle, EVP_CTRL_AEAD_SET_IV_FIXED, -1, iv,
+                                                                   static_cast<uint32_t>(iv.size())))
+                                       .first;
+            Status checked = check_ctrl_return(answer);
+            if (!checked.ok()) return v.poison(std::move(checked).error());
+            ret = static_cast<int>(answer);
           } else {
             ret = CRYPTINE_TRY(guest::set_params(v, twin.handle, params));
           }

@@ -251,5 +251,12 @@ TEST(CipherContract, AValueLeftUnmodifiedComesBackUnchanged) {
   EXPECT_TRUE(lie(check(kCbc, iv)));
 }
 
+TEST(CipherContract, ACtrlAnswersOneOrZero) {
+  EXPECT_TRUE(check_ctrl_return(1).ok());
+  EXPECT_TRUE(check_ctrl_return(0).ok());
+  EXPECT_FALSE(check_ctrl_return(42).ok());  // would reach OpenSSH as a success
+  EXPECT_FALSE(check_ctrl_return(-1).ok());
+}
+
 }  // namespace
 }  // namespace cryptine::provider
