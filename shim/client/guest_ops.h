@@ -113,7 +113,8 @@ Result<Bytes> digest_sign(Virtine& v, Handle key, std::string_view md, std::span
 Result<Bytes> random_bytes(Virtine& v, uint32_t n);
 
 // The same private-key operations in one request, the key carried in it (DER or PEM) and
-// freed in the guest afterwards: for call-scoped use, one exit per operation.
+// freed in the guest afterwards, one exit per operation. The provider keeps its keys in
+// virtines and uses the handle forms above; these serve the guest's tests.
 struct KeyOp {
   std::span<const uint8_t> key_der{};
   std::string_view md{};  // the digest ("" for none); for decrypt, the OAEP digest

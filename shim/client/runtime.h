@@ -60,7 +60,7 @@ class Runtime {
   VirtinePool* thread_pool();
 
   // Whether CRYPTINE_ALGS (or, without it, the supported list) sends this algorithm to
-  // a virtine, for the interposers (the legacy API, private keys); the provider filters
+  // a virtine, for the legacy API's interposer; the provider filters
   // its own tables (provider/algorithm_filter.h).
   bool digest_enabled(const EVP_MD* md) const;
   bool cipher_enabled(const EVP_CIPHER* cipher) const;

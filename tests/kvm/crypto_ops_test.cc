@@ -1,6 +1,7 @@
-// Known answers for the operations the shim's interposers use beyond the basic protocol:
-// params by value, in-place updates and EVP_Cipher (TLS records), one-shot DigestSign,
-// key-carrying key operations, named MACs. Each is compared with the host's libcrypto.
+// Known answers for the guest's operations beyond the basic protocol: params by value,
+// in-place updates and EVP_Cipher (TLS records), one-shot DigestSign, key-carrying key
+// operations (the retired interposers' form, which the guest still serves), named MACs.
+// Each is compared with the host's libcrypto.
 #include <gtest/gtest.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
