@@ -7,21 +7,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "vmm/pkru_x86_64.h"
+
 namespace cryptine {
 namespace {
-
-// Only executed once a key was allocated: the kernel then has CR4.PKE set, without which
-// both instructions fault (#UD).
-uint32_t read_pkru() {
-  uint32_t pkru;
-  asm volatile("rdpkru" : "=a"(pkru) : "c"(0) : "rdx");
-  return pkru;
-}
-
-// "memory": no load or store of guest memory may be moved across the switch.
-void write_pkru(uint32_t pkru) {
-  asm volatile("wrpkru" : : "a"(pkru), "c"(0), "d"(0) : "memory");
-}
 
 // PKRU holds two bits per key: access-disable, then write-disable.
 uint32_t deny_bits(int key) {

@@ -23,6 +23,7 @@
 #include "abi/guest_abi.h"
 #include "tests/kvm/snapshot_fixture.h"
 #include "vmm/guest_mapping.h"
+#include "vmm/pkru_x86_64.h"
 #include "vmm/virtine.h"
 
 namespace cryptine {
@@ -47,16 +48,6 @@ void on_probe_fault(int, siginfo_t* info, void*) {
 bool cpu_has_ospke() {
   unsigned a, b, c, d;
   return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 4)) != 0;
-}
-
-uint32_t read_pkru() {
-  uint32_t pkru;
-  asm volatile("rdpkru" : "=a"(pkru) : "c"(0) : "rdx");
-  return pkru;
-}
-
-void write_pkru(uint32_t pkru) {
-  asm volatile("wrpkru" : : "a"(pkru), "c"(0), "d"(0) : "memory");
 }
 
 // The access alone with sigsetjmp, so that nothing else lives across the jump.
