@@ -45,7 +45,10 @@
 #define CRYPTINE_OP_MAC           12 /* name (digest for HMAC), key, in -> out (one shot) */
 #define CRYPTINE_OP_CTX_COPY      13 /* handle -> new handle with the same state */
 #define CRYPTINE_OP_FREE          14 /* handle: free a context or key */
-#define CRYPTINE_OP_KEY_IMPORT    15 /* in = private key, DER or PEM -> handle */
+#define CRYPTINE_OP_KEY_IMPORT                                                           \
+  15 /* in = private key, DER or PEM (encrypted: key = passphrase) -> handle, values[0] = \
+      * type (EVP_PKEY_get_id), [2] = bits, [3] = size; with out room: out = public key  \
+      * (DER SubjectPublicKeyInfo) */
 #define CRYPTINE_OP_SIGN                                 \
   16 /* handle (key), name = digest or "", in = message, \
       * params[0]=RSA padding, params[1]=PSS salt length -> out */

@@ -407,12 +407,28 @@ static void free_handle(struct call* c) {
   slot_free(h);
 }
 
-/* A private key in DER (any form d2i_AutoPrivateKey reads, PKCS#8 included) or PEM. */
-static EVP_PKEY* parse_private_key(const uint8_t* bytes, uint32_t len) {
+/* The passphrase PEM_read_bio_PrivateKey asks for: the request's, or none (never the
+ * default callback, which would prompt on a terminal). */
+struct passphrase {
+  const uint8_t* bytes;
+  uint32_t len;
+};
+
+static int give_passphrase(char* buf, int size, int rwflag, void* u) {
+  (void)rwflag;
+  const struct passphrase* p = u;
+  if (p == NULL || p->bytes == NULL || p->len > (uint32_t)size) return -1;
+  memcpy(buf, p->bytes, p->len);
+  return (int)p->len;
+}
+
+/* A private key in DER (any form d2i_AutoPrivateKey reads, PKCS#8 included) or PEM
+ * (encrypted too, with `pass`). */
+static EVP_PKEY* parse_private_key(const uint8_t* bytes, uint32_t len, const struct passphrase* pass) {
   EVP_PKEY* key = NULL;
   if (len > 10 && memcmp(bytes, "-----BEGIN", 10) == 0) {
     BIO* bio = BIO_new_mem_buf(bytes, (int)len);
-    if (bio != NULL) key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    if (bio != NULL) key = PEM_read_bio_PrivateKey(bio, NULL, give_passphrase, (void*)pass);
     BIO_free(bio);
   } else {
     const unsigned char* p = bytes;
@@ -434,20 +450,36 @@ static EVP_PKEY* key_of(struct call* c, int* temporary) {
     fail(c, CRYPTINE_STATUS_BAD_REQUEST);
     return NULL;
   }
-  EVP_PKEY* key = parse_private_key(c->key, c->req.key.length);
+  EVP_PKEY* key = parse_private_key(c->key, c->req.key.length, NULL);
   if (key == NULL) fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
   *temporary = key != NULL;
   return key;
 }
 
-static void key_import(struct call* c) {
-  if (c->in == NULL) return fail(c, CRYPTINE_STATUS_BAD_REQUEST);
-  EVP_PKEY* key = parse_private_key(c->in, c->req.in.length);
-  if (key == NULL) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+/* The reply for a key kept here: its facts, its handle and, where the request has room
+ * for it, its public part (SubjectPublicKeyInfo DER): only that leaves. */
+static void keep_key(struct call* c, EVP_PKEY* key) {
+  const int len = c->req.out_capacity > 0 ? i2d_PUBKEY(key, NULL) : 0;
+  if (len < 0 || (uint32_t)len > c->req.out_capacity) {
+    EVP_PKEY_free(key);
+    return fail(c, len < 0 ? CRYPTINE_STATUS_CRYPTO_ERROR : CRYPTINE_STATUS_NO_SPACE);
+  }
+  unsigned char* p = c->out;
+  if (len > 0) i2d_PUBKEY(key, &p);
   c->rep.values[0] = EVP_PKEY_get_id(key);
   c->rep.values[2] = EVP_PKEY_get_bits(key);
   c->rep.values[3] = EVP_PKEY_get_size(key);
   keep(c, SLOT_KEY, key);
+  if (c->rep.handle != 0 && len > 0) output(c, (size_t)len);
+}
+
+/* A key decoded here from the program's encoding, with the passphrase in the key span. */
+static void key_import(struct call* c) {
+  if (c->in == NULL) return fail(c, CRYPTINE_STATUS_BAD_REQUEST);
+  const struct passphrase pass = {c->key, c->req.key.length};
+  EVP_PKEY* key = parse_private_key(c->in, c->req.in.length, &pass);
+  if (key == NULL) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
+  keep_key(c, key);
 }
 
 /* A key made here, from fresh entropy (the op reseeds first): only its public part leaves. */
@@ -464,18 +496,7 @@ static void key_generate(struct call* c) {
     key = EVP_PKEY_Q_keygen(NULL, NULL, c->req.name);
   }
   if (key == NULL) return fail(c, CRYPTINE_STATUS_CRYPTO_ERROR);
-  const int len = i2d_PUBKEY(key, NULL);
-  if (len <= 0 || (uint32_t)len > c->req.out_capacity) {
-    EVP_PKEY_free(key);
-    return fail(c, len <= 0 ? CRYPTINE_STATUS_CRYPTO_ERROR : CRYPTINE_STATUS_NO_SPACE);
-  }
-  unsigned char* p = c->out;
-  i2d_PUBKEY(key, &p);
-  c->rep.values[0] = EVP_PKEY_get_id(key);
-  c->rep.values[2] = EVP_PKEY_get_bits(key);
-  c->rep.values[3] = EVP_PKEY_get_size(key);
-  keep(c, SLOT_KEY, key);
-  if (c->rep.handle != 0) output(c, (size_t)len);
+  keep_key(c, key);
 }
 
 /* RSA padding, PSS salt length and digest, or OAEP digest, where the key is RSA. */

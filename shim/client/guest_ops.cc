@@ -262,18 +262,39 @@ Result<ImportedKey> import_private_key(Virtine& v, std::span<const uint8_t> der_
                      static_cast<int>(reply.values[3])};
 }
 
-Result<GeneratedKey> generate_key(Virtine& v, std::string_view type, std::string_view curve, int bits) {
+namespace {
+// Room for the public part of any key OpenSSL holds (an RSA-16384 SubjectPublicKeyInfo
+// is about 2,100 bytes).
+constexpr uint32_t kMaxPublicKey = 4096;
+
+Result<KeyInGuest> key_reply(Virtine& v, const CryptoRequest& r, const char* what) {
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
+  if (reply.handle == 0)
+    return v.poison(Error(ErrorCode::kGuestFault, std::string("guest ") + what + " without a handle"));
+  return KeyInGuest{ImportedKey{reply.handle, static_cast<int>(reply.values[0]), static_cast<int>(reply.values[2]),
+                                static_cast<int>(reply.values[3])},
+                    copy(reply.out)};
+}
+}  // namespace
+
+Result<KeyInGuest> decode_private_key(Virtine& v, std::span<const uint8_t> encoded,
+                                      std::span<const uint8_t> passphrase) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_KEY_IMPORT;
+  r.in = encoded;
+  r.key = passphrase;
+  r.out_capacity = kMaxPublicKey;
+  return key_reply(v, r, "decoded a key");
+}
+
+Result<KeyInGuest> generate_key(Virtine& v, std::string_view type, std::string_view curve, int bits) {
   CryptoRequest r;
   r.op = CRYPTINE_OP_KEY_GENERATE;
   r.name = type;
   r.in = {reinterpret_cast<const uint8_t*>(curve.data()), curve.size()};
-  r.out_capacity = kMaxPkeyOutput;
+  r.out_capacity = kMaxPublicKey;
   r.params[0] = bits;
-  MailboxReply reply = CRYPTINE_TRY(request(v, r));
-  if (reply.handle == 0) return v.poison(Error(ErrorCode::kGuestFault, "guest generated a key without a handle"));
-  return GeneratedKey{ImportedKey{reply.handle, static_cast<int>(reply.values[0]), static_cast<int>(reply.values[2]),
-                                  static_cast<int>(reply.values[3])},
-                      copy(reply.out)};
+  return key_reply(v, r, "generated a key");
 }
 
 namespace {

@@ -83,13 +83,18 @@ struct ImportedKey {
   int size;  // EVP_PKEY_get_size: the largest signature or ciphertext
 };
 Result<ImportedKey> import_private_key(Virtine& v, std::span<const uint8_t> der_or_pem);
-// A key generated in the guest (type "EC" with `curve`, "X25519", "ED25519", or "RSA" of
-// `bits`): its handle and facts, and its public key as SubjectPublicKeyInfo DER, unjudged.
-struct GeneratedKey {
+// A key the guest holds, with its public key as SubjectPublicKeyInfo DER, unjudged.
+struct KeyInGuest {
   ImportedKey key;
   Bytes public_der;
 };
-Result<GeneratedKey> generate_key(Virtine& v, std::string_view type, std::string_view curve, int bits);
+// A private key decoded in the guest from the program's encoding (PEM, encrypted with
+// `passphrase` too, or DER).
+Result<KeyInGuest> decode_private_key(Virtine& v, std::span<const uint8_t> encoded,
+                                      std::span<const uint8_t> passphrase);
+// A key generated in the guest (type "EC" with `curve`, "X25519", "ED25519", or "RSA" of
+// `bits`).
+Result<KeyInGuest> generate_key(Virtine& v, std::string_view type, std::string_view curve, int bits);
 // EVP_PKEY_sign over a digest `tbs`; md names the digest ("" for none); for RSA,
 // padding and PSS salt length as EVP_PKEY_CTX_set_rsa_padding/_pss_saltlen take them.
 Result<Bytes> sign(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> tbs, int rsa_padding = 0,
