@@ -2,21 +2,25 @@
 // and imports it here (evp_keymgmt_util_export_to_provider), once per key and provider, as
 // OSSL_PARAMs. The private part is rebuilt as a default-provider key to be encoded as
 // PKCS#8 and sent; the encoding is wiped, and the rebuilt key is freed unless preloaded
-// (key_data.h says why it is kept then).
+// (key_data.h says why it is kept then). Or the provider's decoder hands a key's encoding
+// over, and it is decoded in the virtine (decode_key).
 #include "shim/provider/key_data.h"
 
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/proverr.h>
 #include <openssl/x509.h>
 
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "shim/client/runtime.h"
 #include "shim/client/virtine_call.h"
+#include "shim/provider/keymgmt.h"
 #include "shim/provider/native_delegate.h"
 #include "shim/provider/preload.h"
 #include "shim/provider/twin_context.h"
@@ -102,6 +106,84 @@ bool send_private_key(const EVP_PKEY* full, const KeyFacts& facts, std::optional
     return false;
   Runtime::get().counters().key_imports.fetch_add(1, std::memory_order_relaxed);
   return true;
+}
+
+// The public part a guest returned with a key it holds: a key of `kind` (on `curve`, when
+// one is given) with the facts the guest claims. Otherwise the virtine, and its key, are
+// discarded.
+Result<PkeyPtr> checked_public(Virtine& v, KeyKind kind, const std::string& curve, const guest::KeyInGuest& g) {
+  const unsigned char* der = g.public_der.data();
+  PkeyPtr pub(d2i_PUBKEY_ex(nullptr, &der, static_cast<long>(g.public_der.size()), nullptr, kDefault));
+  char group[80] = "";
+  if (pub == nullptr || der != g.public_der.data() + g.public_der.size() ||
+      EVP_PKEY_is_a(pub.get(), key_type_name(kind)) != 1 ||
+      (kind == KeyKind::kEc && !curve.empty() &&
+       (EVP_PKEY_get_group_name(pub.get(), group, sizeof(group), nullptr) != 1 ||
+        OPENSSL_strcasecmp(group, curve.c_str()) != 0)))
+    return v.poison(Error(ErrorCode::kGuestFault, "key contract: the guest holds a key of another kind"));
+  Status s = check_import(facts_of(kind, pub.get(), true), g.key.type, g.key.bits, g.key.size);
+  if (!s.ok()) return v.poison(std::move(s).error());
+  return pub;
+}
+
+// The kinds of key the provider holds, by EVP_PKEY_get_id.
+std::optional<KeyKind> kind_of_type(int type) {
+  switch (type) {
+    case EVP_PKEY_RSA: return KeyKind::kRsa;
+    case EVP_PKEY_EC: return KeyKind::kEc;
+    case EVP_PKEY_ED25519: return KeyKind::kEd25519;
+    case EVP_PKEY_X25519: return KeyKind::kX25519;
+    default: return std::nullopt;
+  }
+}
+
+// A sealed encoding decoded again, in a virtine of its own (a forked child's, or after
+// the key's virtine failed): as send_private_key.
+bool send_sealed_key(const SealedEncoding& sealed, const KeyFacts& facts, std::optional<Twin>* twin) {
+  if (!make_provider_twin(
+          Family::kPkey,
+          [&](Virtine& v) -> Result<guest::Handle> {
+            const GuestMemoryAccess open;
+            const guest::KeyInGuest g =
+                CRYPTINE_TRY(guest::decode_private_key(v, sealed.encoded.bytes(open), sealed.passphrase.bytes(open)));
+            Status s = check_import(facts, g.key.type, g.key.bits, g.key.size);
+            if (!s.ok()) return v.poison(std::move(s).error());
+            return g.key.handle;
+          },
+          twin))
+    return false;
+  Runtime::get().counters().key_imports.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+// The passphrase OpenSSL's PEM reader asks for: the one given, or none (never its default,
+// which prompts on the terminal).
+int give_passphrase(char* buf, int size, int, void* u) {
+  const auto* pass = static_cast<const std::vector<uint8_t>*>(u);
+  if (pass->size() > static_cast<size_t>(size)) return -1;
+  std::copy(pass->begin(), pass->end(), buf);
+  return static_cast<int>(pass->size());
+}
+
+// Preloaded where no virtine can run: a sealed encoding decoded on the host by the default
+// provider (the key is then in the program, as the held keys of imports are).
+PkeyPtr decode_on_host(const SealedEncoding& sealed) {
+  std::vector<uint8_t> encoded, pass;
+  {
+    const GuestMemoryAccess open;
+    const auto e = sealed.encoded.bytes(open);
+    const auto p = sealed.passphrase.bytes(open);
+    encoded.assign(e.begin(), e.end());
+    pass.assign(p.begin(), p.end());
+  }
+  OnHost on_host;  // the provider's own decoder stands aside
+  BIO* bio = BIO_new_mem_buf(encoded.data(), static_cast<int>(encoded.size()));
+  EVP_PKEY* pkey =
+      bio != nullptr ? PEM_read_bio_PrivateKey_ex(bio, nullptr, give_passphrase, &pass, nullptr, kDefault) : nullptr;
+  BIO_free(bio);
+  OPENSSL_cleanse(encoded.data(), encoded.size());
+  OPENSSL_cleanse(pass.data(), pass.size());
+  return PkeyPtr(pkey);
 }
 
 // The param that carries the private key of each kind.
@@ -227,19 +309,8 @@ int generate_key(KeyData* kd, int selection, const std::string& group, int bits)
   if (!make_provider_twin(
           Family::kPkey,
           [&](Virtine& v) -> Result<guest::Handle> {
-            const guest::GeneratedKey g = CRYPTINE_TRY(guest::generate_key(v, key_type_name(kd->kind), group, bits));
-            // The public part must be a key of the kind (and curve) asked for, with the
-            // facts the guest claims: otherwise the virtine, and its key, are discarded.
-            const unsigned char* der = g.public_der.data();
-            pub.reset(d2i_PUBKEY_ex(nullptr, &der, static_cast<long>(g.public_der.size()), nullptr, kDefault));
-            char curve[80] = "";
-            if (pub == nullptr || der != g.public_der.data() + g.public_der.size() ||
-                EVP_PKEY_is_a(pub.get(), key_type_name(kd->kind)) != 1 ||
-                (kd->kind == KeyKind::kEc && (EVP_PKEY_get_group_name(pub.get(), curve, sizeof(curve), nullptr) != 1 ||
-                                              OPENSSL_strcasecmp(curve, group.c_str()) != 0)))
-              return v.poison(Error(ErrorCode::kGuestFault, "key contract: a generated key of another kind"));
-            Status s = check_import(facts_of(kd->kind, pub.get(), true), g.key.type, g.key.bits, g.key.size);
-            if (!s.ok()) return v.poison(std::move(s).error());
+            const guest::KeyInGuest g = CRYPTINE_TRY(guest::generate_key(v, key_type_name(kd->kind), group, bits));
+            pub = CRYPTINE_TRY(checked_public(v, kd->kind, group, g));
             return g.key.handle;
           },
           &key->twin)) {
@@ -255,6 +326,47 @@ int generate_key(KeyData* kd, int selection, const std::string& group, int bits)
   key->has_private = true;
   kd->key = std::move(key);
   return 1;
+}
+
+bool decode_key(std::span<const uint8_t> encoded, std::span<const uint8_t> passphrase, std::unique_ptr<KeyData>* out) {
+  auto sealed = std::make_unique<SealedEncoding>();
+  Result<SealedBytes> e = SealedBytes::copy_of(encoded);
+  Result<SealedBytes> p = e.ok() ? SealedBytes::copy_of(passphrase) : Result<SealedBytes>(e.error());
+  if (!p.ok()) {
+    ERR_raise_data(ERR_LIB_PROV, ERR_R_OPERATION_FAIL, "cryptine: %s", p.error().message().c_str());
+    return false;
+  }
+  sealed->encoded = std::move(*e);
+  sealed->passphrase = std::move(*p);
+  std::optional<KeyKind> kind;
+  PkeyPtr pub;
+  std::optional<Twin> twin;
+  if (!make_provider_twin(
+          Family::kPkey,
+          [&](Virtine& v) -> Result<guest::Handle> {
+            const GuestMemoryAccess open;
+            const guest::KeyInGuest g =
+                CRYPTINE_TRY(guest::decode_private_key(v, sealed->encoded.bytes(open), sealed->passphrase.bytes(open)));
+            kind = kind_of_type(g.key.type);
+            if (kind && keymgmt_offers(*kind)) pub = CRYPTINE_TRY(checked_public(v, *kind, "", g));
+            return g.key.handle;  // a key of another kind is freed with its twin below
+          },
+          &twin))
+    return std::exchange(t_fall_back_now, false);  // preloaded: the default provider decodes it
+  if (pub == nullptr) {
+    release_twin(*twin);
+    return true;
+  }
+  Runtime::get().counters().key_imports.fetch_add(1, std::memory_order_relaxed);
+  auto key = std::make_shared<Key>(*kind);
+  key->facts = facts_of(*kind, pub.get(), true);
+  key->pub = pub.release();
+  key->has_public = true;
+  key->has_private = true;
+  key->twin = std::move(twin);
+  key->sealed = std::move(sealed);
+  *out = std::make_unique<KeyData>(KeyData{*kind, std::move(key)});
+  return true;
 }
 
 bool private_part(Key& key, PrivatePart* out) {
@@ -274,20 +386,23 @@ bool private_part(Key& key, PrivatePart* out) {
     key.import_error.reset();
     return false;
   }
-  if (key.held == nullptr) {
+  if (key.held == nullptr && key.sealed == nullptr) {
     ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED,
                    "cryptine: this private key is in no virtine this process can run (its import or its virtine "
                    "failed, it is its parent's from before fork(), or the process is under a seccomp filter)");
     return false;
   }
   std::optional<Twin> fresh;
-  if (send_private_key(key.held, key.facts, &fresh)) {
+  const bool sent = key.held != nullptr ? send_private_key(key.held, key.facts, &fresh)
+                                        : send_sealed_key(*key.sealed, key.facts, &fresh);
+  if (sent) {
     if (key.twin) release_twin(*key.twin);
     key.twin = std::move(fresh);
     out->twin = *key.twin;
     return true;
   }
   if (!std::exchange(t_fall_back_now, false)) return false;
+  if (key.held == nullptr && (key.held = decode_on_host(*key.sealed).release()) == nullptr) return false;
   out->host = key.held;
   return true;
 }

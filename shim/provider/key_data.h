@@ -9,6 +9,11 @@
 // child, or a key whose virtine failed, a virtine of its own again, and it serves the key
 // on the host where no virtine can run (CRYPTINE_FALLBACK=native: no KVM, a seccomp
 // filter). A key made in a virtine has no copy outside it.
+//
+// A key the provider's decoder read (key_decoder.h) was decoded in its virtine from the
+// program's encoding, which the host keeps sealed (vmm/sealed_bytes.h, behind guest
+// memory's protection key) with its passphrase, for the same ends: a forked child decodes
+// it again in a virtine of its own; where no virtine can run, it is decoded on the host.
 #pragma once
 
 #include <openssl/core.h>
@@ -17,12 +22,20 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "shim/client/twin.h"
 #include "shim/provider/key_contract.h"
+#include "vmm/sealed_bytes.h"
 
 namespace cryptine::provider {
+
+// A decoded key's encoding as the program gave it, and its passphrase (empty if none).
+struct SealedEncoding {
+  SealedBytes encoded;
+  SealedBytes passphrase;
+};
 
 // Shared by the keydata objects OpenSSL dups and by the operations using it; the last
 // one to go frees the guest's key and with it (by the lease) its virtine.
@@ -37,6 +50,7 @@ struct Key {
   bool has_public = false;
   bool has_private = false;
   EVP_PKEY* held = nullptr;  // preloaded, an imported or host-made key: the default provider's, whole
+  std::unique_ptr<const SealedEncoding> sealed;  // a decoded key's encoding
   KeyFacts facts{};
   // Why its import found no virtine that would take it (the virtine failed, or none may
   // run and CRYPTINE_FALLBACK=fail): the operation that caused the import fails with that
@@ -88,6 +102,14 @@ const char* key_type_name(KeyKind kind);
 // selected, the key sent to a virtine of its own (one virtine call) and its DER wiped.
 // Returns 1, or 0 with the error raised.
 int import_key(KeyData* kd, int selection, const OSSL_PARAM params[]);
+
+// OSSL_FUNC_decoder_decode's work: the private key in `encoded` (PEM, encrypted with
+// `passphrase` too) decoded in a virtine of its own (one virtine call), its public part
+// checked and kept on the host, its encoding sealed: true with *out set. True with *out
+// null when it is not the provider's to hold (a key type it does not offer; preloaded, no
+// virtine that can run): the default provider decodes it then. False, with the error
+// raised, when it fails.
+bool decode_key(std::span<const uint8_t> encoded, std::span<const uint8_t> passphrase, std::unique_ptr<KeyData>* out);
 
 // OSSL_FUNC_keymgmt_gen's work: with a private key selected, the key generated in a
 // virtine of its own (one virtine call; its public part checked and kept on the host);

@@ -13,6 +13,7 @@
 
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "shim/client/virtine_call.h"
@@ -39,6 +40,16 @@ void* new_key(void*) {
     if (kd == nullptr) ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
     return kd;
   });
+}
+
+// A key the provider's decoder made (key_decoder.cc): `reference` holds its KeyData*, which
+// this takes over (the decoder frees what is left there).
+template <KeyKind K>
+void* load(const void* reference, size_t size) {
+  if (reference == nullptr || size != sizeof(KeyData*)) return nullptr;
+  auto** slot = static_cast<KeyData**>(const_cast<void*>(reference));
+  if (*slot == nullptr || (*slot)->kind != K) return nullptr;
+  return std::exchange(*slot, nullptr);
 }
 
 void free_key(void* keydata) {
@@ -305,6 +316,7 @@ using Fn = void (*)(void);
 template <KeyKind K>
 const OSSL_DISPATCH kFunctions[] = {{OSSL_FUNC_KEYMGMT_NEW, reinterpret_cast<Fn>(&new_key<K>)},
                                     {OSSL_FUNC_KEYMGMT_FREE, reinterpret_cast<Fn>(&free_key)},
+                                    {OSSL_FUNC_KEYMGMT_LOAD, reinterpret_cast<Fn>(&load<K>)},
                                     {OSSL_FUNC_KEYMGMT_HAS, reinterpret_cast<Fn>(&has)},
                                     {OSSL_FUNC_KEYMGMT_MATCH, reinterpret_cast<Fn>(&match)},
                                     {OSSL_FUNC_KEYMGMT_IMPORT, reinterpret_cast<Fn>(&import)},
@@ -343,6 +355,12 @@ const OSSL_ALGORITHM kAlgorithms[] = {
 const OSSL_ALGORITHM* keymgmt_algorithms() {
   static const std::vector<OSSL_ALGORITHM>* list = new std::vector<OSSL_ALGORITHM>(offered_keys(kAlgorithms));
   return list->data();
+}
+
+bool keymgmt_offers(KeyKind kind) {
+  for (const OSSL_ALGORITHM* a = keymgmt_algorithms(); a->algorithm_names != nullptr; ++a)
+    if (a->implementation == kAlgorithms[static_cast<int>(kind)].implementation) return true;
+  return false;
 }
 
 }  // namespace cryptine::provider

@@ -4,10 +4,15 @@
 
 #include <openssl/core.h>
 
+#include "shim/provider/key_contract.h"
+
 namespace cryptine::provider {
 
 // The key types the provider manages, "provider=cryptine", ending with a null entry:
 // those whose operations CRYPTINE_ALGS enables. Made at the first call.
 const OSSL_ALGORITHM* keymgmt_algorithms();
+
+// Whether keys of `kind` are among them.
+bool keymgmt_offers(KeyKind kind);
 
 }  // namespace cryptine::provider

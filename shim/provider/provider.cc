@@ -1,6 +1,7 @@
 // The OpenSSL 3 provider "cryptine": its entry point, its parameters and its operation
 // table. The algorithms themselves are in the files beside this one (digests.cc,
-// ciphers.cc, macs.cc, kdfs.cc, keymgmt.cc, signatures.cc, keyexch.cc, asym_ciphers.cc).
+// ciphers.cc, macs.cc, kdfs.cc, keymgmt.cc, key_decoder.cc, signatures.cc, keyexch.cc,
+// asym_ciphers.cc).
 //
 // A program loads it (-provider cryptine, OSSL_PROVIDER_load, openssl.cnf), or the library,
 // preloaded, installs it as a built-in (preload.cc).
@@ -19,6 +20,7 @@
 #include "shim/provider/ciphers.h"
 #include "shim/provider/digests.h"
 #include "shim/provider/kdfs.h"
+#include "shim/provider/key_decoder.h"
 #include "shim/provider/keyexch.h"
 #include "shim/provider/keymgmt.h"
 #include "shim/provider/macs.h"
@@ -71,6 +73,7 @@ const OSSL_ALGORITHM* query_operation(void*, int operation_id, int* no_cache) {
     case OSSL_OP_MAC: return mac_algorithms();
     case OSSL_OP_KDF: return kdf_algorithms();
     case OSSL_OP_KEYMGMT: return keymgmt_algorithms();
+    case OSSL_OP_DECODER: return decoder_algorithms();
     case OSSL_OP_SIGNATURE: return signature_algorithms();
     case OSSL_OP_KEYEXCH: return keyexch_algorithms();
     case OSSL_OP_ASYM_CIPHER: return asym_cipher_algorithms();
@@ -101,7 +104,8 @@ const OSSL_DISPATCH kProviderFunctions[] = {
     {OSSL_FUNC_PROVIDER_GET_CAPABILITIES, reinterpret_cast<Fn>(&get_capabilities)},
     {0, nullptr}};
 
-int init(const OSSL_CORE_HANDLE* core, const OSSL_DISPATCH** out, void** provctx) {
+int init(const OSSL_CORE_HANDLE* core, const OSSL_DISPATCH* in, const OSSL_DISPATCH** out, void** provctx) {
+  take_core_bio_functions(in);
   auto* ctx = new (std::nothrow) ProviderContext{core};
   if (ctx == nullptr) {
     ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
@@ -115,7 +119,7 @@ int init(const OSSL_CORE_HANDLE* core, const OSSL_DISPATCH** out, void** provctx
 }  // namespace
 }  // namespace cryptine::provider
 
-CRYPTINE_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH*, const OSSL_DISPATCH** out,
-                                       void** provctx) {
-  return cryptine::no_throw(0, [&] { return cryptine::provider::init(handle, out, provctx); });
+CRYPTINE_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in,
+                                       const OSSL_DISPATCH** out, void** provctx) {
+  return cryptine::no_throw(0, [&] { return cryptine::provider::init(handle, in, out, provctx); });
 }
