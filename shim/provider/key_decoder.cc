@@ -82,6 +82,20 @@ bool is_private_key_label(const std::string& label) {
          label == "EC PRIVATE KEY";
 }
 
+// Selection 0 is OSSL_STORE's (the openssl tools' -key and -inkey): its constructor would
+// hand a reference to the default provider's load, so the block goes on as it came, as a
+// private key's data. The store then decodes it with the selection it expects (a private
+// key: this decoder again, with a reference its constructor can take; anything else: the
+// default provider's decoders, after this one).
+int pass_on_unread(const PemBlock& block, OSSL_CALLBACK* data_cb, void* data_cbarg) {
+  int object_type = OSSL_OBJECT_PKEY;
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
+                         OSSL_PARAM_construct_octet_string(
+                             OSSL_OBJECT_PARAM_DATA, const_cast<uint8_t*>(block.text.v.data()), block.text.v.size()),
+                         OSSL_PARAM_construct_end()};
+  return data_cb(params, data_cbarg);
+}
+
 void* newctx(void*) {
   static int ctx;  // the decoder keeps no state between calls
   return &ctx;
@@ -94,9 +108,12 @@ int decode(void*, OSSL_CORE_BIO* in, int selection, OSSL_CALLBACK* data_cb, void
   return no_throw(0, [&]() -> int {
     // Returning 1 without calling data_cb leaves the input to the next decoder, which
     // OpenSSL has read from where this one started.
-    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0 || t_in_native > 0 || g_bio_gets == nullptr) return 1;
+    if (t_in_native > 0 || g_bio_gets == nullptr) return 1;
+    const bool private_selected = (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0;
+    if (!private_selected && selection != 0) return 1;
     PemBlock block;
     if (!read_pem_block(in, &block) || !is_private_key_label(block.label)) return 1;
+    if (!private_selected) return pass_on_unread(block, data_cb, data_cbarg);
     WipedBytes pass;
     if (block.encrypted) {
       char buf[PEM_BUFSIZE];

@@ -9,6 +9,8 @@
 // and OSSL_DECODER from PEM reach it before the key is decoded in the program. It takes
 // only what asks for a private key (the selection) in a PEM block labelled as one; it
 // leaves everything else, and keys of types it does not hold, to the decoders after it.
+// OSSL_STORE (the openssl tools' -key, -inkey) asks with selection 0, then decodes what it
+// is given again with the selection it expects: the block is passed on to it undecoded.
 #pragma once
 
 #include <openssl/core.h>
