@@ -14,7 +14,7 @@
  * SECRET ORDER at ADDRESS in MAPPING (guarded|unguarded)" line per hit (guarded: the
  * mapping lies between PROT_NONE pages, as cryptine's guest memory does), then the
  * counts: "hits N", "unguarded-hits N", "pages-read N", "pages-pkuerr N", "pages-accerr N",
- * "pages-sigbus N". The needles live in a mapping of their own, which the hunt leaves out;
+ * "pages-sigbus N". Encrypted keys are read with KEY_HUNT_PASSPHRASE. The needles live in a mapping of their own, which the hunt leaves out;
  * the secrets file is read as text, so no other copy of them is made. */
 #define _GNU_SOURCE
 #include <openssl/core_names.h>
@@ -41,7 +41,9 @@
 
 static EVP_PKEY* load(const char* path) {
   BIO* bio = BIO_new_file(path, "r");
-  EVP_PKEY* key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+  /* An encrypted key's passphrase, if any: OpenSSL's default callback takes it as given. */
+  void* pass = getenv("KEY_HUNT_PASSPHRASE");
+  EVP_PKEY* key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, pass) : NULL;
   BIO_free(bio);
   if (key == NULL) {
     fprintf(stderr, "key-hunt: cannot read %s\n", path);
