@@ -9,16 +9,15 @@
 namespace cryptine {
 
 Result<SealedBytes> SealedBytes::copy_of(std::span<const uint8_t> bytes) {
-  const size_t page = kGuard;
-  const size_t inner = (bytes.size() + page - 1) / page * page;
   SealedBytes s;
+  if (bytes.empty()) return s;  // nothing to seal, nothing mapped
+  const size_t inner = (bytes.size() + kGuard - 1) / kGuard * kGuard;  // whole pages
   s.reserved_size_ = inner + 2 * kGuard;
   void* reserved = ::mmap(nullptr, s.reserved_size_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reserved == MAP_FAILED) return Error::from_errno("mmap sealed bytes");
   s.reserved_ = reserved;
   s.size_ = bytes.size();
   char* data = static_cast<char*>(reserved) + kGuard;
-  if (inner == 0) return s;
   const int key = guest_memory_pkey();
   const int rw = PROT_READ | PROT_WRITE;
   if ((key >= 0 ? ::pkey_mprotect(data, inner, rw, key) : ::mprotect(data, inner, rw)) != 0)

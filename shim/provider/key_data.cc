@@ -13,6 +13,7 @@
 #include <openssl/proverr.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <span>
 #include <string>
 #include <utility>
