@@ -10,7 +10,7 @@ namespace cryptine {
 
 Result<SealedBytes> SealedBytes::copy_of(std::span<const uint8_t> bytes) {
   SealedBytes s;
-  if (bytes.empty()) return s;  // nothing to seal, nothing mapped
+  if (bytes.empty()) return s;                                         // nothing to seal, nothing mapped
   const size_t inner = (bytes.size() + kGuard - 1) / kGuard * kGuard;  // whole pages
   s.reserved_size_ = inner + 2 * kGuard;
   void* reserved = ::mmap(nullptr, s.reserved_size_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
