@@ -8,7 +8,9 @@
 
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/proverr.h>
 #include <openssl/x509.h>
@@ -109,6 +111,13 @@ bool send_private_key(const EVP_PKEY* full, const KeyFacts& facts, std::optional
   return true;
 }
 
+// A curve's NID by any of its names ("prime256v1", "P-256", its OID): a key made on a curve
+// asked for by one name reports another.
+int curve_nid(const char* name) {
+  const int nid = OBJ_txt2nid(name);
+  return nid != NID_undef ? nid : EC_curve_nist2nid(name);
+}
+
 // The public part a guest returned with a key it holds: a key of `kind` (on `curve`, when
 // one is given) with the facts the guest claims. Otherwise the virtine, and its key, are
 // discarded.
@@ -120,7 +129,7 @@ Result<PkeyPtr> checked_public(Virtine& v, KeyKind kind, const std::string& curv
       EVP_PKEY_is_a(pub.get(), key_type_name(kind)) != 1 ||
       (kind == KeyKind::kEc && !curve.empty() &&
        (EVP_PKEY_get_group_name(pub.get(), group, sizeof(group), nullptr) != 1 ||
-        OPENSSL_strcasecmp(group, curve.c_str()) != 0)))
+        curve_nid(group) == NID_undef || curve_nid(group) != curve_nid(curve.c_str()))))
     return v.poison(Error(ErrorCode::kGuestFault, "key contract: the guest holds a key of another kind"));
   Status s = check_import(facts_of(kind, pub.get(), true), g.key.type, g.key.bits, g.key.size);
   if (!s.ok()) return v.poison(std::move(s).error());

@@ -7,6 +7,8 @@
  *                                    kills on ioctl (seccomp_confine.c's), sign and derive
  *                                    again with the same keys, then generate a P-256 and an
  *                                    X25519 key under the filter and use them
+ *   key-lifecycle generate PEER.pem  generate a P-256 key (asked for by its NIST name) and an
+ *                                    X25519 key, and use them, with no filter
  *
  * The signatures are RSA PKCS#1 v1.5 over a fixed SHA-256 digest and the derivations X25519
  * between two fixed keys, so every "NAME HEX" line has one right value, the native run's.
@@ -63,7 +65,7 @@ static void print_derive(const char* name, EVP_PKEY* mine, EVP_PKEY* peer) {
   else print_error(name);
 }
 
-/* A key made now (under the filter, where no virtine can run), then used. */
+/* A key made now (in a virtine, or under the filter on the host), then used. */
 static void generate_and_use(EVP_PKEY* peer) {
   EVP_PKEY* ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
   unsigned char sig[128];
@@ -127,9 +129,17 @@ static int confine_case(const char* rsa_path, const char* x25519_path, const cha
   return 0;
 }
 
+static int generate_case(const char* peer_path) {
+  EVP_PKEY* peer = load(peer_path);
+  generate_and_use(peer);
+  EVP_PKEY_free(peer);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[1], "fork") == 0) return fork_case(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "generate") == 0) return generate_case(argv[2]);
   if (argc == 5 && strcmp(argv[1], "confine") == 0) return confine_case(argv[2], argv[3], argv[4]);
-  fprintf(stderr, "usage: key-lifecycle fork RSA.pem | confine RSA.pem X25519.pem PEER.pem\n");
+  fprintf(stderr, "usage: key-lifecycle fork RSA.pem | confine RSA.pem X25519.pem PEER.pem | generate PEER.pem\n");
   return 2;
 }
