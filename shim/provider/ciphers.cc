@@ -16,6 +16,7 @@
 
 #include <cstring>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "shim/client/batch_wire.h"
@@ -113,6 +114,7 @@ struct CipherContext {
   // a call that breaks the prediction costs an exit, never a wrong answer.
   std::optional<PredictedFinal> predicted{};
   bool tag_given = false;  // a decrypt's expected tag was set since its init
+  size_t tls_aad_pad = 0;  // a recorded TLS AAD's pad, for the get_ctx_params that follows
 };
 
 CipherContext* as_context(void* vctx) {
@@ -199,6 +201,25 @@ bool defers_tag(CipherContext& ctx, const OSSL_PARAM params[]) {
   return wire.ok() && ctx.pending.add_set_params(*wire);
 }
 
+// libssl's TLS 1.2 record AAD (EVP_CTRL_AEAD_TLS1_AAD: a set, then a get of its pad), alone
+// in its list: recorded for the record's update, which the guest then makes in the same
+// trip. Its pad is what OpenSSL's GCM and ChaCha20-Poly1305 answer for every TLS AAD they
+// take, the tag's length; an AAD they refuse (13 bytes whose record length cannot hold
+// GCM's explicit IV, or a decrypt's tag) goes to the guest at once, to be refused there.
+bool defers_tls_aad(CipherContext& ctx, const OSSL_PARAM params[]) {
+  const CipherFacts& f = ctx.info->facts;
+  const OSSL_PARAM& p = params[0];
+  if (!f.aead || !ctx.twin || params[1].key != nullptr || std::strcmp(p.key, OSSL_CIPHER_PARAM_AEAD_TLS1_AAD) != 0 ||
+      p.data_type != OSSL_PARAM_OCTET_STRING || p.data == nullptr || p.data_size != EVP_AEAD_TLS1_AAD_LEN)
+    return false;
+  const auto* aad = static_cast<const unsigned char*>(p.data);
+  const size_t record = static_cast<size_t>(aad[EVP_AEAD_TLS1_AAD_LEN - 2]) << 8 | aad[EVP_AEAD_TLS1_AAD_LEN - 1];
+  const size_t explicit_iv = f.mode == EVP_CIPH_GCM_MODE ? EVP_GCM_TLS_EXPLICIT_IV_LEN : 0;
+  if (record < explicit_iv + (ctx.encrypting ? 0 : f.max_taglen)) return false;
+  Result<std::vector<uint8_t>> wire = encode_params(params);
+  return wire.ok() && ctx.pending.add_set_params(*wire);
+}
+
 // OpenSSH's EVP_CTRL_GCM_SET_IV_FIXED with -1 (the whole IV, restored): a length of
 // SIZE_MAX, which no param list can carry, alone in its list.
 bool restores_whole_iv(const CipherFacts& f, const OSSL_PARAM params[]) {
@@ -236,8 +257,14 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
     ctx->tag_len = 0;
     drop_prediction(*ctx);
     const bool sets_tag = f.aead && !ctx->encrypting && OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TAG);
+    ctx->tls_aad_pad = 0;
     if (defers_tag(*ctx, params)) {
       ctx->tag_given = true;
+      return 1;
+    }
+    if (defers_tls_aad(*ctx, params)) {
+      ctx->tls_aad = true;
+      ctx->tls_aad_pad = f.max_taglen;
       return 1;
     }
     if (!ensure_twin(*ctx)) return 0;
@@ -283,6 +310,15 @@ bool tag_from_final(const CipherContext& ctx, const std::vector<OSSL_PARAM*>& as
   return true;
 }
 
+// The pad of the TLS AAD just recorded (defers_tls_aad), asked alone: answered here, once.
+bool pad_of_tls_aad(CipherContext& ctx, const std::vector<OSSL_PARAM*>& asked) {
+  if (ctx.tls_aad_pad == 0 || asked.size() != 1 ||
+      std::strcmp(asked[0]->key, OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD) != 0 ||
+      !OSSL_PARAM_set_size_t(asked[0], std::exchange(ctx.tls_aad_pad, 0)))
+    return false;
+  return true;
+}
+
 int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
   return no_throw(0, [&] {
     CipherContext* ctx = as_context(vctx);
@@ -303,6 +339,7 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     }
     if (theirs.empty()) return 1;
     if (tag_from_final(*ctx, theirs)) return 1;
+    if (pad_of_tls_aad(*ctx, theirs)) return 1;
     drop_prediction(*ctx);  // (some reads change state: GCM's TLS IV generator)
     copies.reserve(theirs.size());
     for (OSSL_PARAM* p : theirs) {
@@ -432,6 +469,7 @@ int update(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
     drop_prediction(*ctx);
     if (out == nullptr) return update_aad(*ctx, outl, data);
     ctx->tls_aad = false;  // the guest's mode too ends with this record, served or not
+    ctx->tls_aad_pad = 0;
     ctx->aad_may_defer = false;
     const std::span<uint8_t> buffer(out, room);
     const bool in_place = out == in;
@@ -571,6 +609,7 @@ int cipher(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
     *outl = 0;
     const bool whole = in != nullptr && out != nullptr && !ctx->tls_version && !ctx->tls_aad;
     ctx->tls_aad = false;
+    ctx->tls_aad_pad = 0;
     ctx->tag_len = 0;
     drop_prediction(*ctx);
     ctx->aad_may_defer = false;
