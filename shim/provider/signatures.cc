@@ -237,24 +237,25 @@ int sign_by_handle(SigContext* ctx, unsigned char* sig, size_t* siglen, size_t s
     return 0;
   }
   if (ctx->priv.host != nullptr) return sign_on_host(ctx, sig, siglen, sigsize, tbs);
-  if (!refresh_private_part(*ctx->key, &ctx->priv)) return 0;
   SignOptions o;
   if (ctx->kind != KeyKind::kEd25519 && !sign_options(*ctx, &o)) return 0;
-  const Twin& twin = ctx->priv.twin;
-  return run_on_twin(twin, Family::kPkey,
-                     [&](Virtine& v) -> Status {
-                       const guest::Bytes s =
-                           ctx->kind == KeyKind::kEd25519
-                               ? CRYPTINE_TRY(guest::digest_sign(v, twin.handle, "", tbs))
-                               : CRYPTINE_TRY(guest::sign(v, twin.handle, o.md, tbs, o.padding, o.saltlen));
-                       Status checked = check_signature(key.facts, s, sigsize);
-                       if (!checked.ok()) return v.poison(std::move(checked).error());
-                       std::memcpy(sig, s.data(), s.size());
-                       *siglen = s.size();
-                       return {};
-                     })
-             ? 1
-             : 0;
+  const auto by_handle = [&](Virtine& v) -> Status {
+    const guest::Handle h = ctx->priv.twin.handle;
+    const guest::Bytes s = ctx->kind == KeyKind::kEd25519
+                               ? CRYPTINE_TRY(guest::digest_sign(v, h, "", tbs))
+                               : CRYPTINE_TRY(guest::sign(v, h, o.md, tbs, o.padding, o.saltlen));
+    Status checked = check_signature(key.facts, s, sigsize);
+    if (!checked.ok()) return v.poison(std::move(checked).error());
+    std::memcpy(sig, s.data(), s.size());
+    *siglen = s.size();
+    return {};
+  };
+  // The key's lease is checked once, by the call: a twin that can no longer run is
+  // replaced (refresh_private_part) and the call made again.
+  bool stale = false;
+  if (run_on_twin(ctx->priv.twin, Family::kPkey, by_handle, &stale)) return 1;
+  if (!stale || !refresh_private_part(*ctx->key, &ctx->priv)) return 0;
+  return run_on_twin(ctx->priv.twin, Family::kPkey, by_handle) ? 1 : 0;
 }
 
 int sign(void* vctx, unsigned char* sig, size_t* siglen, size_t sigsize, const unsigned char* tbs, size_t tbslen) {
