@@ -248,15 +248,17 @@ int sign_by_handle(SigContext* ctx, unsigned char* sig, size_t* siglen, size_t s
     ctx->options.reset();
     return 0;
   }
+  // The signature is checked where the guest wrote it and copied once, into `sig`.
   const auto by_handle = [&](Virtine& v) -> Status {
     const guest::Handle h = ctx->priv.twin.handle;
-    const SignOptions* o = ctx->options ? &*ctx->options : nullptr;
-    const guest::Bytes s = o == nullptr ? CRYPTINE_TRY(guest::digest_sign(v, h, "", tbs))
-                                        : CRYPTINE_TRY(guest::sign(v, h, o->md, tbs, o->padding, o->saltlen));
-    Status checked = check_signature(key.facts, s, sigsize);
+    const MailboxReply r = ctx->kind == KeyKind::kEd25519
+                               ? CRYPTINE_TRY(guest::digest_sign_in_mailbox(v, h, "", tbs))
+                               : CRYPTINE_TRY(guest::sign_in_mailbox(v, h, ctx->options->md, tbs, ctx->options->padding,
+                                                                     ctx->options->saltlen));
+    Status checked = check_signature(key.facts, r.out, sigsize);
     if (!checked.ok()) return v.poison(std::move(checked).error());
-    std::memcpy(sig, s.data(), s.size());
-    *siglen = s.size();
+    std::memcpy(sig, r.out.data(), r.out.size());
+    *siglen = r.out.size();
     return {};
   };
   // The key's lease is checked once, by the call: a twin that can no longer run is
