@@ -298,8 +298,8 @@ Result<KeyInGuest> generate_key(Virtine& v, std::string_view type, std::string_v
 }
 
 namespace {
-Result<Bytes> pkey_op(Virtine& v, uint32_t op, Handle key, std::string_view md, std::span<const uint8_t> in, int64_t p0,
-                      int64_t p1) {
+Result<MailboxReply> pkey_request(Virtine& v, uint32_t op, Handle key, std::string_view md, std::span<const uint8_t> in,
+                                  int64_t p0, int64_t p1) {
   CryptoRequest r;
   r.op = op;
   r.handle = key;
@@ -308,10 +308,25 @@ Result<Bytes> pkey_op(Virtine& v, uint32_t op, Handle key, std::string_view md, 
   r.out_capacity = kMaxPkeyOutput;
   r.params[0] = p0;
   r.params[1] = p1;
-  MailboxReply reply = CRYPTINE_TRY(request(v, r));
+  return request(v, r);
+}
+
+Result<Bytes> pkey_op(Virtine& v, uint32_t op, Handle key, std::string_view md, std::span<const uint8_t> in, int64_t p0,
+                      int64_t p1) {
+  MailboxReply reply = CRYPTINE_TRY(pkey_request(v, op, key, md, in, p0, p1));
   return copy(reply.out);
 }
 }  // namespace
+
+Result<MailboxReply> sign_in_mailbox(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> tbs,
+                                     int rsa_padding, int pss_saltlen) {
+  return pkey_request(v, CRYPTINE_OP_SIGN, key, md, tbs, rsa_padding, pss_saltlen);
+}
+
+Result<MailboxReply> digest_sign_in_mailbox(Virtine& v, Handle key, std::string_view md,
+                                            std::span<const uint8_t> message) {
+  return pkey_request(v, CRYPTINE_OP_DIGEST_SIGN, key, md, message, 0, 0);
+}
 
 Result<Bytes> sign(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> tbs, int rsa_padding,
                    int pss_saltlen) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "shim/client/batch_wire.h"
+#include "shim/client/crypto_call.h"
 #include "shim/client/request_codec.h"
 #include "vmm/result.h"
 #include "vmm/virtine.h"
@@ -114,6 +115,13 @@ struct DecryptOptions {
 Result<Bytes> decrypt(Virtine& v, Handle key, std::span<const uint8_t> in, const DecryptOptions& o);
 // EVP_DigestSign of a whole message (Ed25519, which has no separate digest); md as for sign.
 Result<Bytes> digest_sign(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> message);
+// sign and digest_sign with the signature left in the mailbox (read reply.out while the
+// reply lives): for a caller that checks it there and copies it once, into the program's
+// buffer.
+Result<MailboxReply> sign_in_mailbox(Virtine& v, Handle key, std::string_view md, std::span<const uint8_t> tbs,
+                                     int rsa_padding = 0, int pss_saltlen = 0);
+Result<MailboxReply> digest_sign_in_mailbox(Virtine& v, Handle key, std::string_view md,
+                                            std::span<const uint8_t> message);
 
 Result<Bytes> random_bytes(Virtine& v, uint32_t n);
 

@@ -60,6 +60,13 @@ bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Vir
   return finish(family, t0, twin.lease->with_virtine(fn));
 }
 
+bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Virtine&)>& fn, bool* stale) {
+  const uint64_t t0 = monotonic_ns();
+  Status s = twin.lease->with_virtine(fn, stale);
+  if (*stale) return false;
+  return finish(family, t0, s);
+}
+
 namespace {
 // No virtine could be had for a call (out of fds or memory, KVM_CREATE_VM refused, the
 // thread exiting): nothing ran yet, so CRYPTINE_FALLBACK decides.

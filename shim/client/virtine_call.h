@@ -26,6 +26,12 @@ void fail_call(const Error& error);
 // and raises it. Returns whether it succeeded.
 bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Virtine&)>& fn);
 
+// The same for a twin the caller can replace (a key's: key_data.h's refresh_private_part),
+// with the lease checked once, by the call itself: when the lease cannot run (as
+// Lease::usable() would say), `fn` does not run, nothing is counted or raised, and *stale
+// is set, for the caller to replace the twin and call again.
+bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Virtine&)>& fn, bool* stale);
+
 // How a call that needs a new virtine ended.
 enum class Served {
   kDone,    // served by a virtine

@@ -28,7 +28,10 @@ bool Lease::ours() const {
 // A lease the parent made before fork() is never locked here: a thread of the parent may
 // have held its lock (mid-call) when the process forked, and that thread does not exist in
 // the child. So the check comes before the lock.
-Status Lease::with_virtine(const std::function<Status(Virtine&)>& fn) {
+Status Lease::with_virtine(const std::function<Status(Virtine&)>& fn, bool* unusable) {
+  bool ignored = false;
+  bool& gone = unusable != nullptr ? *unusable : ignored;
+  gone = true;
   if (!ours())
     return Error(ErrorCode::kUnsupported, "this context was made before fork(); its virtine belongs to the parent");
   // Before anything that could make a system call: running the virtine takes ioctls
@@ -39,6 +42,7 @@ Status Lease::with_virtine(const std::function<Status(Virtine&)>& fn) {
   std::lock_guard lock(mu_);
   if (!virtine_.has_value() || virtine_->state() != Virtine::State::kReady)
     return Error(ErrorCode::kGuestFault, "this context's virtine failed earlier; the context is lost");
+  gone = false;
   return fn(*virtine_);
 }
 

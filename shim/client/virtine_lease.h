@@ -25,8 +25,9 @@ class Lease {
 
   // Runs `fn` on the virtine, one caller at a time (copies of a context may be used on
   // different threads). An error when the virtine is gone: poisoned by an earlier call,
-  // or made by the parent before a fork (a child cannot run its parent's VMs).
-  Status with_virtine(const std::function<Status(Virtine&)>& fn);
+  // or made by the parent before a fork (a child cannot run its parent's VMs); then `fn`
+  // did not run and *unusable, if given, is set (as usable() would have said).
+  Status with_virtine(const std::function<Status(Virtine&)>& fn, bool* unusable = nullptr);
 
   // A context joined this lease (a copy of one in it).
   void add_context();

@@ -25,6 +25,7 @@
 
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,13 @@ namespace {
 
 constexpr const char* kDefault = "provider=default";
 
+// What the guest needs of the host context's parameters.
+struct SignOptions {
+  std::string md;  // "" for none
+  int padding = 0;
+  int saltlen = 0;
+};
+
 struct SigContext {
   KeyKind kind;
   std::shared_ptr<Key> key;
@@ -46,6 +54,9 @@ struct SigContext {
   EVP_PKEY_CTX* host = nullptr;  // RSA, ECDSA: the parameters, and verification (or host signing)
   EVP_MD_CTX* md = nullptr;      // digest_sign/verify of RSA, ECDSA: the message's hash
   bool signing = false;
+  // RSA, ECDSA: `host`'s parameters as the guest takes them, read at the first signature
+  // and kept until they may change (init, set_ctx_params), not read again for each.
+  std::optional<SignOptions> options;
 
   explicit SigContext(KeyKind k) : kind(k) {}
   SigContext(const SigContext&) = delete;
@@ -90,6 +101,7 @@ void* dup_context(void* vctx) {
     out->key = in->key;
     out->priv = in->priv;
     out->signing = in->signing;
+    out->options = in->options;
     bool ok = true;
     if (in->host != nullptr) ok = (out->host = EVP_PKEY_CTX_dup(in->host)) != nullptr;
     if (ok && in->md != nullptr)
@@ -106,6 +118,7 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
   return no_throw(0, [&] {
     SigContext* ctx = as_context(vctx);
     if (params == nullptr || params[0].key == nullptr) return 1;
+    ctx->options.reset();
     if (ctx->host == nullptr) {
       ERR_raise(ERR_LIB_PROV, ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED);  // no init yet
       return 0;
@@ -146,6 +159,7 @@ int init(void* vctx, void* keydata, const OSSL_PARAM params[], bool signing) {
   if (signing && !private_part(*key, &ctx->priv)) return 0;
   ctx->key = std::move(key);
   ctx->signing = signing;
+  ctx->options.reset();
   EVP_PKEY_CTX_free(ctx->host);
   ctx->host = nullptr;
   EVP_MD_CTX_free(ctx->md);
@@ -168,13 +182,6 @@ int sign_init(void* vctx, void* keydata, const OSSL_PARAM params[]) {
 int verify_init(void* vctx, void* keydata, const OSSL_PARAM params[]) {
   return no_throw(0, [&] { return init(vctx, keydata, params, false); });
 }
-
-// What the guest needs of the host context's parameters.
-struct SignOptions {
-  std::string md;  // "" for none
-  int padding = 0;
-  int saltlen = 0;
-};
 
 bool sign_options(const SigContext& ctx, SignOptions* o) {
   char md[80] = "";
@@ -237,24 +244,29 @@ int sign_by_handle(SigContext* ctx, unsigned char* sig, size_t* siglen, size_t s
     return 0;
   }
   if (ctx->priv.host != nullptr) return sign_on_host(ctx, sig, siglen, sigsize, tbs);
-  if (!refresh_private_part(*ctx->key, &ctx->priv)) return 0;
-  SignOptions o;
-  if (ctx->kind != KeyKind::kEd25519 && !sign_options(*ctx, &o)) return 0;
-  const Twin& twin = ctx->priv.twin;
-  return run_on_twin(twin, Family::kPkey,
-                     [&](Virtine& v) -> Status {
-                       const guest::Bytes s =
-                           ctx->kind == KeyKind::kEd25519
-                               ? CRYPTINE_TRY(guest::digest_sign(v, twin.handle, "", tbs))
-                               : CRYPTINE_TRY(guest::sign(v, twin.handle, o.md, tbs, o.padding, o.saltlen));
-                       Status checked = check_signature(key.facts, s, sigsize);
-                       if (!checked.ok()) return v.poison(std::move(checked).error());
-                       std::memcpy(sig, s.data(), s.size());
-                       *siglen = s.size();
-                       return {};
-                     })
-             ? 1
-             : 0;
+  if (ctx->kind != KeyKind::kEd25519 && !ctx->options && !sign_options(*ctx, &ctx->options.emplace())) {
+    ctx->options.reset();
+    return 0;
+  }
+  // The signature is checked where the guest wrote it and copied once, into `sig`.
+  const auto by_handle = [&](Virtine& v) -> Status {
+    const guest::Handle h = ctx->priv.twin.handle;
+    const MailboxReply r = ctx->kind == KeyKind::kEd25519
+                               ? CRYPTINE_TRY(guest::digest_sign_in_mailbox(v, h, "", tbs))
+                               : CRYPTINE_TRY(guest::sign_in_mailbox(v, h, ctx->options->md, tbs, ctx->options->padding,
+                                                                     ctx->options->saltlen));
+    Status checked = check_signature(key.facts, r.out, sigsize);
+    if (!checked.ok()) return v.poison(std::move(checked).error());
+    std::memcpy(sig, r.out.data(), r.out.size());
+    *siglen = r.out.size();
+    return {};
+  };
+  // The key's lease is checked once, by the call: a twin that can no longer run is
+  // replaced (refresh_private_part) and the call made again.
+  bool stale = false;
+  if (run_on_twin(ctx->priv.twin, Family::kPkey, by_handle, &stale)) return 1;
+  if (!stale || !refresh_private_part(*ctx->key, &ctx->priv)) return 0;
+  return run_on_twin(ctx->priv.twin, Family::kPkey, by_handle) ? 1 : 0;
 }
 
 int sign(void* vctx, unsigned char* sig, size_t* siglen, size_t sigsize, const unsigned char* tbs, size_t tbslen) {
@@ -294,6 +306,7 @@ int digest_init(void* vctx, const char* mdname, void* keydata, const OSSL_PARAM 
   OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, name.data(), 0),
                     OSSL_PARAM_construct_end()};
   if (EVP_PKEY_CTX_set_params(ctx->host, p) <= 0) return 0;
+  ctx->options.reset();
   EVP_MD* md = EVP_MD_fetch(nullptr, name.c_str(), kDefault);
   ctx->md = EVP_MD_CTX_new();
   const bool ok = md != nullptr && ctx->md != nullptr && EVP_DigestInit_ex(ctx->md, md, nullptr) == 1;

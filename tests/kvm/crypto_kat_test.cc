@@ -375,6 +375,55 @@ TEST_F(CryptoKat, RsaSignAndDecryptMatchHost) {
   }
 }
 
+// The guest keeps a key's signing context for the next SIGN with the same options: each
+// signature still follows its own request's digest, padding and salt length, and one that
+// fails leaves the next one unharmed.
+TEST_F(CryptoKat, SignaturesByOneKeyFollowEachRequestsOptions) {
+  EVP_PKEY* key = host_keygen("RSA", 2048);
+  auto k = guest::import_private_key(*v_, private_der(key));
+  ASSERT_TRUE(k.ok()) << k.error().message();
+  const Bytes d256 = host_digest("SHA256", random_bytes(50)), d384 = host_digest("SHA384", random_bytes(50));
+  auto host_sign = [&](const char* md, const Bytes& digest) {
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(key, nullptr);
+    size_t len = 1024;
+    Bytes want(len);
+    const bool ok = EVP_PKEY_sign_init(ctx) == 1 && EVP_PKEY_CTX_set_signature_md(ctx, EVP_get_digestbyname(md)) == 1 &&
+                    EVP_PKEY_sign(ctx, want.data(), &len, digest.data(), digest.size()) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    want.resize(ok ? len : 0);
+    return want;
+  };
+  for (int round = 0; round < 2; ++round) {
+    auto a = guest::sign(*v_, k->handle, "SHA256", d256, RSA_PKCS1_PADDING);
+    ASSERT_TRUE(a.ok()) << a.error().message();
+    EXPECT_EQ(*a, host_sign("SHA256", d256));
+    auto pss = guest::sign(*v_, k->handle, "SHA256", d256, RSA_PKCS1_PSS_PADDING, RSA_PSS_SALTLEN_DIGEST);
+    ASSERT_TRUE(pss.ok()) << pss.error().message();
+    EXPECT_TRUE(host_verify(key, "SHA256", d256, *pss, RSA_PKCS1_PSS_PADDING));
+    auto b = guest::sign(*v_, k->handle, "SHA384", d384, RSA_PKCS1_PADDING);
+    ASSERT_TRUE(b.ok()) << b.error().message();
+    EXPECT_EQ(*b, host_sign("SHA384", d384));
+    // A SHA-384 context asked to sign a SHA-256 digest: OpenSSL refuses, and the next
+    // signature with the same options is made as before.
+    EXPECT_EQ(guest::sign(*v_, k->handle, "SHA384", d256, RSA_PKCS1_PADDING).error().code(), ErrorCode::kGuestRefused);
+    auto again = guest::sign(*v_, k->handle, "SHA384", d384, RSA_PKCS1_PADDING);
+    ASSERT_TRUE(again.ok()) << again.error().message();
+    EXPECT_EQ(*again, *b);
+  }
+  EVP_PKEY_free(key);
+  // ECDSA with a kept context still draws a fresh nonce for each signature.
+  key = host_keygen("EC", NID_X9_62_prime256v1);
+  auto ec = guest::import_private_key(*v_, private_pem(key));
+  ASSERT_TRUE(ec.ok()) << ec.error().message();
+  auto s1 = guest::sign(*v_, ec->handle, "", d256);
+  auto s2 = guest::sign(*v_, ec->handle, "", d256);
+  ASSERT_TRUE(s1.ok() && s2.ok());
+  EXPECT_NE(*s1, *s2);
+  EXPECT_TRUE(host_verify(key, "SHA256", d256, *s1));
+  EXPECT_TRUE(host_verify(key, "SHA256", d256, *s2));
+  EVP_PKEY_free(key);
+}
+
 TEST_F(CryptoKat, X25519AndEcdhDeriveMatchHost) {
   struct {
     const char* type;

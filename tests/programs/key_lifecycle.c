@@ -1,7 +1,8 @@
 /* A private key's life in a preloaded program, across what takes a virtine away from it:
  *
- *   key-lifecycle fork RSA.pem       sign, fork; the child signs with the same EVP_PKEY,
- *                                    then the parent signs again
+ *   key-lifecycle fork RSA.pem       sign, fork; the child signs with a signing context
+ *                                    the parent made before the fork, then with a new one
+ *                                    on the same EVP_PKEY; then the parent signs again
  *   key-lifecycle confine RSA.pem X25519.pem PEER.pem
  *                                    sign and derive (X25519 with PEER's public part), confine with a seccomp filter that
  *                                    kills on ioctl (seccomp_confine.c's), sign and derive
@@ -36,15 +37,28 @@ static EVP_PKEY* load(const char* path) {
   return key;
 }
 
-static void sign(const char* name, EVP_PKEY* key) {
-  unsigned char sig[512];
-  size_t len = sizeof(sig);
+/* A context set up to sign, or NULL. */
+static EVP_PKEY_CTX* signing_context(EVP_PKEY* key) {
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(key, NULL);
   if (ctx != NULL && EVP_PKEY_sign_init(ctx) > 0 && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0 &&
-      EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) > 0 && EVP_PKEY_sign(ctx, sig, &len, digest, sizeof(digest)) > 0)
+      EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) > 0)
+    return ctx;
+  EVP_PKEY_CTX_free(ctx);
+  return NULL;
+}
+
+static void sign_with(const char* name, EVP_PKEY_CTX* ctx) {
+  unsigned char sig[512];
+  size_t len = sizeof(sig);
+  if (ctx != NULL && EVP_PKEY_sign(ctx, sig, &len, digest, sizeof(digest)) > 0)
     print_hex(name, sig, len);
   else
     print_error(name);
+}
+
+static void sign(const char* name, EVP_PKEY* key) {
+  EVP_PKEY_CTX* ctx = signing_context(key);
+  sign_with(name, ctx);
   EVP_PKEY_CTX_free(ctx);
 }
 
@@ -94,6 +108,7 @@ static void generate_and_use(EVP_PKEY* peer) {
 static int fork_case(const char* rsa_path) {
   EVP_PKEY* rsa = load(rsa_path);
   sign("parent-before", rsa);
+  EVP_PKEY_CTX* early = signing_context(rsa); /* its key's virtine is the parent's */
   fflush(stdout);
   const pid_t pid = fork();
   if (pid < 0) {
@@ -101,6 +116,8 @@ static int fork_case(const char* rsa_path) {
     return 1;
   }
   if (pid == 0) {
+    sign_with("child-early", early);
+    EVP_PKEY_CTX_free(early);
     sign("child", rsa);
     EVP_PKEY_free(rsa);
     exit(0);  /* through exit(): the child's counters are printed too */
@@ -109,6 +126,7 @@ static int fork_case(const char* rsa_path) {
   waitpid(pid, &status, 0);
   printf("child-status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
   sign("parent-after", rsa);
+  EVP_PKEY_CTX_free(early);
   EVP_PKEY_free(rsa);
   return 0;
 }
