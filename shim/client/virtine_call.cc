@@ -55,7 +55,7 @@ bool finish(Family family, uint64_t t0, const Status& s) {
 }
 }  // namespace
 
-bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Virtine&)>& fn) {
+bool run_on_twin(const Twin& twin, Family family, FunctionRef<Status(Virtine&)> fn) {
   const uint64_t t0 = monotonic_ns();
   return finish(family, t0, twin.lease->with_virtine(fn));
 }
@@ -74,7 +74,7 @@ Served unavailable(const Error& error) {
 }
 }  // namespace
 
-Served run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn) {
+Served run_call_scoped(Family family, FunctionRef<Status(Virtine&)> fn) {
   const uint64_t t0 = monotonic_ns();
   VirtinePool* pool = Runtime::get().thread_pool();
   if (pool == nullptr) return unavailable(Error(ErrorCode::kUnsupported, "virtines are unavailable"));
@@ -85,7 +85,7 @@ Served run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn)
   return finish(family, t0, s) ? Served::kDone : Served::kFailed;
 }
 
-Served make_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make, Twin* twin) {
+Served make_twin(Family family, FunctionRef<Result<guest::Handle>(Virtine&)> make, Twin* twin) {
   const uint64_t t0 = monotonic_ns();
   auto lease = lease_for_new_context();
   if (!lease.ok()) return unavailable(lease.error());

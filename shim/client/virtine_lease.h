@@ -9,11 +9,11 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 
+#include "vmm/function_ref.h"
 #include "vmm/result.h"
 #include "vmm/virtine.h"
 
@@ -26,7 +26,7 @@ class Lease {
   // Runs `fn` on the virtine, one caller at a time (copies of a context may be used on
   // different threads). An error when the virtine is gone: poisoned by an earlier call,
   // or made by the parent before a fork (a child cannot run its parent's VMs).
-  Status with_virtine(const std::function<Status(Virtine&)>& fn);
+  Status with_virtine(FunctionRef<Status(Virtine&)> fn);
 
   // A context joined this lease (a copy of one in it).
   void add_context();

@@ -127,7 +127,7 @@ void drop_prediction(CipherContext& ctx) {
 }
 
 // OpenSSL's 1 or 0 for a call run on the twin.
-int on_twin(const Twin& twin, const std::function<Status(Virtine&)>& fn) {
+int on_twin(const Twin& twin, FunctionRef<Status(Virtine&)> fn) {
   return run_on_twin(twin, Family::kCipher, fn) ? 1 : 0;
 }
 
