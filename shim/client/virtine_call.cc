@@ -2,6 +2,7 @@
 
 #include "shim/client/confinement.h"
 #include "shim/client/openssl_errors.h"
+#include "vmm/counters.h"
 #include "vmm/watchdog.h"
 
 namespace cryptine {
@@ -9,9 +10,9 @@ namespace {
 
 void count_call(Family family, uint64_t t0) {
   ShimCounters& c = Runtime::get().counters();
-  c.virtine_calls.fetch_add(1, std::memory_order_relaxed);
-  c.by_family[static_cast<int>(family)].fetch_add(1, std::memory_order_relaxed);
-  c.virtine_call_ns.fetch_add(monotonic_ns() - t0, std::memory_order_relaxed);
+  count(c.virtine_calls);
+  count(c.by_family[static_cast<int>(family)]);
+  count(c.virtine_call_ns, monotonic_ns() - t0);
 }
 
 }  // namespace
