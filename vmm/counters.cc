@@ -1,6 +1,113 @@
 #include "vmm/counters.h"
 
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <new>
+
 namespace cryptine {
+namespace {
+
+// A thread's tallies: written by that thread alone (or, once it is gone, by the thread
+// that took the block over, after the hand-over under g_mu), read by any.
+struct Block {
+  std::atomic<uint64_t> tally[Counter::kMaxCounters] = {};
+  std::atomic<Block*> next{nullptr};  // every block made, newest first; never freed
+  Block* next_free = nullptr;         // under g_mu
+};
+
+std::atomic<unsigned> g_next_slot{0};
+std::atomic<Block*> g_blocks{nullptr};
+// Held for a hand-over or an orphan's count only, never across a call: a child of fork()
+// makes it anew (the forking thread never holds it then; another thread might have).
+std::mutex g_mu;
+Block* g_free = nullptr;  // blocks of threads that exited, for the next new thread
+// Counts made after the thread's block was given back (in later thread_local
+// destructors), or when no block could be allocated; written under g_mu.
+Block g_orphans;
+
+thread_local Block* t_block = nullptr;  // trivially destructible: usable in any destructor
+thread_local bool t_gave_back = false;
+
+void add_to(Block* b, unsigned slot, uint64_t n) {
+  std::atomic<uint64_t>& t = b->tally[slot];
+  t.store(t.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// Gives the thread's block back when it exits (a thread_local destructor).
+struct GiveBack {
+  ~GiveBack() {
+    std::lock_guard lock(g_mu);
+    t_block->next_free = g_free;
+    g_free = t_block;
+    t_block = nullptr;
+    t_gave_back = true;
+  }
+};
+thread_local GiveBack t_give_back;
+
+// The calling thread's block, taken now; null if it gave its block back or none could be had.
+Block* take_block() {
+  if (t_gave_back) return nullptr;
+  std::lock_guard lock(g_mu);
+  Block* b = g_free;
+  if (b != nullptr) {
+    g_free = b->next_free;
+  } else {
+    b = new (std::nothrow) Block();
+    if (b == nullptr) return nullptr;
+    b->next.store(g_blocks.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    g_blocks.store(b, std::memory_order_release);
+  }
+  t_block = b;
+  (void)&t_give_back;  // constructs it: its destructor gives the block back
+  return b;
+}
+
+void after_fork_in_child() {
+  new (&g_mu) std::mutex();
+}
+
+__attribute__((constructor)) void register_fork_handler() {
+  if (pthread_atfork(nullptr, nullptr, after_fork_in_child) != 0)
+    std::fprintf(stderr, "cryptine: pthread_atfork failed; a child forked beside busy threads may hang\n");
+}
+
+}  // namespace
+
+Counter::Counter() : slot_(g_next_slot.fetch_add(1, std::memory_order_relaxed)) {
+  if (slot_ >= kMaxCounters) {
+    std::fprintf(stderr, "cryptine: more than %u counters\n", kMaxCounters);
+    std::abort();
+  }
+}
+
+void Counter::add(uint64_t n) const {
+  Block* b = t_block;
+  if (b == nullptr) b = take_block();
+  if (b != nullptr) return add_to(b, slot_, n);
+  std::lock_guard lock(g_mu);
+  add_to(&g_orphans, slot_, n);
+}
+
+uint64_t Counter::total() const {
+  uint64_t sum = g_orphans.tally[slot_].load(std::memory_order_relaxed);
+  for (const Block* b = g_blocks.load(std::memory_order_acquire); b != nullptr;
+       b = b->next.load(std::memory_order_relaxed))
+    sum += b->tally[slot_].load(std::memory_order_relaxed);
+  return sum;
+}
+
+size_t counter_blocks() {
+  size_t n = 0;
+  for (const Block* b = g_blocks.load(std::memory_order_acquire); b != nullptr;
+       b = b->next.load(std::memory_order_relaxed))
+    ++n;
+  return n;
+}
 
 VmmCounters& vmm_counters() {
   static VmmCounters counters;

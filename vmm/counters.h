@@ -1,57 +1,82 @@
 // Process-wide monitor counters, read by the shim's statistics and the benchmarks.
 //
-// Relaxed atomics: each is an independent tally, read for reporting only.
+// Kept per thread and summed when read: a count adds to the calling thread's own tally (a
+// plain load and store, no locked read-modify-write and no cache line shared with other
+// threads), and a read sums the tallies of every thread the process has had, live or
+// gone. Each total is exact; a set of them read together is not a snapshot.
 #pragma once
 
-#include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace cryptine {
 
+// One counter: a slot in every thread's block of tallies. Counters are made once per
+// process (vmm_counters(), the shim's), at most kMaxCounters in all.
+class Counter {
+ public:
+  static constexpr unsigned kMaxCounters = 32;
+
+  Counter();  // takes the next slot
+  Counter(const Counter&) = delete;
+  Counter& operator=(const Counter&) = delete;
+
+  // Adds n to the calling thread's tally. A thread's block is taken at its first count
+  // (one allocation per thread, reused by later threads) and given back when it exits.
+  void add(uint64_t n) const;
+  // The sum over all threads (relaxed reads).
+  uint64_t total() const;
+
+ private:
+  unsigned slot_;
+};
+
 struct VmmCounters {
-  std::atomic<uint64_t> creations{0};       // VMs created (cold boots and starts from a snapshot)
-  std::atomic<uint64_t> mappings{0};        // mmap calls (guest memory, run areas, snapshots)
-  std::atomic<uint64_t> unmappings{0};      // munmap of those: mappings - unmappings are live
-  std::atomic<uint64_t> exits{0};           // VM exits seen by user space
-  std::atomic<uint64_t> kvm_exits{0};       // all VM exits, KVM's own too (with kvm_exit_counting())
-  std::atomic<uint64_t> hypercalls{0};      // exits that were valid hypercalls
-  std::atomic<uint64_t> resets{0};          // resets to a snapshot
-  std::atomic<uint64_t> pages_restored{0};  // pages copied back from a snapshot by resets
-  std::atomic<uint64_t> failures{0};        // virtines ended by a fault, ABORT or timeout
-  std::atomic<uint64_t> timeouts{0};        // of those, stopped by the watchdog
-  std::atomic<uint64_t> log_dropped{0};     // guest LOG lines over the limit
-  std::atomic<uint64_t> run_ns{0};          // time inside KVM_RUN (the guest running, and the exits)
-  std::atomic<uint64_t> reset_ns{0};        // time in resets (pages, registers, entropy)
-  std::atomic<uint64_t> payload_bytes{0};   // request bytes copied in plus reply bytes copied out
+  Counter creations;       // VMs created (cold boots and starts from a snapshot)
+  Counter mappings;        // mmap calls (guest memory, run areas, snapshots)
+  Counter unmappings;      // munmap of those: mappings - unmappings are live
+  Counter exits;           // VM exits seen by user space
+  Counter kvm_exits;       // all VM exits, KVM's own too (with kvm_exit_counting())
+  Counter hypercalls;      // exits that were valid hypercalls
+  Counter resets;          // resets to a snapshot
+  Counter pages_restored;  // pages copied back from a snapshot by resets
+  Counter failures;        // virtines ended by a fault, ABORT or timeout
+  Counter timeouts;        // of those, stopped by the watchdog
+  Counter log_dropped;     // guest LOG lines over the limit
+  Counter run_ns;          // time inside KVM_RUN (the guest running, and the exits)
+  Counter reset_ns;        // time in resets (pages, registers, entropy)
+  Counter payload_bytes;   // request bytes copied in plus reply bytes copied out
 
   struct Values {
-    uint64_t creations, mappings, unmappings, exits, kvm_exits, hypercalls, resets, pages_restored, failures, timeouts, log_dropped,
-        run_ns, reset_ns, payload_bytes;
+    uint64_t creations, mappings, unmappings, exits, kvm_exits, hypercalls, resets, pages_restored, failures, timeouts,
+        log_dropped, run_ns, reset_ns, payload_bytes;
   };
   Values read() const {
-    auto r = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
     // Designated: a field left out is zero, never a neighbour's value.
-    return {.creations = r(creations),
-            .mappings = r(mappings),
-            .unmappings = r(unmappings),
-            .exits = r(exits),
-            .kvm_exits = r(kvm_exits),
-            .hypercalls = r(hypercalls),
-            .resets = r(resets),
-            .pages_restored = r(pages_restored),
-            .failures = r(failures),
-            .timeouts = r(timeouts),
-            .log_dropped = r(log_dropped),
-            .run_ns = r(run_ns),
-            .reset_ns = r(reset_ns),
-            .payload_bytes = r(payload_bytes)};
+    return {.creations = creations.total(),
+            .mappings = mappings.total(),
+            .unmappings = unmappings.total(),
+            .exits = exits.total(),
+            .kvm_exits = kvm_exits.total(),
+            .hypercalls = hypercalls.total(),
+            .resets = resets.total(),
+            .pages_restored = pages_restored.total(),
+            .failures = failures.total(),
+            .timeouts = timeouts.total(),
+            .log_dropped = log_dropped.total(),
+            .run_ns = run_ns.total(),
+            .reset_ns = reset_ns.total(),
+            .payload_bytes = payload_bytes.total()};
   }
 };
 
 VmmCounters& vmm_counters();
 
-inline void count(std::atomic<uint64_t>& counter, uint64_t n = 1) {
-  counter.fetch_add(n, std::memory_order_relaxed);
+// The blocks of tallies made so far: at most as many as threads that counted at once.
+size_t counter_blocks();
+
+inline void count(const Counter& counter, uint64_t n = 1) {
+  counter.add(n);
 }
 
 }  // namespace cryptine

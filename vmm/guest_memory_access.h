@@ -34,9 +34,12 @@ class GuestMemoryAccess {
   // A copy is one more scope: guest memory stays open until the last one ends, in
   // whatever order they end.
   GuestMemoryAccess(const GuestMemoryAccess&) : GuestMemoryAccess() {}
+  // A move hands the scope on (a reply passed up from the call that opened it): the one
+  // moved from ends nothing, and no count changes on the way.
+  GuestMemoryAccess(GuestMemoryAccess&& other) noexcept : open_(other.open_) { other.open_ = false; }
   GuestMemoryAccess& operator=(const GuestMemoryAccess&) { return *this; }
   ~GuestMemoryAccess() {
-    if (guest_memory_pkey() >= 0) close();
+    if (open_ && guest_memory_pkey() >= 0) close();
   }
 
   // Whether the calling thread may access guest memory now (always true without a key).
@@ -45,6 +48,8 @@ class GuestMemoryAccess {
  private:
   static void open();
   static void close();
+
+  bool open_ = true;  // false once moved from
 };
 
 }  // namespace cryptine

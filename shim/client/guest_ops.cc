@@ -13,13 +13,14 @@ namespace {
 
 // A reply's status mapped onto the error convention above; `where` names the part of
 // the request that failed, when the guest says.
-Result<MailboxReply> checked(Virtine& v, MailboxReply reply, const std::string& where = "") {
+Result<MailboxReply> checked(Virtine& v, MailboxReply reply, std::string_view where = {}) {
   switch (reply.status) {
     case CRYPTINE_STATUS_OK: return reply;
     case CRYPTINE_STATUS_CRYPTO_ERROR: {
       char code[24];
       std::snprintf(code, sizeof(code), "0x%llx", static_cast<unsigned long long>(reply.err_code));
-      return Error(ErrorCode::kGuestRefused, std::string("OpenSSL in the guest failed") + where + ", error " + code)
+      return Error(ErrorCode::kGuestRefused,
+                   std::string("OpenSSL in the guest failed").append(where).append(", error ").append(code))
           .with_detail(reply.err_code);
     }
     // The host names only handles it was given and sends only requests it validated, so

@@ -310,10 +310,10 @@ __attribute__((constructor)) void show_stats_as_asked() {
 std::vector<StatValue> read_stats() {
   const auto v = vmm_counters().read();
   const ShimCounters& c = shim_counters();
-  auto family = [&](Family f) { return c.by_family[static_cast<int>(f)].load(std::memory_order_relaxed); };
+  auto family = [&](Family f) { return c.by_family[static_cast<int>(f)].total(); };
   auto r = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   return {
-      {"virtine_calls", r(c.virtine_calls), "Interposed calls served by a virtine."},
+      {"virtine_calls", c.virtine_calls.total(), "Interposed calls served by a virtine."},
       {"passed_through", r(c.passed_through), "Interposed calls given to OpenSSL: algorithm not enabled."},
       {"native_fallbacks", r(c.native_fallbacks), "Calls run natively because virtines were unavailable."},
       {"failed", r(c.failed), "Calls that failed in or because of a virtine."},
@@ -330,7 +330,7 @@ std::vector<StatValue> read_stats() {
       {"pages_restored", v.pages_restored, "Pages copied back from the snapshot by resets."},
       {"virtine_failures", v.failures, "Virtines ended by a fault, ABORT or timeout."},
       {"timeouts", v.timeouts, "Virtines stopped by the watchdog."},
-      {"call_ns", r(c.virtine_call_ns), "Wall time of the calls served by virtines, in nanoseconds."},
+      {"call_ns", c.virtine_call_ns.total(), "Wall time of the calls served by virtines, in nanoseconds."},
       {"run_ns", v.run_ns - r(c.boot_run_ns), "Time inside KVM_RUN after the guest's boot, in nanoseconds."},
       {"reset_ns", v.reset_ns, "Time in resets, in nanoseconds."},
       {"payload_bytes", v.payload_bytes, "Request bytes copied in plus reply bytes copied out."},

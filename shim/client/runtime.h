@@ -14,6 +14,7 @@
 
 #include "shim/client/config.h"
 #include "shim/client/stats_output.h"
+#include "vmm/counters.h"
 #include "vmm/kvm_system.h"
 #include "vmm/snapshot.h"
 #include "vmm/virtine_pool.h"
@@ -23,16 +24,18 @@ namespace cryptine {
 // The families of interposed calls, counted apart in the stats.
 enum class Family { kCipher, kDigest, kMac, kPkey, kKdf, kCount };
 
+// Those that every call counts are kept per thread (vmm/counters.h); the rest are
+// process-wide atomics.
 struct ShimCounters {
-  std::atomic<uint64_t> virtine_calls{0};                                  // interposed calls served by a virtine
-  std::atomic<uint64_t> by_family[static_cast<int>(Family::kCount)] = {};  // of those
-  std::atomic<uint64_t> passed_through{0};    // interposed calls given to OpenSSL: algorithm not enabled
-  std::atomic<uint64_t> native_fallbacks{0};  // calls run natively because virtines are unavailable
-  std::atomic<uint64_t> failed{0};            // calls that failed in or because of a virtine
-  std::atomic<uint64_t> refused{0};           // served calls that the guest's OpenSSL said no to
-  std::atomic<uint64_t> key_imports{0};       // private keys sent to a virtine (provider key management)
-  std::atomic<uint64_t> virtine_call_ns{0};   // wall time of the calls served by virtines
-  std::atomic<uint64_t> boot_run_ns{0};       // KVM_RUN time of the guest's boot, left out of run_ns
+  Counter virtine_calls;                                // interposed calls served by a virtine
+  Counter by_family[static_cast<int>(Family::kCount)];  // of those
+  std::atomic<uint64_t> passed_through{0};              // interposed calls given to OpenSSL: algorithm not enabled
+  std::atomic<uint64_t> native_fallbacks{0};            // calls run natively because virtines are unavailable
+  std::atomic<uint64_t> failed{0};                      // calls that failed in or because of a virtine
+  std::atomic<uint64_t> refused{0};                     // served calls that the guest's OpenSSL said no to
+  std::atomic<uint64_t> key_imports{0};                 // private keys sent to a virtine (provider key management)
+  Counter virtine_call_ns;                              // wall time of the calls served by virtines
+  std::atomic<uint64_t> boot_run_ns{0};                 // KVM_RUN time of the guest's boot, left out of run_ns
 };
 
 // The process's counters: they exist before (and without) the runtime, so CRYPTINE_STATS

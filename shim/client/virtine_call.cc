@@ -2,6 +2,7 @@
 
 #include "shim/client/confinement.h"
 #include "shim/client/openssl_errors.h"
+#include "vmm/counters.h"
 #include "vmm/watchdog.h"
 
 namespace cryptine {
@@ -9,9 +10,9 @@ namespace {
 
 void count_call(Family family, uint64_t t0) {
   ShimCounters& c = Runtime::get().counters();
-  c.virtine_calls.fetch_add(1, std::memory_order_relaxed);
-  c.by_family[static_cast<int>(family)].fetch_add(1, std::memory_order_relaxed);
-  c.virtine_call_ns.fetch_add(monotonic_ns() - t0, std::memory_order_relaxed);
+  count(c.virtine_calls);
+  count(c.by_family[static_cast<int>(family)]);
+  count(c.virtine_call_ns, monotonic_ns() - t0);
 }
 
 }  // namespace
@@ -55,7 +56,7 @@ bool finish(Family family, uint64_t t0, const Status& s) {
 }
 }  // namespace
 
-bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Virtine&)>& fn) {
+bool run_on_twin(const Twin& twin, Family family, FunctionRef<Status(Virtine&)> fn) {
   const uint64_t t0 = monotonic_ns();
   return finish(family, t0, twin.lease->with_virtine(fn));
 }
@@ -81,7 +82,7 @@ Served unavailable(const Error& error) {
 }
 }  // namespace
 
-Served run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn) {
+Served run_call_scoped(Family family, FunctionRef<Status(Virtine&)> fn) {
   const uint64_t t0 = monotonic_ns();
   VirtinePool* pool = Runtime::get().thread_pool();
   if (pool == nullptr) return unavailable(Error(ErrorCode::kUnsupported, "virtines are unavailable"));
@@ -92,7 +93,7 @@ Served run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn)
   return finish(family, t0, s) ? Served::kDone : Served::kFailed;
 }
 
-Served make_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make, Twin* twin) {
+Served make_twin(Family family, FunctionRef<Result<guest::Handle>(Virtine&)> make, Twin* twin) {
   const uint64_t t0 = monotonic_ns();
   auto lease = lease_for_new_context();
   if (!lease.ok()) return unavailable(lease.error());

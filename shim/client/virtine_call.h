@@ -2,10 +2,9 @@
 // running on a context's twin or in a call-scoped virtine, and the accounting of each.
 #pragma once
 
-#include <functional>
-
 #include "shim/client/runtime.h"
 #include "shim/client/twin.h"
+#include "vmm/function_ref.h"
 #include "vmm/result.h"
 #include "vmm/virtine.h"
 
@@ -24,7 +23,7 @@ void fail_call(const Error& error);
 
 // Runs `fn` in the twin's virtine and counts the call in `family`; on an error, counts
 // and raises it. Returns whether it succeeded.
-bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Virtine&)>& fn);
+bool run_on_twin(const Twin& twin, Family family, FunctionRef<Status(Virtine&)> fn);
 
 // The same for a twin the caller can replace (a key's: key_data.h's refresh_private_part),
 // with the lease checked once, by the call itself: when the lease cannot run (as
@@ -41,11 +40,11 @@ enum class Served {
 };
 
 // Runs `fn` in a virtine from the thread's pool that is reset right after (call-scoped).
-Served run_call_scoped(Family family, const std::function<Status(Virtine&)>& fn);
+Served run_call_scoped(Family family, FunctionRef<Status(Virtine&)> fn);
 
 // A new twin for a context: a lease by CRYPTINE_SCOPE and the guest context that `make`
 // creates in it, stored in *twin when kDone. Otherwise nothing is kept.
-Served make_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make, Twin* twin);
+Served make_twin(Family family, FunctionRef<Result<guest::Handle>(Virtine&)> make, Twin* twin);
 
 // A copy of the twin `from`: a copy of its guest context, beside it in the same virtine,
 // stored in *copy. Returns whether it succeeded (the error raised if not).

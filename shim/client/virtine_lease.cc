@@ -28,7 +28,7 @@ bool Lease::ours() const {
 // A lease the parent made before fork() is never locked here: a thread of the parent may
 // have held its lock (mid-call) when the process forked, and that thread does not exist in
 // the child. So the check comes before the lock.
-Status Lease::with_virtine(const std::function<Status(Virtine&)>& fn, bool* unusable) {
+Status Lease::with_virtine(FunctionRef<Status(Virtine&)> fn, bool* unusable) {
   bool ignored = false;
   bool& gone = unusable != nullptr ? *unusable : ignored;
   gone = true;

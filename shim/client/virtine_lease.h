@@ -9,11 +9,11 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 
+#include "vmm/function_ref.h"
 #include "vmm/result.h"
 #include "vmm/virtine.h"
 
@@ -27,7 +27,7 @@ class Lease {
   // different threads). An error when the virtine is gone: poisoned by an earlier call,
   // or made by the parent before a fork (a child cannot run its parent's VMs); then `fn`
   // did not run and *unusable, if given, is set (as usable() would have said).
-  Status with_virtine(const std::function<Status(Virtine&)>& fn, bool* unusable = nullptr);
+  Status with_virtine(FunctionRef<Status(Virtine&)> fn, bool* unusable = nullptr);
 
   // A context joined this lease (a copy of one in it).
   void add_context();

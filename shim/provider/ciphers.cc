@@ -129,7 +129,7 @@ void drop_prediction(CipherContext& ctx) {
 }
 
 // OpenSSL's 1 or 0 for a call run on the twin.
-int on_twin(const Twin& twin, const std::function<Status(Virtine&)>& fn) {
+int on_twin(const Twin& twin, FunctionRef<Status(Virtine&)> fn) {
   return run_on_twin(twin, Family::kCipher, fn) ? 1 : 0;
 }
 
@@ -299,9 +299,8 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
 // The tag right after a seal's final, asked at the length the final returned (already
 // judged by check_final_tag): answered from the host's copy. Any other ask goes to the
 // guest, so a call that breaks the prediction costs an exit, never a wrong answer.
-bool tag_from_final(const CipherContext& ctx, const std::vector<OSSL_PARAM*>& asked) {
-  if (ctx.tag_len == 0 || asked.size() != 1) return false;
-  OSSL_PARAM* p = asked[0];
+bool tag_from_final(const CipherContext& ctx, OSSL_PARAM* p) {
+  if (ctx.tag_len == 0) return false;
   if (std::strcmp(p->key, OSSL_CIPHER_PARAM_AEAD_TAG) != 0 || p->data_type != OSSL_PARAM_OCTET_STRING ||
       p->data == nullptr || p->data_size != ctx.tag_len)
     return false;
@@ -311,12 +310,9 @@ bool tag_from_final(const CipherContext& ctx, const std::vector<OSSL_PARAM*>& as
 }
 
 // The pad of the TLS AAD just recorded (defers_tls_aad), asked alone: answered here, once.
-bool pad_of_tls_aad(CipherContext& ctx, const std::vector<OSSL_PARAM*>& asked) {
-  if (ctx.tls_aad_pad == 0 || asked.size() != 1 ||
-      std::strcmp(asked[0]->key, OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD) != 0 ||
-      !OSSL_PARAM_set_size_t(asked[0], std::exchange(ctx.tls_aad_pad, 0)))
-    return false;
-  return true;
+bool pad_of_tls_aad(CipherContext& ctx, OSSL_PARAM* p) {
+  return ctx.tls_aad_pad != 0 && std::strcmp(p->key, OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD) == 0 &&
+         OSSL_PARAM_set_size_t(p, std::exchange(ctx.tls_aad_pad, 0));
 }
 
 int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
@@ -325,22 +321,29 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     const CipherFacts& f = ctx->info->facts;
     // Key and IV lengths are answered here (EVP asks at every init); the rest goes to the
     // guest in copies, judged by the contract before the program's buffers receive them.
-    std::vector<OSSL_PARAM> asked, sent;  // the guest's copies; the program's, as they were
-    std::vector<OSSL_PARAM*> theirs;
-    std::vector<std::vector<unsigned char>> copies;
+    // Counted first, so the common asks (lengths, a seal's tag) allocate nothing.
+    size_t others = 0;
+    OSSL_PARAM* other = nullptr;
     for (OSSL_PARAM* p = params; p != nullptr && p->key != nullptr; ++p) {
       if (std::strcmp(p->key, OSSL_CIPHER_PARAM_KEYLEN) == 0) {
         if (!OSSL_PARAM_set_size_t(p, f.keylen)) return 0;
       } else if (std::strcmp(p->key, OSSL_CIPHER_PARAM_IVLEN) == 0) {
         if (!OSSL_PARAM_set_size_t(p, ctx->ivlen)) return 0;
       } else {
-        theirs.push_back(p);
+        ++others;
+        other = p;
       }
     }
-    if (theirs.empty()) return 1;
-    if (tag_from_final(*ctx, theirs)) return 1;
-    if (pad_of_tls_aad(*ctx, theirs)) return 1;
-    drop_prediction(*ctx);  // (some reads change state: GCM's TLS IV generator)
+    if (others == 0) return 1;
+    if (others == 1 && tag_from_final(*ctx, other)) return 1;
+    if (others == 1 && pad_of_tls_aad(*ctx, other)) return 1;
+    drop_prediction(*ctx);                // (some reads change state: GCM's TLS IV generator)
+    std::vector<OSSL_PARAM> asked, sent;  // the guest's copies; the program's, as they were
+    std::vector<OSSL_PARAM*> theirs;
+    std::vector<std::vector<unsigned char>> copies;
+    for (OSSL_PARAM* p = params; p != nullptr && p->key != nullptr; ++p)
+      if (std::strcmp(p->key, OSSL_CIPHER_PARAM_KEYLEN) != 0 && std::strcmp(p->key, OSSL_CIPHER_PARAM_IVLEN) != 0)
+        theirs.push_back(p);
     copies.reserve(theirs.size());
     for (OSSL_PARAM* p : theirs) {
       const auto* data = static_cast<const unsigned char*>(p->data);

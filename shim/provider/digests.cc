@@ -62,7 +62,7 @@ DigestContext* as_context(void* vctx) {
   return static_cast<DigestContext*>(vctx);
 }
 
-bool on_twin(const Twin& twin, const std::function<Status(Virtine&)>& fn) {
+bool on_twin(const Twin& twin, FunctionRef<Status(Virtine&)> fn) {
   return run_on_twin(twin, Family::kDigest, fn);
 }
 

@@ -59,7 +59,7 @@ Status check_mac(const DigestShape& shape, const guest::Bytes& mac) {
   return {};
 }
 
-bool on_twin(const Twin& twin, const std::function<Status(Virtine&)>& fn) {
+bool on_twin(const Twin& twin, FunctionRef<Status(Virtine&)> fn) {
   return run_on_twin(twin, Family::kMac, fn);
 }
 

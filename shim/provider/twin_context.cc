@@ -4,8 +4,7 @@
 
 namespace cryptine::provider {
 
-bool make_provider_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make,
-                        std::optional<Twin>* twin) {
+bool make_provider_twin(Family family, FunctionRef<Result<guest::Handle>(Virtine&)> make, std::optional<Twin>* twin) {
   Twin made;
   switch (make_twin(family, make, &made)) {
     case Served::kDone: *twin = std::move(made); return true;

@@ -6,13 +6,13 @@
 
 #include <openssl/err.h>
 
-#include <functional>
 #include <new>
 #include <optional>
 #include <span>
 
 #include "shim/client/guest_ops.h"
 #include "shim/client/virtine_call.h"
+#include "vmm/function_ref.h"
 
 namespace cryptine::provider {
 
@@ -82,7 +82,6 @@ int update_on_twin(void* vctx, const unsigned char* in, size_t inl) {
 // that loaded the provider gets an error (it asked for this one); a preloaded one has the
 // context fall back to the default provider (native_delegate.h), where the call is
 // replayed. Returns whether *twin now holds one.
-bool make_provider_twin(Family family, const std::function<Result<guest::Handle>(Virtine&)>& make,
-                        std::optional<Twin>* twin);
+bool make_provider_twin(Family family, FunctionRef<Result<guest::Handle>(Virtine&)> make, std::optional<Twin>* twin);
 
 }  // namespace cryptine::provider
