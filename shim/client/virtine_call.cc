@@ -61,7 +61,7 @@ bool run_on_twin(const Twin& twin, Family family, FunctionRef<Status(Virtine&)> 
   return finish(family, t0, twin.lease->with_virtine(fn));
 }
 
-bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Virtine&)>& fn, bool* stale) {
+bool run_on_twin(const Twin& twin, Family family, FunctionRef<Status(Virtine&)> fn, bool* stale) {
   const uint64_t t0 = monotonic_ns();
   Status s = twin.lease->with_virtine(fn, stale);
   if (*stale) return false;

@@ -29,7 +29,7 @@ bool run_on_twin(const Twin& twin, Family family, FunctionRef<Status(Virtine&)> 
 // with the lease checked once, by the call itself: when the lease cannot run (as
 // Lease::usable() would say), `fn` does not run, nothing is counted or raised, and *stale
 // is set, for the caller to replace the twin and call again.
-bool run_on_twin(const Twin& twin, Family family, const std::function<Status(Virtine&)>& fn, bool* stale);
+bool run_on_twin(const Twin& twin, Family family, FunctionRef<Status(Virtine&)> fn, bool* stale);
 
 // How a call that needs a new virtine ended.
 enum class Served {
