@@ -129,6 +129,8 @@ Config parse_config(const std::function<const char*(const char*)>& getenv, std::
   }
   if (const char* v = getenv("CRYPTINE_LOG"); v != nullptr && !parse_bool(lower(v), &c.log))
     warn("CRYPTINE_LOG", v, "0");
+  if (const char* v = getenv("CRYPTINE_KEY_EXPORT"); v != nullptr && !parse_bool(lower(v), &c.key_export))
+    warn("CRYPTINE_KEY_EXPORT", v, "0");
   return c;
 }
 

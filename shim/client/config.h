@@ -26,6 +26,7 @@ struct Config {
   std::string stats_file;                  // CRYPTINE_STATS_FILE: Prometheus text, %p = pid; empty: none
   uint32_t stats_interval_s = 10;          // CRYPTINE_STATS_INTERVAL: seconds between writes, 0: exit only
   bool log = false;                        // CRYPTINE_LOG: the guest's LOG lines and shim notes on stderr
+  bool key_export = false;                 // CRYPTINE_KEY_EXPORT: private keys may be exported
   std::string kvm_device = "/dev/kvm";     // CRYPTINE_KVM_DEVICE: for tests of the fallback
 };
 

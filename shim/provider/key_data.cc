@@ -128,8 +128,8 @@ Result<PkeyPtr> checked_public(Virtine& v, KeyKind kind, const std::string& curv
   if (pub == nullptr || der != g.public_der.data() + g.public_der.size() ||
       EVP_PKEY_is_a(pub.get(), key_type_name(kind)) != 1 ||
       (kind == KeyKind::kEc && !curve.empty() &&
-       (EVP_PKEY_get_group_name(pub.get(), group, sizeof(group), nullptr) != 1 ||
-        curve_nid(group) == NID_undef || curve_nid(group) != curve_nid(curve.c_str()))))
+       (EVP_PKEY_get_group_name(pub.get(), group, sizeof(group), nullptr) != 1 || curve_nid(group) == NID_undef ||
+        curve_nid(group) != curve_nid(curve.c_str()))))
     return v.poison(Error(ErrorCode::kGuestFault, "key contract: the guest holds a key of another kind"));
   Status s = check_import(facts_of(kind, pub.get(), true), g.key.type, g.key.bits, g.key.size);
   if (!s.ok()) return v.poison(std::move(s).error());
@@ -316,16 +316,19 @@ int generate_key(KeyData* kd, int selection, const std::string& group, int bits)
     return 1;
   }
   PkeyPtr pub;
-  if (!make_provider_twin(
-          Family::kPkey,
-          [&](Virtine& v) -> Result<guest::Handle> {
-            const guest::KeyInGuest g = CRYPTINE_TRY(guest::generate_key(v, key_type_name(kd->kind), group, bits));
-            pub = CRYPTINE_TRY(checked_public(v, kd->kind, group, g));
-            return g.key.handle;
-          },
-          &key->twin)) {
-    // Preloaded without a virtine: made on the host, where it stays.
-    if (!std::exchange(t_fall_back_now, false)) return 0;
+  const bool to_export = Runtime::get().config().key_export;
+  if (to_export || !make_provider_twin(
+                       Family::kPkey,
+                       [&](Virtine& v) -> Result<guest::Handle> {
+                         const guest::KeyInGuest g =
+                             CRYPTINE_TRY(guest::generate_key(v, key_type_name(kd->kind), group, bits));
+                         pub = CRYPTINE_TRY(checked_public(v, kd->kind, group, g));
+                         return g.key.handle;
+                       },
+                       &key->twin)) {
+    // Made on the host, where it stays: to be written out (CRYPTINE_KEY_EXPORT=1), or
+    // preloaded without a virtine.
+    if (!to_export && !std::exchange(t_fall_back_now, false)) return 0;
     PkeyPtr full = generate_on_host(kd->kind, group, bits);
     if (full == nullptr || (pub = public_part(kd->kind, full.get())) == nullptr) return 0;
     key->held = full.release();
@@ -377,6 +380,23 @@ bool decode_key(std::span<const uint8_t> encoded, std::span<const uint8_t> passp
   key->sealed = std::move(sealed);
   *out = std::make_unique<KeyData>(KeyData{*kind, std::move(key)});
   return true;
+}
+
+int export_private(Key& key, int selection, OSSL_CALLBACK* cb, void* cbarg) {
+  std::lock_guard lock(key.mu);
+  if (key.held == nullptr && key.sealed != nullptr) key.held = decode_on_host(*key.sealed).release();
+  if (key.held == nullptr) {
+    ERR_raise_data(ERR_LIB_PROV, PROV_R_NOT_A_PRIVATE_KEY,
+                   "cryptine: this private key was made in a virtine, and has no copy outside it to export");
+    return 0;
+  }
+  OSSL_PARAM* params = nullptr;
+  if (EVP_PKEY_todata(key.held, selection, &params) <= 0) return 0;
+  const int ret = cb(params, cbarg);
+  for (OSSL_PARAM* p = params; p->key != nullptr; ++p)
+    if (p->data != nullptr) OPENSSL_cleanse(p->data, p->data_size);
+  OSSL_PARAM_free(params);
+  return ret;
 }
 
 bool private_part(Key& key, PrivatePart* out) {

@@ -117,6 +117,13 @@ bool decode_key(std::span<const uint8_t> encoded, std::span<const uint8_t> passp
 // the error raised.
 int generate_key(KeyData* kd, int selection, const std::string& group, int bits);
 
+// With CRYPTINE_KEY_EXPORT=1, OSSL_FUNC_keymgmt_export's work for a private part: from the
+// whole key the host holds (imported, or made on the host: with the variable set, keys are
+// generated there, to be written out) or from a decoded key's sealed encoding, decoded on the
+// host for it. Returns `cb`'s answer, or 0 with the error raised (a key made in a virtine
+// before has no copy to export).
+int export_private(Key& key, int selection, OSSL_CALLBACK* cb, void* cbarg);
+
 // OSSL_FUNC_keymgmt_set_params's work: a key with parameters only (a TLS peer's) takes its
 // encoded public key. Returns 1, or 0 with the error raised.
 int set_encoded_public_key(KeyData* kd, const OSSL_PARAM* encoded);

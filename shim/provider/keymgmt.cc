@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "shim/client/runtime.h"
 #include "shim/client/virtine_call.h"
 #include "shim/provider/algorithm_filter.h"
 #include "shim/provider/key_data.h"
@@ -110,8 +111,10 @@ int export_key(void* keydata, int selection, OSSL_CALLBACK* cb, void* cbarg) {
     const std::shared_ptr<Key> key = key_of(keydata);
     if (key == nullptr) return 0;
     if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0) {
+      if (key->has_private && Runtime::get().config().key_export) return export_private(*key, selection, cb, cbarg);
       ERR_raise_data(ERR_LIB_PROV, PROV_R_NOT_A_PRIVATE_KEY,
-                     "cryptine: a private key stays in its virtine; only its public part can be exported");
+                     "cryptine: a private key stays in its virtine; only its public part can be exported "
+                     "(CRYPTINE_KEY_EXPORT=1 lets it out)");
       return 0;
     }
     if (key->pub == nullptr || ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0 && !key->has_public)) {

@@ -51,6 +51,7 @@ TEST(Config, GoodValues) {
                     {"CRYPTINE_FALLBACK", "FAIL"},
                     {"CRYPTINE_STATS", "yes"},
                     {"CRYPTINE_LOG", "1"},
+                    {"CRYPTINE_KEY_EXPORT", "1"},
                     {"CRYPTINE_KVM_DEVICE", "/dev/null"}},
                    &warnings);
   EXPECT_THAT(warnings, IsEmpty());
@@ -65,6 +66,7 @@ TEST(Config, GoodValues) {
   EXPECT_EQ(c.fallback, Fallback::kFail);
   EXPECT_EQ(c.stats, StatsOutput::kLine);
   EXPECT_TRUE(c.log);
+  EXPECT_TRUE(c.key_export);
   EXPECT_THAT(parse({{"CRYPTINE_ALGS", "ALL"}}, &warnings).algs, IsEmpty());
 }
 
@@ -77,9 +79,10 @@ TEST(Config, EachBadValueWarnsOnceAndKeepsTheDefault) {
                     {"CRYPTINE_BOOT_TIMEOUT_MS", "3600001"},
                     {"CRYPTINE_FALLBACK", "maybe"},
                     {"CRYPTINE_STATS", "2"},
-                    {"CRYPTINE_LOG", "loud"}},
+                    {"CRYPTINE_LOG", "loud"},
+                    {"CRYPTINE_KEY_EXPORT", "out"}},
                    &warnings);
-  ASSERT_EQ(warnings.size(), 8u);
+  ASSERT_EQ(warnings.size(), 9u);
   EXPECT_THAT(warnings[0], HasSubstr("CRYPTINE_ALGS=' , ,' is not understood; using all"));
   EXPECT_THAT(warnings[1], HasSubstr("CRYPTINE_SCOPE='process'"));
   EXPECT_THAT(warnings[2], HasSubstr("CRYPTINE_POOL='65'"));
@@ -92,6 +95,8 @@ TEST(Config, EachBadValueWarnsOnceAndKeepsTheDefault) {
   EXPECT_EQ(c.boot_timeout_ms, 60000u);
   EXPECT_EQ(c.fallback, Fallback::kNative);
   EXPECT_EQ(c.stats, StatsOutput::kNone);
+  EXPECT_THAT(warnings[8], HasSubstr("CRYPTINE_KEY_EXPORT='out' is not understood; using 0"));
+  EXPECT_FALSE(c.key_export);
 }
 
 TEST(Config, StatsAsJsonAndToAFile) {
