@@ -253,16 +253,6 @@ Status free_handle(Virtine& v, Handle h) {
   return {};
 }
 
-Result<ImportedKey> import_private_key(Virtine& v, std::span<const uint8_t> der_or_pem) {
-  CryptoRequest r;
-  r.op = CRYPTINE_OP_KEY_IMPORT;
-  r.in = der_or_pem;
-  MailboxReply reply = CRYPTINE_TRY(request(v, r));
-  if (reply.handle == 0) return v.poison(Error(ErrorCode::kGuestFault, "guest imported a key without a handle"));
-  return ImportedKey{reply.handle, static_cast<int>(reply.values[0]), static_cast<int>(reply.values[2]),
-                     static_cast<int>(reply.values[3])};
-}
-
 namespace {
 // Room for the public part of any key OpenSSL holds (an RSA-16384 SubjectPublicKeyInfo
 // is about 2,100 bytes).
@@ -277,6 +267,13 @@ Result<KeyInGuest> key_reply(Virtine& v, const CryptoRequest& r, const char* wha
                     copy(reply.out)};
 }
 }  // namespace
+
+Result<ImportedKey> import_private_key(Virtine& v, std::span<const uint8_t> der_or_pem) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_KEY_IMPORT;
+  r.in = der_or_pem;
+  return CRYPTINE_TRY(key_reply(v, r, "imported a key")).key;
+}
 
 Result<KeyInGuest> decode_private_key(Virtine& v, std::span<const uint8_t> encoded,
                                       std::span<const uint8_t> passphrase) {

@@ -27,6 +27,7 @@
 #include "shim/provider/native_delegate.h"
 #include "shim/provider/preload.h"
 #include "shim/provider/twin_context.h"
+#include "vmm/function_ref.h"
 
 namespace cryptine::provider {
 namespace {
@@ -89,18 +90,16 @@ bool private_key_der(const EVP_PKEY* pkey, Der* der) {
   return der->len > 0;
 }
 
-// A virtine of its own for `full`'s private part (one virtine call): true with *twin set;
-// false when none could be had (the error raised, or t_fall_back_now set where preloaded).
-bool send_private_key(const EVP_PKEY* full, const KeyFacts& facts, std::optional<Twin>* twin) {
-  Der der;
-  if (!private_key_der(full, &der)) {
-    ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED, "cryptine: the private key could not be encoded as PKCS#8");
-    return false;
-  }
+// A virtine of its own for a private key that `bring` gives the guest (an import or a
+// decoding, one virtine call), with the facts the host knows: true with *twin set, the import
+// counted; false when none could be had (the error raised, or t_fall_back_now set where
+// preloaded).
+bool send_key(FunctionRef<Result<guest::ImportedKey>(Virtine&)> bring, const KeyFacts& facts,
+              std::optional<Twin>* twin) {
   if (!make_provider_twin(
           Family::kPkey,
           [&](Virtine& v) -> Result<guest::Handle> {
-            const guest::ImportedKey k = CRYPTINE_TRY(guest::import_private_key(v, der.bytes()));
+            const guest::ImportedKey k = CRYPTINE_TRY(bring(v));
             Status s = check_import(facts, k.type, k.bits, k.size);
             if (!s.ok()) return v.poison(std::move(s).error());  // the handle goes with the virtine
             return k.handle;
@@ -109,6 +108,16 @@ bool send_private_key(const EVP_PKEY* full, const KeyFacts& facts, std::optional
     return false;
   Runtime::get().counters().key_imports.fetch_add(1, std::memory_order_relaxed);
   return true;
+}
+
+// `full`'s private part, sent as PKCS#8 DER (wiped after), as send_key.
+bool send_private_key(const EVP_PKEY* full, const KeyFacts& facts, std::optional<Twin>* twin) {
+  Der der;
+  if (!private_key_der(full, &der)) {
+    ERR_raise_data(ERR_LIB_PROV, ERR_R_UNSUPPORTED, "cryptine: the private key could not be encoded as PKCS#8");
+    return false;
+  }
+  return send_key([&](Virtine& v) { return guest::import_private_key(v, der.bytes()); }, facts, twin);
 }
 
 // A curve's NID by any of its names ("prime256v1", "P-256", its OID): a key made on a curve
@@ -148,22 +157,15 @@ std::optional<KeyKind> kind_of_type(int type) {
 }
 
 // A sealed encoding decoded again, in a virtine of its own (a forked child's, or after
-// the key's virtine failed): as send_private_key.
+// the key's virtine failed), as send_key.
 bool send_sealed_key(const SealedEncoding& sealed, const KeyFacts& facts, std::optional<Twin>* twin) {
-  if (!make_provider_twin(
-          Family::kPkey,
-          [&](Virtine& v) -> Result<guest::Handle> {
-            const GuestMemoryAccess open;
-            const guest::KeyInGuest g =
-                CRYPTINE_TRY(guest::decode_private_key(v, sealed.encoded.bytes(open), sealed.passphrase.bytes(open)));
-            Status s = check_import(facts, g.key.type, g.key.bits, g.key.size);
-            if (!s.ok()) return v.poison(std::move(s).error());
-            return g.key.handle;
-          },
-          twin))
-    return false;
-  Runtime::get().counters().key_imports.fetch_add(1, std::memory_order_relaxed);
-  return true;
+  return send_key(
+      [&](Virtine& v) -> Result<guest::ImportedKey> {
+        const GuestMemoryAccess open;
+        return CRYPTINE_TRY(guest::decode_private_key(v, sealed.encoded.bytes(open), sealed.passphrase.bytes(open)))
+            .key;
+      },
+      facts, twin);
 }
 
 // The passphrase OpenSSL's PEM reader asks for: the one given, or none (never its default,
