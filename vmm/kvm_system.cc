@@ -77,6 +77,9 @@ Result<KvmSystem> KvmSystem::open(const char* path) {
   int enforce = CRYPTINE_TRY(
       CRYPTINE_KVM_IOCTL(kvm.fd(), KVM_CHECK_EXTENSION, static_cast<unsigned long>(KVM_CAP_ENFORCE_PV_FEATURE_CPUID)));
   kvm.enforce_pv_cpuid_ = enforce > 0;
+  const int sync =
+      CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(kvm.fd(), KVM_CHECK_EXTENSION, static_cast<unsigned long>(KVM_CAP_SYNC_REGS)));
+  kvm.sync_sregs_ = sync > 0 && (sync & KVM_SYNC_X86_SREGS) != 0;
 
   // XCR0 bits the guest may enable: CPUID leaf 0xD subleaf 0, EDX:EAX.
   for (const kvm_cpuid_entry2& e : kvm.cpuid_)

@@ -27,8 +27,10 @@ class Vcpu {
   Result<VmExit> run();
 
   // Lets KVM finish the port write of the last exit without entering the guest
-  // (KVM_RUN with immediate_exit), so registers can be captured or replaced.
-  Status complete_pending_io();
+  // (KVM_RUN with immediate_exit), so registers can be captured or replaced. With
+  // `sregs`, where KVM can (KVM_CAP_SYNC_REGS), the same KVM_RUN leaves the special
+  // registers there too (no KVM_GET_SREGS): true if it did.
+  Result<bool> complete_pending_io(kvm_sregs* sregs = nullptr);
 
   kvm_run* run_area() { return run_; }
 
@@ -42,6 +44,7 @@ class Vcpu {
   UniqueFd fd_;
   Mapping run_area_;
   kvm_run* run_ = nullptr;
+  bool sync_sregs_ = false;
 };
 
 }  // namespace cryptine

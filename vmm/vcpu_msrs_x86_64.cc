@@ -93,6 +93,18 @@ bool msr_denied(uint32_t index) {
   return std::any_of(std::begin(kDenied), std::end(kDenied), [index](const DeniedMsr& d) { return d.index == index; });
 }
 
+Status restore_some_msrs(int vcpu_fd, const MsrState& state, std::span<const uint32_t> indices) {
+  std::vector<kvm_msr_entry> want;
+  for (const kvm_msr_entry& e : state.entries)
+    if (std::find(indices.begin(), indices.end(), e.index) != indices.end()) want.push_back(e);
+  if (want.empty()) return {};
+  const int n = CRYPTINE_TRY(set_msrs(vcpu_fd, want));
+  if (n < 0 || static_cast<size_t>(n) != want.size())
+    return Error(ErrorCode::kSystem,
+                 "KVM_SET_MSRS refused MSR " + hex(want[static_cast<size_t>(std::max(n, 0))].index));
+  return {};
+}
+
 Result<std::vector<uint32_t>> kvm_msr_index_list(const KvmSystem& kvm, bool features) {
   if (features) {
     int has = CRYPTINE_TRY(

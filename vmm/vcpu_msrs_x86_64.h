@@ -53,6 +53,10 @@ Status keep_restorable_msrs(int vcpu_fd, MsrState& state);
 // value, is an error that names it.
 Status restore_msrs(int vcpu_fd, const MsrState& state);
 
+// Only those of `indices` the state holds, with one KVM_SET_MSRS (for a vCPU whose guest
+// cannot write MSRs: vmm/msr_write_filter_x86_64.h).
+Status restore_some_msrs(int vcpu_fd, const MsrState& state, std::span<const uint32_t> indices);
+
 // Reads `indices` one by one from the vCPU; those KVM refuses are left out. For tests
 // and diagnostics (the snapshot uses capture_msrs).
 Result<std::vector<kvm_msr_entry>> read_msrs(int vcpu_fd, std::span<const uint32_t> indices);

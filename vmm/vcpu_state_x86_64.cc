@@ -1,6 +1,10 @@
 #include "vmm/vcpu_state_x86_64.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "vmm/kvm_uapi_x86_64.h"
+#include "vmm/msr_write_filter_x86_64.h"
 
 namespace cryptine {
 
@@ -18,7 +22,31 @@ Result<VcpuState> capture_vcpu_state(Vcpu& vcpu, std::span<const uint32_t> msr_i
   return s;
 }
 
-Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state) {
+namespace {
+
+bool same_segment(const kvm_segment& a, const kvm_segment& b) {
+  return a.base == b.base && a.limit == b.limit && a.selector == b.selector && a.type == b.type &&
+         a.present == b.present && a.dpl == b.dpl && a.db == b.db && a.s == b.s && a.l == b.l && a.g == b.g &&
+         a.avl == b.avl && a.unusable == b.unusable;
+}
+
+bool same_dtable(const kvm_dtable& a, const kvm_dtable& b) {
+  return a.base == b.base && a.limit == b.limit;
+}
+
+}  // namespace
+
+bool same_special_registers(const kvm_sregs& a, const kvm_sregs& b) {
+  const kvm_segment kvm_sregs::*segments[] = {&kvm_sregs::cs, &kvm_sregs::ds, &kvm_sregs::es, &kvm_sregs::fs,
+                                              &kvm_sregs::gs, &kvm_sregs::ss, &kvm_sregs::tr, &kvm_sregs::ldt};
+  for (auto segment : segments)
+    if (!same_segment(a.*segment, b.*segment)) return false;
+  return same_dtable(a.gdt, b.gdt) && same_dtable(a.idt, b.idt) && a.cr0 == b.cr0 && a.cr2 == b.cr2 && a.cr3 == b.cr3 &&
+         a.cr4 == b.cr4 && a.cr8 == b.cr8 && a.efer == b.efer && a.apic_base == b.apic_base &&
+         std::equal(std::begin(a.interrupt_bitmap), std::end(a.interrupt_bitmap), std::begin(b.interrupt_bitmap));
+}
+
+Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, const kvm_sregs* sregs_now) {
   const int fd = vcpu.fd();
   // The ioctls take non-const pointers: copies of the fixed-size parts.
   kvm_sregs sregs = state.sregs;
@@ -28,13 +56,16 @@ Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state) {
   kvm_debugregs debugregs = state.debugregs;
   kvm_vcpu_events events = state.events;
   // Special registers first: XCR0 and XSAVE are validated against CR4.OSXSAVE.
-  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_SREGS, &sregs));
+  if (sregs_now == nullptr || !same_special_registers(*sregs_now, state.sregs))
+    CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_SREGS, &sregs));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_XCRS, &xcrs));
   CRYPTINE_TRY(kvm_ioctl(fd, kKvmSetXsave, "KVM_SET_XSAVE", &xsave));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_REGS, &regs));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_DEBUGREGS, &debugregs));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_VCPU_EVENTS, &events));
   // Last: MSRs whose checks depend on the state above (EFER, CR4, XCR0) see it.
+  if (msrs == MsrRestore::kChangedWithoutWrmsr)
+    return restore_some_msrs(fd, state.msrs, msrs_changed_without_wrmsr());  // the TSC offset too is unchanged
   CRYPTINE_TRY_STATUS(restore_msrs(fd, state.msrs));
   return {};
 }

@@ -30,6 +30,16 @@ struct VcpuState {
 // pending (see Vcpu::complete_pending_io).
 Result<VcpuState> capture_vcpu_state(Vcpu& vcpu, std::span<const uint32_t> msr_indices);
 
-Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state);
+// Which MSRs a restore writes back: all it holds, or (for a vCPU whose guest cannot write
+// MSRs, vmm/msr_write_filter_x86_64.h) those changed without WRMSR.
+enum class MsrRestore { kAll, kChangedWithoutWrmsr };
+
+// `sregs_now`, when known, are the vCPU's special registers now: if they equal the state's,
+// KVM_SET_SREGS is skipped.
+Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs = MsrRestore::kAll,
+                          const kvm_sregs* sregs_now = nullptr);
+
+// Equal in every field KVM_SET_SREGS takes (padding aside).
+bool same_special_registers(const kvm_sregs& a, const kvm_sregs& b);
 
 }  // namespace cryptine

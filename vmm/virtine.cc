@@ -1,7 +1,5 @@
 #include "vmm/virtine.h"
 
-#include <sys/random.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstdio>
@@ -11,7 +9,9 @@
 #include "abi/hypercall_abi.h"
 #include "vmm/counters.h"
 #include "vmm/elf_loader.h"
+#include "vmm/entropy.h"
 #include "vmm/long_mode_x86_64.h"
+#include "vmm/msr_write_filter_x86_64.h"
 #include "vmm/vcpu_state_x86_64.h"
 #include "vmm/watchdog.h"
 
@@ -21,19 +21,6 @@ namespace {
 // Far above guest RAM; Intel VMX needs these three pages for real-mode emulation,
 // which our guests never use, but KVM wants the address set before the first run.
 constexpr unsigned long kTssAddr = 0xfffbd000;
-
-Status fill_entropy(std::span<uint8_t> out) {
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::getrandom(out.data() + done, out.size() - done, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::from_errno("getrandom");
-    }
-    done += static_cast<size_t>(n);
-  }
-  return {};
-}
 
 // Writes the boot info with fresh entropy and a new non-zero sequence number, so the
 // guest knows to reseed (a snapshot holds its random generator's state).
@@ -143,7 +130,13 @@ Result<Virtine> Virtine::from_snapshot(const KvmSystem& kvm, std::shared_ptr<con
   CRYPTINE_TRY_STATUS(restore_vcpu_state(vcpu, snapshot->vcpu()));
   Virtine virtine(std::move(vm), manual_protect, std::move(memory), std::move(vcpu), config);
   virtine.snapshot_ = std::move(snapshot);
+  CRYPTINE_TRY_STATUS(virtine.deny_msr_writes_if_configured(kvm));
   return virtine;
+}
+
+Status Virtine::deny_msr_writes_if_configured(const KvmSystem& kvm) {
+  if (config_.deny_msr_writes) msr_writes_denied_ = CRYPTINE_TRY(deny_guest_msr_writes(kvm, vm_.get()));
+  return {};
 }
 
 Error Virtine::poison(Error error) {
@@ -158,9 +151,10 @@ Result<Hypercall> Virtine::run(uint32_t timeout_ms) {
     return Error(ErrorCode::kInvalidArgument, std::string("virtine is ") + std::string(virtine_state_name(state_)));
   RunDeadline& deadline = thread_run_deadline();
   CRYPTINE_TRY_STATUS(deadline.arm(vcpu_.run_area(), timeout_ms));
-  if (kvm_exit_counting()) count_kvm_exits();  // the baseline, at this vCPU's first run
+  const bool counting = kvm_exit_counting();
+  if (counting) look_at_kvm_exits(/*count_them=*/false);  // the baseline: only this run's are counted
   auto result = run_until_hypercall();
-  if (kvm_exits_) count_kvm_exits();
+  if (counting) look_at_kvm_exits(/*count_them=*/true);
   if (deadline.disarm())
     return poison(Error(ErrorCode::kTimeout, "guest ran longer than " + std::to_string(timeout_ms) + " ms"));
   return result;
@@ -213,24 +207,21 @@ Result<Hypercall> Virtine::run_until_hypercall() {
 
 // Adds the exits KVM counted for this vCPU since the last look (in the kernel and in
 // user space) to vmm_counters().kvm_exits. A kernel without the statistic counts nothing.
-void Virtine::count_kvm_exits() {
+void Virtine::look_at_kvm_exits(bool count_them) {
   if (!kvm_exits_) {
     auto opened = KvmStatCounter::open(vcpu_.fd(), "exits");
     if (!opened.ok()) return;
     kvm_exits_.emplace(std::move(opened).value());
-    auto now = kvm_exits_->read();
-    kvm_exits_seen_ = now.ok() ? *now : 0;
-    return;
   }
   auto now = kvm_exits_->read();
-  if (!now.ok() || *now < kvm_exits_seen_) return;
-  count(vmm_counters().kvm_exits, *now - kvm_exits_seen_);
+  if (!now.ok()) return;
+  if (count_them && *now >= kvm_exits_seen_) count(vmm_counters().kvm_exits, *now - kvm_exits_seen_);
   kvm_exits_seen_ = *now;
 }
 
 Result<std::shared_ptr<const Snapshot>> Virtine::take_snapshot(const KvmSystem& kvm) {
   if (state_ != State::kReady) return Error(ErrorCode::kInvalidArgument, "snapshot of a virtine that is not ready");
-  if (io_pending_) CRYPTINE_TRY_STATUS(vcpu_.complete_pending_io());
+  if (io_pending_) CRYPTINE_TRY(vcpu_.complete_pending_io());
   io_pending_ = false;
   std::vector<uint32_t> msrs = CRYPTINE_TRY(msr_candidates(kvm, vcpu_.fd()));
   VcpuState state = CRYPTINE_TRY(capture_vcpu_state(vcpu_, msrs));
@@ -242,6 +233,8 @@ Result<std::shared_ptr<const Snapshot>> Virtine::take_snapshot(const KvmSystem& 
   std::fill(dirty_bitmap_.begin(), dirty_bitmap_.end(), 0);
 
   snapshot_ = CRYPTINE_TRY(Snapshot::create(memory_, std::move(state)));
+  // Only now: the guest's boot may write MSRs, its requests may not.
+  CRYPTINE_TRY_STATUS(deny_msr_writes_if_configured(kvm));
   return snapshot_;
 }
 
@@ -259,11 +252,17 @@ Status Virtine::restore_dirty_pages() {
 }
 
 Status Virtine::restore_to_snapshot() {
-  if (io_pending_) CRYPTINE_TRY_STATUS(vcpu_.complete_pending_io());
+  // The special registers as the guest left them come with the completion, so that
+  // KVM_SET_SREGS (and the MMU reset it brings) is skipped when the guest changed none.
+  kvm_sregs left{};
+  bool know_left = false;
+  if (io_pending_) know_left = CRYPTINE_TRY(vcpu_.complete_pending_io(&left));
   io_pending_ = false;
   const GuestMemoryAccess open;  // for the pages and the boot info: one scope, not two
   CRYPTINE_TRY_STATUS(restore_dirty_pages());
-  CRYPTINE_TRY_STATUS(restore_vcpu_state(vcpu_, snapshot_->vcpu()));
+  CRYPTINE_TRY_STATUS(restore_vcpu_state(vcpu_, snapshot_->vcpu(),
+                                         msr_writes_denied_ ? MsrRestore::kChangedWithoutWrmsr : MsrRestore::kAll,
+                                         know_left ? &left : nullptr));
   return write_boot_info(memory_);
 }
 

@@ -31,6 +31,9 @@ struct VirtineConfig {
   uint32_t max_log_lines = 256;  // per virtine; more are counted, not printed
   // The guest's environment at a cold boot (NAME=VALUE each); see CRYPTINE_BOOT_ENV_MAX.
   std::vector<std::string> boot_env;
+  // Past its snapshot the guest may not write MSRs (each WRMSR faults), so a reset restores
+  // none by value (vmm/msr_write_filter_x86_64.h). Off: guests that must write them.
+  bool deny_msr_writes = true;
 };
 
 struct VirtineCounters {
@@ -75,7 +78,8 @@ class Virtine {
 
   // Returns to the snapshot: the pages written since (by the guest, per KVM's dirty
   // log, or by the host) are copied back, every vCPU register, FPU/XSAVE state, XCR0,
-  // the MSRs KVM names (less a deny-list) and the TSC offset restored, and fresh
+  // the MSRs KVM names (less a deny-list) and the TSC offset restored (behind the MSR
+  // filter, see msr_writes_denied(), only the MSRs changed without WRMSR), and fresh
   // entropy put in the boot info. No VM is created and nothing is mapped. A poisoned
   // virtine cannot be reset, and a reset that fails part-way poisons it.
   Status reset();
@@ -89,6 +93,8 @@ class Virtine {
   Vcpu& vcpu() { return vcpu_; }
   const VirtineCounters& counters() const { return counters_; }
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
+  // The guest's WRMSRs fault (config.deny_msr_writes, on a KVM with the MSR filter).
+  bool msr_writes_denied() const { return msr_writes_denied_; }
 
  private:
   Virtine(UniqueFd vm, bool manual_protect, GuestMemory memory, Vcpu vcpu, const VirtineConfig& config);
@@ -97,9 +103,12 @@ class Virtine {
   Result<Hypercall> run_until_hypercall();
   Status restore_dirty_pages();
   Status restore_to_snapshot();
+  Status deny_msr_writes_if_configured(const KvmSystem& kvm);
   Status handle_log(uint32_t length);
   Result<std::string> read_log_text(uint32_t length);
-  void count_kvm_exits();
+  // Reads KVM's exit count for this vCPU (opening it at the first look), counting those
+  // since the last look or only taking them as the baseline.
+  void look_at_kvm_exits(bool count_them);
 
   UniqueFd vm_;
   GuestMemory memory_;
@@ -107,11 +116,13 @@ class Virtine {
   VirtineConfig config_;
   State state_ = State::kReady;
   bool io_pending_ = false;  // the last exit was a port write KVM has yet to complete
+  bool msr_writes_denied_ = false;
   std::shared_ptr<const Snapshot> snapshot_;
   std::vector<uint64_t> dirty_bitmap_;  // reused by every reset
   DirtyLog dirty_log_;
   VirtineCounters counters_;
-  // With kvm_exit_counting(): the vCPU's exit count in KVM, and its value at the last look.
+  // With kvm_exit_counting(): the vCPU's exit count in KVM, and its value at the last look
+  // (two preads per run: counting is for benchmarks, which time runs without it).
   std::optional<KvmStatCounter> kvm_exits_;
   uint64_t kvm_exits_seen_ = 0;
 };

@@ -2,10 +2,11 @@
 ; guest tries to change every MSR the host lists, KVM's paravirtual ones included, and
 ; records for each whether RDMSR faulted and whether any WRMSR was taken. A #GP handler
 ; of its own skips a faulting RDMSR/WRMSR. At mode 0 it answers DONE writing nothing
-; (not even its stack), so a later write to guest memory can only be KVM's.
+; (not even its stack), so a later write to guest memory can only be KVM's. At mode 2 it
+; sets GS.base to the u64 at TABLE + 8 and runs SWAPGS.
 %include "guest_abi.inc"
 
-%define TABLE    0x800000   ; host: u32 mode, u32 count, u32 index[count]
+%define TABLE    0x800000   ; host: u32 mode, u32 count, u32 index[count] (mode 2: u64 GS.base)
 %define RESULTS  0x900000   ; guest: one byte per index, bits below
 %define PV_PAGES 0xa00000   ; one page per MSR (index & 0xf) for paravirtual-style values
 %define IDT      0xb00000
@@ -20,9 +21,19 @@ _start:
     mov dx, CRYPTINE_PORT_SNAPSHOT
     out dx, eax
 .request:
+    cmp dword [TABLE], 2
+    je .swapgs
     cmp dword [TABLE], 1
     jne .done
     call write_msrs
+    jmp .done
+.swapgs:                                ; MSRs changed without WRMSR: GS.base <-> KERNEL_GS_BASE
+    mov rax, cr4
+    or rax, 1 << 16                     ; CR4.FSGSBASE
+    mov cr4, rax
+    mov rax, [TABLE + 8]
+    wrgsbase rax
+    swapgs
 .done:
     mov dx, CRYPTINE_PORT_DONE
     out dx, eax

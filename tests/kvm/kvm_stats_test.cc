@@ -15,7 +15,7 @@ namespace {
 using testing_support::snapshot_of;
 
 TEST(KvmStats, TheVcpuExitCounterIsReadAndGrowsWithARun) {
-  auto s = snapshot_of("dirty.elf");
+  auto s = snapshot_of("dirty.elf", testing_support::msr_writes_allowed());
   ASSERT_TRUE(s.booted);
   auto exits = KvmStatCounter::open(s.booted->vcpu().fd(), "exits");
   ASSERT_TRUE(exits.ok()) << exits.error().message();

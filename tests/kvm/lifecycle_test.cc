@@ -2,8 +2,8 @@
 // that fails part-way leaves a virtine that is never used again.
 #include <dirent.h>
 #include <fcntl.h>
-#include <unistd.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
@@ -61,9 +61,9 @@ TEST(Lifecycle, ThousandVirtinesLeaveNoFdOrMappingBehind) {
 }
 
 TEST(Lifecycle, AResetThatFailsPartWayPoisonsTheVirtine) {
-  auto s = snapshot_of("dirty.elf");
+  auto s = snapshot_of("dirty.elf", testing_support::msr_writes_allowed());
   ASSERT_NE(s.snapshot, nullptr);
-  auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, VirtineConfig{});
+  auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, testing_support::msr_writes_allowed());
   ASSERT_TRUE(v.ok()) << v.error().message();
   ASSERT_TRUE(v->run().ok());
   // The vCPU's fd now names /dev/null: the reset's first vCPU ioctl fails, which would

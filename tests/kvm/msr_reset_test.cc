@@ -38,10 +38,12 @@ std::map<uint32_t, uint64_t> as_map(const std::vector<kvm_msr_entry>& entries) {
   return m;
 }
 
-class MsrReset : public ::testing::Test {
+class MsrFixture : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto s = testing_support::snapshot_of("msr-writer.elf");
+  void SetUpWith(bool deny_msr_writes) {
+    VirtineConfig config;
+    config.deny_msr_writes = deny_msr_writes;
+    auto s = testing_support::snapshot_of("msr-writer.elf", config);
     ASSERT_NE(s.snapshot, nullptr);
     kvm_ = std::move(s.kvm);
     virtine_ = std::move(s.booted);
@@ -73,12 +75,15 @@ class MsrReset : public ::testing::Test {
   }
 
   // One request: mode 1 writes the MSRs (all but VM_CR, unless `only` names some), mode 0
-  // writes nothing.
-  void Request(uint32_t mode, std::vector<uint32_t> only = {}) {
+  // writes nothing, mode 2 sets GS.base to `gs_base` with WRGSBASE and runs SWAPGS.
+  void Request(uint32_t mode, std::vector<uint32_t> only = {}, uint64_t gs_base = 0) {
     if (only.empty()) std::remove_copy(indices_.begin(), indices_.end(), std::back_inserter(only), kVmCr);
     table_ = only;
     std::vector<uint32_t> table{mode, static_cast<uint32_t>(only.size())};
-    table.insert(table.end(), only.begin(), only.end());
+    if (mode == 2)
+      table = {mode, 0, static_cast<uint32_t>(gs_base), static_cast<uint32_t>(gs_base >> 32)};
+    else
+      table.insert(table.end(), only.begin(), only.end());
     ASSERT_TRUE(virtine_->memory()
                     .write(GuestAddr{kTable}, {reinterpret_cast<const uint8_t*>(table.data()), table.size() * 4})
                     .ok());
@@ -115,6 +120,40 @@ class MsrReset : public ::testing::Test {
   std::vector<uint32_t> table_;  // the MSRs of the last request
   std::map<uint32_t, uint64_t> before_;
   uint64_t tsc_offset_before_ = 0;
+};
+
+// The restore of every MSR by value: what a reset does on a KVM without the MSR filter.
+class MsrReset : public MsrFixture {
+ protected:
+  void SetUp() override { SetUpWith(false); }
+};
+
+// The default: past the snapshot the guest's WRMSRs fault, and a reset restores only
+// the MSRs changed without WRMSR.
+class MsrWritesDenied : public MsrFixture {
+ protected:
+  void SetUp() override { SetUpWith(true); }
+
+  bool IsClock(uint32_t index) {
+    return std::any_of(msr_deny_list().begin(), msr_deny_list().end(),
+                       [index](const DeniedMsr& d) { return d.index == index && d.clock; });
+  }
+
+  // Every MSR readable before is readable now with the same value (the clocks aside).
+  void ExpectAllAsBefore(const char* when) {
+    const auto now = read_all();
+    size_t compared = 0;
+    for (const auto& [index, value] : before_) {
+      ASSERT_TRUE(now.count(index)) << when << ": MSR 0x" << std::hex << index << " no longer readable";
+      if (IsClock(index)) continue;
+      EXPECT_EQ(now.at(index), value) << when << ": MSR 0x" << std::hex << index;
+      ++compared;
+    }
+    EXPECT_GE(compared, 100u) << when;
+    auto offset = get_tsc_offset(virtine_->vcpu().fd());
+    ASSERT_TRUE(offset.ok());
+    EXPECT_EQ(*offset, tsc_offset_before_) << when << ": TSC offset";
+  }
 };
 
 TEST_F(MsrReset, EveryMsrEqualsTheSnapshotAfterAHostileRequest) {
@@ -210,6 +249,42 @@ TEST_F(MsrReset, AMsrThatKeepsTheGuestsValueFailsTheReset) {
   }
   ASSERT_FALSE(reset.ok());
   EXPECT_NE(reset.error().message().find("MSR 0xc0010114"), std::string::npos) << reset.error().message();
+}
+
+}  // namespace
+}  // namespace cryptine
+
+namespace cryptine {
+namespace {
+
+TEST_F(MsrWritesDenied, EveryGuestWrmsrFaultsAndNoMsrChanges) {
+  ASSERT_TRUE(virtine_->msr_writes_denied()) << "this KVM has no MSR filter";
+  Request(1, indices_);  // VM_CR too: SVMDIS cannot be set either
+  size_t tried = 0;
+  for (const auto& [index, bits] : GuestResults()) {
+    ++tried;
+    EXPECT_EQ(bits & (kWrote | kWrotePv), 0) << "the guest wrote MSR 0x" << std::hex << index;
+  }
+  EXPECT_GE(tried, 100u);
+  // Before any reset: nothing to restore.
+  ExpectAllAsBefore("after the hostile request");
+  ASSERT_TRUE(virtine_->reset().ok());
+  ExpectAllAsBefore("after the reset");
+}
+
+TEST_F(MsrWritesDenied, KernelGsBaseChangedBySwapgsIsRestored) {
+  ASSERT_TRUE(virtine_->msr_writes_denied());
+  constexpr uint32_t kKernelGsBase = 0xc0000102;
+  constexpr uint64_t kPlanted = 0x123456789000;
+  ASSERT_TRUE(before_.count(kKernelGsBase));
+  ASSERT_NE(before_.at(kKernelGsBase), kPlanted);
+  Request(2, {}, kPlanted);
+  const std::vector<uint32_t> one{kKernelGsBase};
+  auto during = read_msrs(virtine_->vcpu().fd(), one);
+  ASSERT_TRUE(during.ok() && during->size() == 1);
+  EXPECT_EQ((*during)[0].data, kPlanted) << "SWAPGS moved the planted GS.base into KERNEL_GS_BASE";
+  ASSERT_TRUE(virtine_->reset().ok());
+  ExpectAllAsBefore("after the reset");
 }
 
 }  // namespace

@@ -18,6 +18,14 @@ struct SnapshotOf {
   std::unique_ptr<Virtine> booted;  // the virtine that booted and took the snapshot
 };
 
+// For guests that write MSRs after their snapshot (dirty.asm): without the MSR filter, so
+// their writes are taken and a reset restores every MSR by value.
+inline VirtineConfig msr_writes_allowed() {
+  VirtineConfig config;
+  config.deny_msr_writes = false;
+  return config;
+}
+
 // Fails the current test (and returns empty pointers) if anything goes wrong.
 inline SnapshotOf snapshot_of(const std::string& guest, const VirtineConfig& config = {}) {
   SnapshotOf out;

@@ -20,7 +20,7 @@ using testing_support::read_test_guest;
 class SnapshotReset : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = testing_support::snapshot_of("dirty.elf");
+    auto s = testing_support::snapshot_of("dirty.elf", testing_support::msr_writes_allowed());
     ASSERT_NE(s.snapshot, nullptr);
     kvm_ = std::move(s.kvm);
     virtine_ = std::move(s.booted);
@@ -133,7 +133,7 @@ TEST_F(SnapshotReset, ResetRestoresMemoryByteForByteAndEveryRegister) {
 }
 
 TEST_F(SnapshotReset, VirtineFromSnapshotResumesAfterTheSnapshotCall) {
-  auto second = Virtine::from_snapshot(*kvm_, snapshot_, VirtineConfig{});
+  auto second = Virtine::from_snapshot(*kvm_, snapshot_, testing_support::msr_writes_allowed());
   ASSERT_TRUE(second.ok()) << second.error().message();
   uint32_t mailbox = 0;
   ASSERT_TRUE(second->memory().read(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<uint8_t*>(&mailbox), 4}).ok());
