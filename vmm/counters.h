@@ -32,24 +32,25 @@ class Counter {
 };
 
 struct VmmCounters {
-  Counter creations;       // VMs created (cold boots and starts from a snapshot)
-  Counter mappings;        // mmap calls (guest memory, run areas, snapshots)
-  Counter unmappings;      // munmap of those: mappings - unmappings are live
-  Counter exits;           // VM exits seen by user space
-  Counter kvm_exits;       // all VM exits, KVM's own too (with kvm_exit_counting())
-  Counter hypercalls;      // exits that were valid hypercalls
-  Counter resets;          // resets to a snapshot
-  Counter pages_restored;  // pages copied back from a snapshot by resets
-  Counter failures;        // virtines ended by a fault, ABORT or timeout
-  Counter timeouts;        // of those, stopped by the watchdog
-  Counter log_dropped;     // guest LOG lines over the limit
-  Counter run_ns;          // time inside KVM_RUN (the guest running, and the exits)
-  Counter reset_ns;        // time in resets (pages, registers, entropy)
-  Counter payload_bytes;   // request bytes copied in plus reply bytes copied out
+  Counter creations;            // VMs created (cold boots and starts from a snapshot)
+  Counter mappings;             // mmap calls (guest memory, run areas, snapshots)
+  Counter unmappings;           // munmap of those: mappings - unmappings are live
+  Counter exits;                // VM exits seen by user space
+  Counter kvm_exits;            // all VM exits, KVM's own too (with kvm_exit_counting())
+  Counter kvm_interrupt_exits;  // of those, for the host's interrupts (with kvm_exit_counting())
+  Counter hypercalls;           // exits that were valid hypercalls
+  Counter resets;               // resets to a snapshot
+  Counter pages_restored;       // pages copied back from a snapshot by resets
+  Counter failures;             // virtines ended by a fault, ABORT or timeout
+  Counter timeouts;             // of those, stopped by the watchdog
+  Counter log_dropped;          // guest LOG lines over the limit
+  Counter run_ns;               // time inside KVM_RUN (the guest running, and the exits)
+  Counter reset_ns;             // time in resets (pages, registers, entropy)
+  Counter payload_bytes;        // request bytes copied in plus reply bytes copied out
 
   struct Values {
-    uint64_t creations, mappings, unmappings, exits, kvm_exits, hypercalls, resets, pages_restored, failures, timeouts,
-        log_dropped, run_ns, reset_ns, payload_bytes;
+    uint64_t creations, mappings, unmappings, exits, kvm_exits, kvm_interrupt_exits, hypercalls, resets, pages_restored,
+        failures, timeouts, log_dropped, run_ns, reset_ns, payload_bytes;
   };
   Values read() const {
     // Designated: a field left out is zero, never a neighbour's value.
@@ -58,6 +59,7 @@ struct VmmCounters {
             .unmappings = unmappings.total(),
             .exits = exits.total(),
             .kvm_exits = kvm_exits.total(),
+            .kvm_interrupt_exits = kvm_interrupt_exits.total(),
             .hypercalls = hypercalls.total(),
             .resets = resets.total(),
             .pages_restored = pages_restored.total(),

@@ -65,6 +65,34 @@ Result<uint64_t> KvmStatCounter::read() const {
   return value;
 }
 
+KvmExitTally::KvmExitTally(KvmStatCounter exits, std::optional<KvmStatCounter> interrupts)
+    : exits_(std::move(exits)), interrupts_(std::move(interrupts)) {
+  (void)since(exits_, exits_seen_);
+  if (interrupts_) (void)since(*interrupts_, interrupts_seen_);
+}
+
+Result<KvmExitTally> KvmExitTally::open(int vcpu_fd) {
+  KvmStatCounter exits = CRYPTINE_TRY(KvmStatCounter::open(vcpu_fd, "exits"));
+  auto interrupts = KvmStatCounter::open(vcpu_fd, "irq_exits");
+  return KvmExitTally(std::move(exits),
+                      interrupts.ok() ? std::optional<KvmStatCounter>(std::move(interrupts).value()) : std::nullopt);
+}
+
+uint64_t KvmExitTally::since(const KvmStatCounter& counter, uint64_t& seen) {
+  auto now = counter.read();
+  if (!now.ok() || *now < seen) return 0;
+  const uint64_t change = *now - seen;
+  seen = *now;
+  return change;
+}
+
+KvmExitTally::Change KvmExitTally::look() {
+  Change c;
+  c.exits = since(exits_, exits_seen_);
+  if (interrupts_) c.interrupt_exits = since(*interrupts_, interrupts_seen_);
+  return c;
+}
+
 void set_kvm_exit_counting(bool on) {
   g_counting.store(on, std::memory_order_relaxed);
 }

@@ -209,14 +209,14 @@ Result<Hypercall> Virtine::run_until_hypercall() {
 // user space) to vmm_counters().kvm_exits. A kernel without the statistic counts nothing.
 void Virtine::look_at_kvm_exits(bool count_them) {
   if (!kvm_exits_) {
-    auto opened = KvmStatCounter::open(vcpu_.fd(), "exits");
+    auto opened = KvmExitTally::open(vcpu_.fd());
     if (!opened.ok()) return;
     kvm_exits_.emplace(std::move(opened).value());
   }
-  auto now = kvm_exits_->read();
-  if (!now.ok()) return;
-  if (count_them && *now >= kvm_exits_seen_) count(vmm_counters().kvm_exits, *now - kvm_exits_seen_);
-  kvm_exits_seen_ = *now;
+  const KvmExitTally::Change change = kvm_exits_->look();
+  if (!count_them) return;
+  count(vmm_counters().kvm_exits, change.exits);
+  count(vmm_counters().kvm_interrupt_exits, change.interrupt_exits);
 }
 
 Result<std::shared_ptr<const Snapshot>> Virtine::take_snapshot(const KvmSystem& kvm) {

@@ -123,8 +123,7 @@ class Virtine {
   VirtineCounters counters_;
   // With kvm_exit_counting(): the vCPU's exit count in KVM, and its value at the last look
   // (two preads per run: counting is for benchmarks, which time runs without it).
-  std::optional<KvmStatCounter> kvm_exits_;
-  uint64_t kvm_exits_seen_ = 0;
+  std::optional<KvmExitTally> kvm_exits_;
 };
 
 std::string_view virtine_state_name(Virtine::State state);

@@ -127,6 +127,8 @@ Config parse_config(const std::function<const char*(const char*)>& getenv, std::
     else
       warn("CRYPTINE_STATS_INTERVAL", v, "10 (seconds, 0 to 86400)");
   }
+  if (const char* v = getenv("CRYPTINE_STATS_KVM_EXITS"); v != nullptr && !parse_bool(lower(v), &c.stats_kvm_exits))
+    warn("CRYPTINE_STATS_KVM_EXITS", v, "0");
   if (const char* v = getenv("CRYPTINE_LOG"); v != nullptr && !parse_bool(lower(v), &c.log))
     warn("CRYPTINE_LOG", v, "0");
   if (const char* v = getenv("CRYPTINE_KEY_EXPORT"); v != nullptr && !parse_bool(lower(v), &c.key_export))

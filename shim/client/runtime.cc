@@ -20,6 +20,7 @@
 #include "shim/client/stats_file.h"
 #include "shim/client/stats_output.h"
 #include "vmm/counters.h"
+#include "vmm/kvm_vcpu_stats.h"
 #include "vmm/process_fork.h"
 #include "vmm/watchdog.h"
 
@@ -262,7 +263,10 @@ Status Runtime::boot_and_snapshot() {
   if (!snap.ok()) return std::move(snap).error().context("snapshot");
   snapshot_ = *snap;
   snapshot_generation_ = fork_generation();
-  shim_counters().boot_run_ns.store(vmm_counters().read().run_ns);
+  const auto after_boot = vmm_counters().read();
+  shim_counters().boot_run_ns.store(after_boot.run_ns);
+  shim_counters().boot_kvm_exits.store(after_boot.kvm_exits);
+  shim_counters().boot_kvm_interrupt_exits.store(after_boot.kvm_interrupt_exits);
   return {};
 }
 
@@ -302,6 +306,7 @@ __attribute__((constructor)) void show_stats_as_asked() {
       [](const char* name) { return std::strncmp(name, "CRYPTINE_STATS", 14) == 0 ? std::getenv(name) : nullptr; },
       &ignored);
   g_stats_output = c.stats;
+  set_kvm_exit_counting(c.stats_kvm_exits);
   if (c.stats != StatsOutput::kNone) std::atexit(print_stats);
   start_stats_file(c.stats_file, c.stats_interval_s);
 }
@@ -312,7 +317,7 @@ std::vector<StatValue> read_stats() {
   const ShimCounters& c = shim_counters();
   auto family = [&](Family f) { return c.by_family[static_cast<int>(f)].total(); };
   auto r = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  return {
+  std::vector<StatValue> stats = {
       {"virtine_calls", c.virtine_calls.total(), "Interposed calls served by a virtine."},
       {"passed_through", r(c.passed_through), "Interposed calls given to OpenSSL: algorithm not enabled."},
       {"native_fallbacks", r(c.native_fallbacks), "Calls run natively because virtines were unavailable."},
@@ -335,6 +340,13 @@ std::vector<StatValue> read_stats() {
       {"reset_ns", v.reset_ns, "Time in resets, in nanoseconds."},
       {"payload_bytes", v.payload_bytes, "Request bytes copied in plus reply bytes copied out."},
   };
+  if (kvm_exit_counting()) {
+    stats.push_back({"kvm_exits", v.kvm_exits - r(c.boot_kvm_exits),
+                     "VM exits after the guest's boot, KVM's own included (CRYPTINE_STATS_KVM_EXITS)."});
+    stats.push_back({"kvm_interrupt_exits", v.kvm_interrupt_exits - r(c.boot_kvm_interrupt_exits),
+                     "Of kvm_exits, those for the host's own interrupts (timer ticks while a guest runs)."});
+  }
+  return stats;
 }
 
 void print_stats() {

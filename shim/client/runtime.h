@@ -36,6 +36,8 @@ struct ShimCounters {
   std::atomic<uint64_t> key_imports{0};                 // private keys sent to a virtine (provider key management)
   Counter virtine_call_ns;                              // wall time of the calls served by virtines
   std::atomic<uint64_t> boot_run_ns{0};                 // KVM_RUN time of the guest's boot, left out of run_ns
+  std::atomic<uint64_t> boot_kvm_exits{0};              // KVM's exits during the boot, left out of kvm_exits
+  std::atomic<uint64_t> boot_kvm_interrupt_exits{0};    // of those, for the host's interrupts
 };
 
 // The process's counters: they exist before (and without) the runtime, so CRYPTINE_STATS

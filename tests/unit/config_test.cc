@@ -115,6 +115,16 @@ TEST(Config, StatsAsJsonAndToAFile) {
   EXPECT_EQ(c.stats_file, "");
 }
 
+TEST(Config, KvmExitsCountedOnlyWhenAsked) {
+  std::vector<std::string> warnings;
+  EXPECT_FALSE(parse({}, &warnings).stats_kvm_exits);
+  EXPECT_TRUE(parse({{"CRYPTINE_STATS_KVM_EXITS", "1"}}, &warnings).stats_kvm_exits);
+  EXPECT_THAT(warnings, IsEmpty());
+  EXPECT_FALSE(parse({{"CRYPTINE_STATS_KVM_EXITS", "maybe"}}, &warnings).stats_kvm_exits);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("CRYPTINE_STATS_KVM_EXITS='maybe' is not understood; using 0"));
+}
+
 TEST(Config, ThePoolsMaximumIsAtLeastItsMinimum) {
   std::vector<std::string> warnings;
   Config c = parse({{"CRYPTINE_POOL", "8"}, {"CRYPTINE_POOL_MAX", "4"}}, &warnings);
