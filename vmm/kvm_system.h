@@ -28,8 +28,9 @@ class KvmSystem {
   // KVM_CAP_ENFORCE_PV_FEATURE_CPUID: a vCPU can be made to refuse the paravirtual MSRs
   // its CPUID does not offer.
   bool can_enforce_pv_cpuid() const { return enforce_pv_cpuid_; }
-  // KVM_CAP_SYNC_REGS with the special registers: KVM_RUN can leave them in the run area.
-  bool can_sync_sregs() const { return sync_sregs_; }
+  // KVM_CAP_SYNC_REGS with the special registers and the events: KVM_RUN can leave them
+  // in the run area.
+  bool can_sync_state() const { return sync_state_; }
   uint64_t supported_xcr0() const { return supported_xcr0_; }
 
  private:
@@ -39,7 +40,7 @@ class KvmSystem {
   std::vector<kvm_cpuid_entry2> cpuid_;
   uint64_t supported_xcr0_ = 0;
   bool enforce_pv_cpuid_ = false;
-  bool sync_sregs_ = false;
+  bool sync_state_ = false;
 };
 
 // Wraps ioctl() so that a failure becomes an Error naming the request and errno.

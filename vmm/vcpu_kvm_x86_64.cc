@@ -37,7 +37,7 @@ Result<Vcpu> Vcpu::create(const KvmSystem& kvm, int vm_fd) {
   vcpu.run_area_ = Mapping(area, kvm.vcpu_mmap_size());
   CRYPTINE_TRY_STATUS(keep_from_children(area, kvm.vcpu_mmap_size(), "kvm_run"));
   vcpu.run_ = static_cast<kvm_run*>(area);
-  vcpu.sync_sregs_ = kvm.can_sync_sregs();
+  vcpu.sync_state_ = kvm.can_sync_state();
 
   // CPUID first: KVM validates CR4 bits (OSXSAVE) against the guest's CPUID.
   FlexBuffer<KvmCpuid2Header, kvm_cpuid_entry2> cpuid(kvm.guest_cpuid().size());
@@ -83,20 +83,24 @@ Status Vcpu::set_boot_state(const KvmSystem& kvm, uint64_t entry) {
   return {};
 }
 
-Result<bool> Vcpu::complete_pending_io(kvm_sregs* sregs) {
-  const bool sync = sregs != nullptr && sync_sregs_;
+Result<bool> Vcpu::complete_pending_io(SyncedState* left) {
+  const bool sync = left != nullptr && sync_state_;
   run_->immediate_exit = 1;
   if (sync) {
     // KVM fills the fields but only sets bits of the interrupt bitmap: start from zero.
     std::memset(&run_->s.regs.sregs, 0, sizeof(run_->s.regs.sregs));
-    run_->kvm_valid_regs = KVM_SYNC_X86_SREGS;
+    std::memset(&run_->s.regs.events, 0, sizeof(run_->s.regs.events));
+    run_->kvm_valid_regs = KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
   }
   auto r = CRYPTINE_KVM_IOCTL(fd_.get(), KVM_RUN, 0ul);
   run_->immediate_exit = 0;
   run_->kvm_valid_regs = 0;  // the calls' runs do not pay for the copy
   if (r.ok()) return Error(ErrorCode::kSystem, "KVM_RUN with immediate_exit entered the guest");
   if (r.error().sys_errno() != EINTR) return std::move(r).error();
-  if (sync) *sregs = run_->s.regs.sregs;
+  if (sync) {
+    left->sregs = run_->s.regs.sregs;
+    left->events = run_->s.regs.events;
+  }
   return sync;
 }
 

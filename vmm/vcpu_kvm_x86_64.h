@@ -12,6 +12,12 @@
 
 namespace cryptine {
 
+// What KVM_RUN can copy out for user space on its way back (KVM_CAP_SYNC_REGS).
+struct SyncedState {
+  kvm_sregs sregs;
+  kvm_vcpu_events events;
+};
+
 class Vcpu {
  public:
   // Creates vCPU 0 of vm_fd with KvmSystem::guest_cpuid() and, where KVM can, the
@@ -27,10 +33,10 @@ class Vcpu {
   Result<VmExit> run();
 
   // Lets KVM finish the port write of the last exit without entering the guest
-  // (KVM_RUN with immediate_exit), so registers can be captured or replaced. With
-  // `sregs`, where KVM can (KVM_CAP_SYNC_REGS), the same KVM_RUN leaves the special
-  // registers there too (no KVM_GET_SREGS): true if it did.
-  Result<bool> complete_pending_io(kvm_sregs* sregs = nullptr);
+  // (KVM_RUN with immediate_exit), so registers can be captured or replaced. With `left`,
+  // where KVM can (KVM_CAP_SYNC_REGS), the same KVM_RUN leaves the special registers and
+  // the pending events there too (no KVM_GET_* call): true if it did.
+  Result<bool> complete_pending_io(SyncedState* left = nullptr);
 
   kvm_run* run_area() { return run_; }
 
@@ -44,7 +50,7 @@ class Vcpu {
   UniqueFd fd_;
   Mapping run_area_;
   kvm_run* run_ = nullptr;
-  bool sync_sregs_ = false;
+  bool sync_state_ = false;
 };
 
 }  // namespace cryptine

@@ -1,6 +1,7 @@
 #include "vmm/vcpu_state_x86_64.h"
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 
 #include "vmm/kvm_uapi_x86_64.h"
@@ -46,7 +47,7 @@ bool same_special_registers(const kvm_sregs& a, const kvm_sregs& b) {
          std::equal(std::begin(a.interrupt_bitmap), std::end(a.interrupt_bitmap), std::begin(b.interrupt_bitmap));
 }
 
-Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, const kvm_sregs* sregs_now) {
+Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, const SyncedState* now) {
   const int fd = vcpu.fd();
   // The ioctls take non-const pointers: copies of the fixed-size parts.
   kvm_sregs sregs = state.sregs;
@@ -56,13 +57,16 @@ Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, c
   kvm_debugregs debugregs = state.debugregs;
   kvm_vcpu_events events = state.events;
   // Special registers first: XCR0 and XSAVE are validated against CR4.OSXSAVE.
-  if (sregs_now == nullptr || !same_special_registers(*sregs_now, state.sregs))
+  if (now == nullptr || !same_special_registers(now->sregs, state.sregs))
     CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_SREGS, &sregs));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_XCRS, &xcrs));
   CRYPTINE_TRY(kvm_ioctl(fd, kKvmSetXsave, "KVM_SET_XSAVE", &xsave));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_REGS, &regs));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_DEBUGREGS, &debugregs));
-  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_VCPU_EVENTS, &events));
+  // Both sides come zeroed from KVM (and the run area is zeroed before): bytewise equal
+  // is equal, and any difference sets them.
+  if (now == nullptr || std::memcmp(&now->events, &state.events, sizeof(events)) != 0)
+    CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_VCPU_EVENTS, &events));
   // Last: MSRs whose checks depend on the state above (EFER, CR4, XCR0) see it.
   if (msrs == MsrRestore::kChangedWithoutWrmsr)
     return restore_some_msrs(fd, state.msrs, msrs_changed_without_wrmsr());  // the TSC offset too is unchanged

@@ -34,10 +34,10 @@ Result<VcpuState> capture_vcpu_state(Vcpu& vcpu, std::span<const uint32_t> msr_i
 // MSRs, vmm/msr_write_filter_x86_64.h) those changed without WRMSR.
 enum class MsrRestore { kAll, kChangedWithoutWrmsr };
 
-// `sregs_now`, when known, are the vCPU's special registers now: if they equal the state's,
-// KVM_SET_SREGS is skipped.
+// `now`, when known, is the vCPU's special registers and events now: those equal to the
+// state's are not set again (KVM_SET_SREGS also resets the MMU).
 Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs = MsrRestore::kAll,
-                          const kvm_sregs* sregs_now = nullptr);
+                          const SyncedState* now = nullptr);
 
 // Equal in every field KVM_SET_SREGS takes (padding aside).
 bool same_special_registers(const kvm_sregs& a, const kvm_sregs& b);

@@ -252,9 +252,10 @@ Status Virtine::restore_dirty_pages() {
 }
 
 Status Virtine::restore_to_snapshot() {
-  // The special registers as the guest left them come with the completion, so that
-  // KVM_SET_SREGS (and the MMU reset it brings) is skipped when the guest changed none.
-  kvm_sregs left{};
+  // The special registers and events as the guest left them come with the completion, so
+  // that KVM_SET_SREGS (and the MMU reset it brings) and KVM_SET_VCPU_EVENTS are skipped
+  // when the guest changed none.
+  SyncedState left{};
   bool know_left = false;
   if (io_pending_) know_left = CRYPTINE_TRY(vcpu_.complete_pending_io(&left));
   io_pending_ = false;
