@@ -73,7 +73,7 @@ struct DigestContext {
   explicit DigestContext(const DigestInfo* algorithm) : info(algorithm) {}
 
   const DigestInfo* info;
-  bool started = false;      // an init since newctx or the last final
+  bool started = false;      // an init since newctx
   bool spilled = false;      // since that init, the running hash is in the twin, nothing held
   HeldInput held;            // while not spilled: the input since that init
   std::optional<Twin> twin;  // from the first spill to freectx (kept across inits)
@@ -193,8 +193,7 @@ int final(void* vctx, unsigned char* out, size_t* outl, size_t outsz) {
       }
     }
     if (!done) return 0;
-    ctx->held.clear();
-    ctx->started = false;  // as a finished EVP context: a new init comes first
+    ctx->held.clear();  // no longer needed; a final again (which EVP forbids) hashes nothing
     return 1;
   });
 }
