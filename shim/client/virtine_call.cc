@@ -93,6 +93,14 @@ Served run_call_scoped(Family family, FunctionRef<Status(Virtine&)> fn) {
   return finish(family, t0, s) ? Served::kDone : Served::kFailed;
 }
 
+Served run_one_shot(Family family, FunctionRef<Status(Virtine&)> fn) {
+  if (Runtime::get().config().scope != Scope::kThread) return run_call_scoped(family, fn);
+  const uint64_t t0 = monotonic_ns();
+  auto lease = thread_lease();
+  if (!lease.ok()) return unavailable(lease.error());
+  return finish(family, t0, (*lease)->with_virtine(fn)) ? Served::kDone : Served::kFailed;
+}
+
 Served make_twin(Family family, FunctionRef<Result<guest::Handle>(Virtine&)> make, Twin* twin) {
   const uint64_t t0 = monotonic_ns();
   auto lease = lease_for_new_context();

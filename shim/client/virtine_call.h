@@ -42,6 +42,12 @@ enum class Served {
 // Runs `fn` in a virtine from the thread's pool that is reset right after (call-scoped).
 Served run_call_scoped(Family family, FunctionRef<Status(Virtine&)> fn);
 
+// Runs `fn`, a one-shot call that leaves nothing in the guest, where a context made now
+// would live: under scope=context in a call-scoped virtine (as run_call_scoped: reset
+// right after, so no input outlives the call); under scope=thread on the thread's virtine
+// (thread_lease(): no reset, as for the thread's contexts, which can reach each other).
+Served run_one_shot(Family family, FunctionRef<Status(Virtine&)> fn);
+
 // A new twin for a context: a lease by CRYPTINE_SCOPE and the guest context that `make`
 // creates in it, stored in *twin when kDone. Otherwise nothing is kept.
 Served make_twin(Family family, FunctionRef<Result<guest::Handle>(Virtine&)> make, Twin* twin);

@@ -58,6 +58,18 @@ void Lease::add_context() {
   ++contexts_;
 }
 
+Result<LeaseRef> Lease::make(bool per_thread, uint32_t contexts) {
+  VirtinePool* pool = Runtime::get().thread_pool();
+  if (pool == nullptr) return Error(ErrorCode::kUnsupported, "virtines are unavailable");
+  Virtine virtine = CRYPTINE_TRY(pool->acquire());
+  auto lease = std::make_shared<Lease>();
+  lease->virtine_.emplace(std::move(virtine));
+  lease->contexts_ = contexts;
+  lease->thread_shared_ = per_thread;
+  if (per_thread) t_thread_lease = lease;
+  return lease;
+}
+
 Result<LeaseRef> lease_for_new_context() {
   Runtime& rt = Runtime::get();
   if (rt.confined_now()) return Error(ErrorCode::kUnsupported, "the process is under a seccomp filter");
@@ -74,15 +86,19 @@ Result<LeaseRef> lease_for_new_context() {
       t_thread_lease->thread_shared_ = false;
     }
   }
-  VirtinePool* pool = rt.thread_pool();
-  if (pool == nullptr) return Error(ErrorCode::kUnsupported, "virtines are unavailable");
-  Virtine virtine = CRYPTINE_TRY(pool->acquire());
-  auto lease = std::make_shared<Lease>();
-  lease->virtine_.emplace(std::move(virtine));
-  lease->contexts_ = 1;
-  lease->thread_shared_ = per_thread;
-  if (per_thread) t_thread_lease = lease;
-  return lease;
+  return Lease::make(per_thread, 1);
+}
+
+Result<LeaseRef> thread_lease() {
+  Runtime& rt = Runtime::get();
+  if (rt.confined_now()) return Error(ErrorCode::kUnsupported, "the process is under a seccomp filter");
+  if (t_thread_lease != nullptr && t_thread_lease->ours()) {
+    std::lock_guard lock(t_thread_lease->mu_);
+    // Even a full one serves: a one-shot takes no slot in the guest's table.
+    if (t_thread_lease->virtine_.has_value() && t_thread_lease->virtine_->state() == Virtine::State::kReady)
+      return t_thread_lease;
+  }
+  return Lease::make(true, 0);
 }
 
 void drop_context(const LeaseRef& lease, uint32_t handle) {

@@ -41,6 +41,11 @@ class Lease {
 
  private:
   friend Result<std::shared_ptr<Lease>> lease_for_new_context();
+  friend Result<std::shared_ptr<Lease>> thread_lease();
+
+  // A lease on a virtine from the thread's pool, holding `contexts`; with `per_thread`, it
+  // becomes the thread's lease.
+  static Result<std::shared_ptr<Lease>> make(bool per_thread, uint32_t contexts);
   friend void drop_context(const std::shared_ptr<Lease>& lease, uint32_t handle);
 
   // Held across a whole guest call, so a forked child may inherit it held: the child
@@ -58,6 +63,12 @@ using LeaseRef = std::shared_ptr<Lease>;
 // The lease for a context being initialised, by CRYPTINE_SCOPE (see above). Its
 // context count includes the new context.
 Result<LeaseRef> lease_for_new_context();
+
+// scope=thread: the thread's lease as it is, for a call that leaves nothing in the guest
+// (a one-shot) and so joins no context to it: its count is unchanged, so nothing resets
+// it after the call; it is reset when a context of its own goes and leaves none, as ever.
+// Made (holding no context) when the thread has none or its virtine failed.
+Result<LeaseRef> thread_lease();
 
 // The context `handle` living in `lease` was freed or reset: its guest context is freed
 // (unless the virtine is about to be reset anyway), then see the header comment.
