@@ -205,8 +205,9 @@ Result<Hypercall> Virtine::run_until_hypercall() {
   }
 }
 
-// Adds the exits KVM counted for this vCPU since the last look (in the kernel and in
-// user space) to vmm_counters().kvm_exits. A kernel without the statistic counts nothing.
+// Takes the exits KVM counted for this vCPU since the last look (in the kernel and in user
+// space, and of those for the host's interrupts) and adds them to vmm_counters(), or only
+// takes them as the baseline. A kernel without the statistic counts nothing.
 void Virtine::look_at_kvm_exits(bool count_them) {
   if (!kvm_exits_) {
     auto opened = KvmExitTally::open(vcpu_.fd());
