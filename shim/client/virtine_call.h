@@ -2,6 +2,10 @@
 // running on a context's twin or in a call-scoped virtine, and the accounting of each.
 #pragma once
 
+#include <openssl/err.h>
+
+#include <new>
+
 #include "shim/client/runtime.h"
 #include "shim/client/twin.h"
 #include "vmm/function_ref.h"
@@ -56,14 +60,18 @@ Served make_twin(Family family, FunctionRef<Result<guest::Handle>(Virtine&)> mak
 // stored in *copy. Returns whether it succeeded (the error raised if not).
 bool copy_twin(const Twin& from, Family family, Twin* copy);
 
-// Runs an extern "C" body with no C++ exception escaping into the program.
+// Runs an extern "C" body with no C++ exception escaping into the program; the failure
+// it returns instead has an OpenSSL error queued, as OpenSSL's own would.
 template <typename R, typename Fn>
 R no_throw(R on_exception, Fn&& fn) noexcept {
   try {
     return fn();
+  } catch (const std::bad_alloc&) {
+    ERR_raise(ERR_LIB_PROV, ERR_R_MALLOC_FAILURE);
   } catch (...) {
-    return on_exception;
+    ERR_raise(ERR_LIB_PROV, ERR_R_INTERNAL_ERROR);
   }
+  return on_exception;
 }
 
 }  // namespace cryptine
