@@ -31,6 +31,7 @@ Status DirtyLog::collect(int vm, std::span<uint64_t> dirty, bool keep_hot) {
   // Hot: written in this run and the last, up to kMaxHot pages; none when relearning.
   const bool relearn = !keep_hot || ++collects_ % kRelearnEvery == 0;
   size_t hot = 0;
+  uint64_t any = 0;
   for (size_t i = 0; i < scratch_.size(); ++i) {
     const uint64_t found = scratch_[i];
     uint64_t keep = relearn ? 0 : found & previous_[i];
@@ -39,7 +40,10 @@ Status DirtyLog::collect(int vm, std::span<uint64_t> dirty, bool keep_hot) {
     hot += static_cast<size_t>(std::popcount(keep));
     previous_[i] = found;
     scratch_[i] = found & ~keep;  // to protect
+    any |= scratch_[i];
   }
+  // Only hot pages written (a steady call's stack, mailbox, data): nothing to protect.
+  if (any == 0) return {};
   kvm_clear_dirty_log clear{};
   clear.slot = 0;
   clear.first_page = 0;
