@@ -216,17 +216,16 @@ int decrypt(void* vctx, unsigned char* out, size_t* outlen, size_t outsize, cons
       ERR_raise(ERR_LIB_PROV, PROV_R_BAD_LENGTH);
       return 0;
     }
-    if (!refresh_private_part(*ctx->key, &ctx->priv)) return 0;
-    const Twin& twin = ctx->priv.twin;
-    return run_on_twin(twin, Family::kPkey,
-                       [&](Virtine& v) -> Status {
-                         const guest::Bytes plain = CRYPTINE_TRY(guest::decrypt(v, twin.handle, {in, inlen}, o));
-                         Status checked = check_plaintext(key.facts, plain.size(), outsize, tls ? kTlsPremaster : 0);
-                         if (!checked.ok()) return v.poison(std::move(checked).error());
-                         if (!plain.empty()) std::memcpy(out, plain.data(), plain.size());
-                         *outlen = plain.size();
-                         return {};
-                       })
+    return run_on_private_part(
+               *ctx->key, &ctx->priv,
+               [&](Virtine& v) -> Status {
+                 const guest::Bytes plain = CRYPTINE_TRY(guest::decrypt(v, ctx->priv.twin.handle, {in, inlen}, o));
+                 Status checked = check_plaintext(key.facts, plain.size(), outsize, tls ? kTlsPremaster : 0);
+                 if (!checked.ok()) return v.poison(std::move(checked).error());
+                 if (!plain.empty()) std::memcpy(out, plain.data(), plain.size());
+                 *outlen = plain.size();
+                 return {};
+               })
                ? 1
                : 0;
   });

@@ -452,6 +452,13 @@ bool refresh_private_part(Key& key, PrivatePart* priv) {
   return true;
 }
 
+bool run_on_private_part(Key& key, PrivatePart* priv, FunctionRef<Status(Virtine&)> fn) {
+  bool stale = false;
+  if (run_on_twin(priv->twin, Family::kPkey, fn, &stale)) return true;
+  if (!stale || !refresh_private_part(key, priv)) return false;
+  return run_on_twin(priv->twin, Family::kPkey, fn);
+}
+
 int set_encoded_public_key(KeyData* kd, const OSSL_PARAM* encoded) {
   const Key* old = kd->key.get();
   if (old != nullptr && (old->twin || old->has_public)) {

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "shim/client/twin.h"
+#include "vmm/function_ref.h"
 #include "shim/provider/key_contract.h"
 #include "vmm/sealed_bytes.h"
 
@@ -79,6 +80,11 @@ bool private_part(Key& key, PrivatePart* out);
 // private_part would. False, with the error raised, when that leaves the host, which the
 // operation was not set up for.
 bool refresh_private_part(Key& key, PrivatePart* priv);
+
+// Runs `fn` in the virtine of `priv` (set up by private_part, not on the host), the lease
+// checked once, by the call itself: a twin that can no longer run is replaced
+// (refresh_private_part) and `fn` run again, so `fn` reads priv->twin.handle when it runs.
+bool run_on_private_part(Key& key, PrivatePart* priv, FunctionRef<Status(Virtine&)> fn);
 
 // The depth of calls on a held key this thread is in: what OpenSSL's default provider
 // fetches inside (a digest) is served natively too, and not counted again.

@@ -127,13 +127,11 @@ int derive(void* vctx, unsigned char* secret, size_t* secretlen, size_t outlen) 
       return 0;
     }
     if (ctx->priv.host != nullptr) return derive_on_host(ctx, secret, secretlen, outlen);
-    if (!refresh_private_part(*ctx->key, &ctx->priv)) return 0;
     unsigned char* der = nullptr;
     const int derlen = i2d_PUBKEY(ctx->peer->pub, &der);
     if (derlen <= 0) return 0;
-    const Twin& twin = ctx->priv.twin;
-    const bool ok = run_on_twin(twin, Family::kPkey, [&](Virtine& v) -> Status {
-      const guest::Bytes s = CRYPTINE_TRY(guest::derive(v, twin.handle, {der, static_cast<size_t>(derlen)}));
+    const bool ok = run_on_private_part(*ctx->key, &ctx->priv, [&](Virtine& v) -> Status {
+      const guest::Bytes s = CRYPTINE_TRY(guest::derive(v, ctx->priv.twin.handle, {der, static_cast<size_t>(derlen)}));
       Status checked = check_secret(key.facts, s.size(), outlen);
       if (!checked.ok()) return v.poison(std::move(checked).error());
       std::memcpy(secret, s.data(), s.size());

@@ -261,12 +261,7 @@ int sign_by_handle(SigContext* ctx, unsigned char* sig, size_t* siglen, size_t s
     *siglen = r.out.size();
     return {};
   };
-  // The key's lease is checked once, by the call: a twin that can no longer run is
-  // replaced (refresh_private_part) and the call made again.
-  bool stale = false;
-  if (run_on_twin(ctx->priv.twin, Family::kPkey, by_handle, &stale)) return 1;
-  if (!stale || !refresh_private_part(*ctx->key, &ctx->priv)) return 0;
-  return run_on_twin(ctx->priv.twin, Family::kPkey, by_handle) ? 1 : 0;
+  return run_on_private_part(*ctx->key, &ctx->priv, by_handle) ? 1 : 0;
 }
 
 int sign(void* vctx, unsigned char* sig, size_t* siglen, size_t sigsize, const unsigned char* tbs, size_t tbslen) {
