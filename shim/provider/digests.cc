@@ -130,15 +130,7 @@ bool start_in_twin(DigestContext* ctx) {
 int update(void* vctx, const unsigned char* in, size_t inl) {
   return no_throw(0, [&] {
     DigestContext* ctx = as_context(vctx);
-    if (!ctx->started) {
-      ERR_raise(ERR_LIB_PROV, ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED);  // update before init
-      return 0;
-    }
-    if (inl == 0) return 1;
-    if (in == nullptr) {
-      ERR_raise(ERR_LIB_PROV, ERR_R_PASSED_NULL_PARAMETER);
-      return 0;
-    }
+    if (const std::optional<int> settled = settled_update(ctx->started, in, inl)) return *settled;
     if (!ctx->spilled && inl <= kHeldInputMax - ctx->held.size()) {
       ctx->held.append({in, inl});
       return 1;

@@ -58,21 +58,29 @@ void* dup_twin_context(void* vctx) {
   });
 }
 
-// update (digests, MACs): the program's input judged (an update before init, a null
-// pointer with a length), then `Send` on the context's twin; 1 or 0 as OpenSSL wants.
+// An update's input judged before anything is done with it: an update before init, or a
+// null pointer with a length, fails (the error raised); an empty one succeeds at once. The
+// result to return, or nullopt for the update to go on.
+inline std::optional<int> settled_update(bool started, const unsigned char* in, size_t inl) {
+  if (!started) {
+    ERR_raise(ERR_LIB_PROV, ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED);  // update before init
+    return 0;
+  }
+  if (inl == 0) return 1;
+  if (in == nullptr) {
+    ERR_raise(ERR_LIB_PROV, ERR_R_PASSED_NULL_PARAMETER);
+    return 0;
+  }
+  return std::nullopt;
+}
+
+// update (digests, MACs): the program's input judged (settled_update), then `Send` on the
+// context's twin; 1 or 0 as OpenSSL wants.
 template <typename Context, Family F, Status (*Send)(Virtine&, guest::Handle, std::span<const uint8_t>)>
 int update_on_twin(void* vctx, const unsigned char* in, size_t inl) {
   return no_throw(0, [&] {
     const auto* ctx = static_cast<const Context*>(vctx);
-    if (!ctx->twin) {
-      ERR_raise(ERR_LIB_PROV, ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED);  // update before init
-      return 0;
-    }
-    if (inl == 0) return 1;
-    if (in == nullptr) {
-      ERR_raise(ERR_LIB_PROV, ERR_R_PASSED_NULL_PARAMETER);
-      return 0;
-    }
+    if (const std::optional<int> settled = settled_update(ctx->twin.has_value(), in, inl)) return *settled;
     const Twin& twin = *ctx->twin;
     return run_on_twin(twin, F, [&](Virtine& v) { return Send(v, twin.handle, {in, inl}); }) ? 1 : 0;
   });
