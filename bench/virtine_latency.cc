@@ -45,7 +45,7 @@ void exit_unless_ok(const char* name, const Status& s) {
   std::exit(1);
 }
 
-// KVM's own exits per operation, from a pass of their own: reading them costs two preads
+// KVM's own exits per operation, from a pass of their own: reading them costs four preads
 // per run, which the timed runs must not include (a null call is the yardstick of every
 // other figure).
 double kvm_exits_per_op(const char* name, int iterations, const std::function<Status()>& op) {

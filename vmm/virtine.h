@@ -122,7 +122,7 @@ class Virtine {
   DirtyLog dirty_log_;
   VirtineCounters counters_;
   // With kvm_exit_counting(): the vCPU's exit count in KVM, and its value at the last look
-  // (two preads per run: counting is for benchmarks, which time runs without it).
+  // (four preads per run: counting is for benchmarks, which time runs without it).
   std::optional<KvmExitTally> kvm_exits_;
 };
 

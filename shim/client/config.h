@@ -25,7 +25,7 @@ struct Config {
   StatsOutput stats = StatsOutput::kNone;  // CRYPTINE_STATS: 1 (a line) | json, on stderr at exit
   std::string stats_file;                  // CRYPTINE_STATS_FILE: Prometheus text, %p = pid; empty: none
   uint32_t stats_interval_s = 10;          // CRYPTINE_STATS_INTERVAL: seconds between writes, 0: exit only
-  bool stats_kvm_exits = false;            // CRYPTINE_STATS_KVM_EXITS: count KVM's own exits too (costs 2 preads a run)
+  bool stats_kvm_exits = false;            // CRYPTINE_STATS_KVM_EXITS: count KVM's own exits too (4 preads a run)
   bool log = false;                        // CRYPTINE_LOG: the guest's LOG lines and shim notes on stderr
   bool key_export = false;                 // CRYPTINE_KEY_EXPORT: private keys may be exported
   std::string kvm_device = "/dev/kvm";     // CRYPTINE_KVM_DEVICE: for tests of the fallback
