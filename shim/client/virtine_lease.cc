@@ -40,7 +40,7 @@ Status Lease::with_virtine(FunctionRef<Status(Virtine&)> fn, bool* unusable) {
     return Error(ErrorCode::kUnsupported,
                  "the process is under a seccomp filter; this context's virtine can no longer run");
   std::lock_guard lock(mu_);
-  if (!virtine_.has_value() || virtine_->state() != Virtine::State::kReady)
+  if (!virtine_ready())
     return Error(ErrorCode::kGuestFault, "this context's virtine failed earlier; the context is lost");
   gone = false;
   return fn(*virtine_);
@@ -49,7 +49,7 @@ Status Lease::with_virtine(FunctionRef<Status(Virtine&)> fn, bool* unusable) {
 bool Lease::usable() {
   if (!ours() || confined()) return false;
   std::lock_guard lock(mu_);
-  return virtine_.has_value() && virtine_->state() == Virtine::State::kReady;
+  return virtine_ready();
 }
 
 void Lease::add_context() {
@@ -77,7 +77,7 @@ Result<LeaseRef> lease_for_new_context() {
   if (per_thread && t_thread_lease != nullptr && !t_thread_lease->ours()) t_thread_lease.reset();  // the parent's
   if (per_thread && t_thread_lease != nullptr) {
     std::lock_guard lock(t_thread_lease->mu_);
-    if (t_thread_lease->virtine_.has_value() && t_thread_lease->virtine_->state() == Virtine::State::kReady) {
+    if (t_thread_lease->virtine_ready()) {
       if (t_thread_lease->contexts_ < kThreadLeaseContexts) {
         ++t_thread_lease->contexts_;
         return t_thread_lease;
@@ -92,12 +92,8 @@ Result<LeaseRef> lease_for_new_context() {
 Result<LeaseRef> thread_lease() {
   Runtime& rt = Runtime::get();
   if (rt.confined_now()) return Error(ErrorCode::kUnsupported, "the process is under a seccomp filter");
-  if (t_thread_lease != nullptr && t_thread_lease->ours()) {
-    std::lock_guard lock(t_thread_lease->mu_);
-    // Even a full one serves: a one-shot takes no slot in the guest's table.
-    if (t_thread_lease->virtine_.has_value() && t_thread_lease->virtine_->state() == Virtine::State::kReady)
-      return t_thread_lease;
-  }
+  // Even a full one serves: a one-shot takes no slot in the guest's table.
+  if (t_thread_lease != nullptr && t_thread_lease->usable()) return t_thread_lease;
   return Lease::make(true, 0);
 }
 

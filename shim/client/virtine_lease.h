@@ -48,6 +48,9 @@ class Lease {
   static Result<std::shared_ptr<Lease>> make(bool per_thread, uint32_t contexts);
   friend void drop_context(const std::shared_ptr<Lease>& lease, uint32_t handle);
 
+  // Its virtine is there and has not failed; with mu_ held.
+  bool virtine_ready() const { return virtine_.has_value() && virtine_->state() == Virtine::State::kReady; }
+
   // Held across a whole guest call, so a forked child may inherit it held: the child
   // never takes the lock of a lease it did not make (see ours()), and fork() does not
   // wait for it.
