@@ -156,16 +156,17 @@ std::optional<KeyKind> kind_of_type(int type) {
   }
 }
 
+// The guest decodes a sealed encoding with its passphrase (both read from their sealing).
+Result<guest::KeyInGuest> decode_sealed(Virtine& v, const SealedEncoding& sealed) {
+  const GuestMemoryAccess open;
+  return guest::decode_private_key(v, sealed.encoded.bytes(open), sealed.passphrase.bytes(open));
+}
+
 // A sealed encoding decoded again, in a virtine of its own (a forked child's, or after
 // the key's virtine failed), as send_key.
 bool send_sealed_key(const SealedEncoding& sealed, const KeyFacts& facts, std::optional<Twin>* twin) {
-  return send_key(
-      [&](Virtine& v) -> Result<guest::ImportedKey> {
-        const GuestMemoryAccess open;
-        return CRYPTINE_TRY(guest::decode_private_key(v, sealed.encoded.bytes(open), sealed.passphrase.bytes(open)))
-            .key;
-      },
-      facts, twin);
+  return send_key([&](Virtine& v) -> Result<guest::ImportedKey> { return CRYPTINE_TRY(decode_sealed(v, sealed)).key; },
+                  facts, twin);
 }
 
 // The passphrase OpenSSL's PEM reader asks for: the one given, or none (never its default,
@@ -359,9 +360,7 @@ bool decode_key(std::span<const uint8_t> encoded, std::span<const uint8_t> passp
   if (!make_provider_twin(
           Family::kPkey,
           [&](Virtine& v) -> Result<guest::Handle> {
-            const GuestMemoryAccess open;
-            const guest::KeyInGuest g =
-                CRYPTINE_TRY(guest::decode_private_key(v, sealed->encoded.bytes(open), sealed->passphrase.bytes(open)));
+            const guest::KeyInGuest g = CRYPTINE_TRY(decode_sealed(v, *sealed));
             kind = kind_of_type(g.key.type);
             if (kind && keymgmt_offers(*kind)) pub = CRYPTINE_TRY(checked_public(v, *kind, "", g));
             return g.key.handle;  // a key of another kind is freed with its twin below
