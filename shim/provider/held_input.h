@@ -1,7 +1,8 @@
-// Program input a provider context holds on the host before it goes to a virtine (a
-// digest's deferred updates). It is the program's own input, but, as OpenSSL cleanses a
-// context's buffered block, no copy of it outlives its use: every buffer it drops,
-// including the one left behind when it grows, is cleansed first.
+// Program input the provider holds on the host before it goes to a virtine (a digest's
+// deferred updates; a PEM key block and its passphrase as the decoder reads them). It is the
+// program's own input, but, as OpenSSL cleanses a context's buffered block, no copy of it
+// outlives its use: every buffer it drops, including the one left behind when it grows, is
+// cleansed first.
 #pragma once
 
 #include <openssl/crypto.h>

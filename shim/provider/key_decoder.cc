@@ -13,9 +13,9 @@
 #include <new>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "shim/client/virtine_call.h"
+#include "shim/provider/held_input.h"
 #include "shim/provider/key_data.h"
 #include "shim/provider/keymgmt.h"
 #include "shim/provider/native_delegate.h"
@@ -29,17 +29,8 @@ OSSL_FUNC_BIO_gets_fn* g_bio_gets = nullptr;
 // about 13 KiB).
 constexpr size_t kMaxEncoding = 256 * 1024;
 
-// Bytes that are wiped when they go.
-struct WipedBytes {
-  std::vector<uint8_t> v;
-  WipedBytes() = default;
-  WipedBytes(const WipedBytes&) = delete;
-  WipedBytes& operator=(const WipedBytes&) = delete;
-  ~WipedBytes() { OPENSSL_cleanse(v.data(), v.size()); }
-};
-
 struct PemBlock {
-  WipedBytes text;  // from its BEGIN line to its END line, both included
+  HeldInput text;  // from its BEGIN line to its END line, both included
   std::string label;
   bool encrypted = false;
 };
@@ -69,8 +60,8 @@ bool read_pem_block(OSSL_CORE_BIO* in, PemBlock* block) {
     } else if (starts_with(l, "Proc-Type: 4,ENCRYPTED")) {
       block->encrypted = true;
     }
-    if (block->text.v.size() + l.size() > kMaxEncoding) break;
-    block->text.v.insert(block->text.v.end(), l.begin(), l.end());
+    if (block->text.size() + l.size() > kMaxEncoding) break;
+    block->text.append({reinterpret_cast<const uint8_t*>(l.data()), l.size()});
   }
   OPENSSL_cleanse(line, sizeof(line));
   if (block->label == "ENCRYPTED PRIVATE KEY") block->encrypted = true;
@@ -89,10 +80,11 @@ bool is_private_key_label(const std::string& label) {
 // default provider's decoders, after this one).
 int pass_on_unread(const PemBlock& block, OSSL_CALLBACK* data_cb, void* data_cbarg) {
   int object_type = OSSL_OBJECT_PKEY;
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
-                         OSSL_PARAM_construct_octet_string(
-                             OSSL_OBJECT_PARAM_DATA, const_cast<uint8_t*>(block.text.v.data()), block.text.v.size()),
-                         OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
+      OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, const_cast<uint8_t*>(block.text.bytes().data()),
+                                        block.text.size()),
+      OSSL_PARAM_construct_end()};
   return data_cb(params, data_cbarg);
 }
 
@@ -114,12 +106,12 @@ int decode(void*, OSSL_CORE_BIO* in, int selection, OSSL_CALLBACK* data_cb, void
     PemBlock block;
     if (!read_pem_block(in, &block) || !is_private_key_label(block.label)) return 1;
     if (!private_selected) return pass_on_unread(block, data_cb, data_cbarg);
-    WipedBytes pass;
+    HeldInput pass;
     if (block.encrypted) {
       char buf[PEM_BUFSIZE];
       size_t len = 0;
       const bool got = pw_cb != nullptr && pw_cb(buf, sizeof(buf), &len, nullptr, pw_cbarg) != 0;
-      pass.v.assign(buf, buf + (got ? len : 0));
+      pass.append({reinterpret_cast<const uint8_t*>(buf), got ? len : 0});
       OPENSSL_cleanse(buf, sizeof(buf));
       if (!got) {
         ERR_raise(ERR_LIB_PROV, PROV_R_UNABLE_TO_GET_PASSPHRASE);
@@ -127,7 +119,7 @@ int decode(void*, OSSL_CORE_BIO* in, int selection, OSSL_CALLBACK* data_cb, void
       }
     }
     std::unique_ptr<KeyData> kd;
-    if (!decode_key(block.text.v, pass.v, &kd)) return 0;
+    if (!decode_key(block.text.bytes(), pass.bytes(), &kd)) return 0;
     if (kd == nullptr) return 1;
     // The key goes to the keymgmt's load (keymgmt.cc) by reference; what load did not
     // take (the chain's constructor failed) is freed here.
