@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "abi/hypercall_abi.h"
+#include "vmm/bulk_copy.h"
 
 namespace cryptine {
 
@@ -76,14 +77,14 @@ Result<uint64_t> GuestMemory::restore_pages(std::span<uint64_t> bitmap, std::spa
 Status GuestMemory::write(GuestAddr addr, std::span<const uint8_t> bytes) {
   const GuestMemoryAccess open;
   auto dst = CRYPTINE_TRY(translate_mut(open, addr, bytes.size()));
-  if (!bytes.empty()) std::memcpy(dst.data(), bytes.data(), bytes.size());
+  copy_bulk(dst.data(), bytes.data(), bytes.size());
   return {};
 }
 
 Status GuestMemory::read(GuestAddr addr, std::span<uint8_t> out) {
   const GuestMemoryAccess open;
   auto src = CRYPTINE_TRY(translate(open, addr, out.size()));
-  if (!out.empty()) std::memcpy(out.data(), src.data(), out.size());
+  copy_bulk(out.data(), src.data(), out.size());
   return {};
 }
 

@@ -7,6 +7,7 @@
 
 #include "shim/client/crypto_call.h"
 #include "shim/client/param_wire.h"
+#include "vmm/bulk_copy.h"
 
 namespace cryptine::guest {
 namespace {
@@ -183,7 +184,7 @@ Result<size_t> cipher_update_into(Virtine& v, Handle h, std::span<const uint8_t>
   CRYPTINE_TRY_STATUS(in_pieces(v, CRYPTINE_OP_CIPHER_UPDATE, h, data, 1, kMaxBlock, [&](const CryptoReply& reply) {
     if (reply.out.size() > out.size() - written)
       return Status(v.poison(Error(ErrorCode::kGuestFault, "cipher update returned more than it may")));
-    if (!reply.out.empty()) std::memcpy(out.data() + written, reply.out.data(), reply.out.size());
+    copy_bulk(out.data() + written, reply.out.data(), reply.out.size());
     written += reply.out.size();
     return Status{};
   }));
@@ -206,7 +207,7 @@ Result<int> cipher_update_in_place(Virtine& v, Handle h, std::span<const uint8_t
   const int64_t outl = reply.values[0];
   if (outl < 0 || static_cast<uint64_t>(outl) > reply.out.size() || reply.out.size() > buffer.size())
     return v.poison(Error(ErrorCode::kGuestFault, "in-place update: output outside the buffer"));
-  if (!reply.out.empty()) std::memcpy(buffer.data(), reply.out.data(), reply.out.size());
+  copy_bulk(buffer.data(), reply.out.data(), reply.out.size());
   return static_cast<int>(outl);
 }
 
@@ -438,7 +439,7 @@ Result<CipherRaw> cipher_raw(Virtine& v, Handle h, std::span<const uint8_t> in, 
   r.params[1] = out_null ? 1 : 0;
   r.params[2] = in_place ? 1 : 0;
   MailboxReply reply = CRYPTINE_TRY(request(v, r));
-  return CipherRaw{static_cast<int>(reply.values[0]), reply.err_code, copy(reply.out)};
+  return CipherRaw{static_cast<int>(reply.values[0]), reply.err_code, reply.out, std::move(reply.open)};
 }
 
 Result<Handle> mac_new(Virtine& v, std::string_view mac) {
@@ -516,7 +517,7 @@ Result<BatchReply> cipher_batch(Virtine& v, const CipherBatch& b, std::span<uint
     own = reply.out.first(reply.out.size() - sizeof(cryptine_predicted_final));
   }
   if (own.size() > out.size()) return v.poison(Error(ErrorCode::kGuestFault, "cipher batch returned more than it may"));
-  if (!own.empty()) std::memcpy(out.data(), own.data(), own.size());
+  copy_bulk(out.data(), own.data(), own.size());
   return BatchReply{own.size(), reply.values[0], reply.values[1], predicted ? 0 : reply.values[3], predicted};
 }
 

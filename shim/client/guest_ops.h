@@ -155,7 +155,10 @@ Result<int> get_params(Virtine& v, Handle h, OSSL_PARAM* params);
 struct CipherRaw {
   int ret;
   uint64_t err_code;  // the guest's OpenSSL error when ret <= 0
-  Bytes out;
+  // In the mailbox until the virtine's next call, readable while `open` lives: a TLS
+  // record goes from there straight into the program's buffer.
+  std::span<const uint8_t> out;
+  GuestMemoryAccess open;
 };
 Result<CipherRaw> cipher_raw(Virtine& v, Handle h, std::span<const uint8_t> in, bool in_null, bool out_null,
                              bool in_place);

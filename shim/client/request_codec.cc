@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "vmm/bulk_copy.h"
 #include "vmm/guest_memory.h"
 
 namespace cryptine {
@@ -11,7 +12,7 @@ namespace {
 // Appends `bytes` to the payload at *cursor; the caller checked the total fits.
 cryptine_span place(std::span<uint8_t> payload, uint64_t* cursor, std::span<const uint8_t> bytes) {
   cryptine_span span{static_cast<uint32_t>(*cursor), static_cast<uint32_t>(bytes.size())};
-  if (!bytes.empty()) std::memcpy(payload.data() + *cursor, bytes.data(), bytes.size());
+  copy_bulk(payload.data() + *cursor, bytes.data(), bytes.size());
   *cursor += bytes.size();
   return span;
 }

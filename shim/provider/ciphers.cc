@@ -29,6 +29,7 @@
 #include "shim/provider/cipher_contract.h"
 #include "shim/provider/native_delegate.h"
 #include "shim/provider/twin_context.h"
+#include "vmm/bulk_copy.h"
 
 namespace cryptine::provider {
 namespace {
@@ -626,7 +627,7 @@ int cipher(void* vctx, unsigned char* out, size_t* outl, size_t outsize, const u
           CRYPTINE_TRY_STATUS(
               poison_if_broken(v, check_cipher(inl, raw.out.size(), raw.ret > 0 ? static_cast<size_t>(raw.ret) : 0,
                                                whole && raw.ret >= 0)));
-          if (out != nullptr && !raw.out.empty()) std::memcpy(out, raw.out.data(), raw.out.size());
+          if (out != nullptr) copy_bulk(out, raw.out.data(), raw.out.size());
           ret = raw.ret;
           err = raw.err_code;
           return {};

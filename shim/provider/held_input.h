@@ -9,9 +9,10 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <span>
+
+#include "vmm/bulk_copy.h"
 
 namespace cryptine::provider {
 
@@ -30,7 +31,7 @@ class HeldInput {
   void append(std::span<const uint8_t> in) {
     if (in.empty()) return;
     if (in.size() > capacity_ - size_) grow(size_ + in.size());
-    std::memcpy(data_.get() + size_, in.data(), in.size());
+    copy_bulk(data_.get() + size_, in.data(), in.size());
     size_ += in.size();
   }
 
@@ -45,7 +46,7 @@ class HeldInput {
   void grow(size_t need) {
     const size_t capacity = std::max({need, 2 * capacity_, size_t{256}});
     auto bigger = std::make_unique_for_overwrite<uint8_t[]>(capacity);
-    if (size_ != 0) std::memcpy(bigger.get(), data_.get(), size_);
+    copy_bulk(bigger.get(), data_.get(), size_);
     const size_t size = size_;
     clear();
     data_ = std::move(bigger);
