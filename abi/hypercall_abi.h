@@ -14,10 +14,18 @@
  * A hypercall is `out dx, eax` with dx one of these ports. Any other exit (other
  * ports, other widths, port reads, MMIO, HLT, shutdown) ends the virtine. */
 #define CRYPTINE_PORT_DONE     0x0c00 /* reply is in the mailbox; eax ignored */
-#define CRYPTINE_PORT_SNAPSHOT 0x0c01 /* guest initialised: record the snapshot */
+#define CRYPTINE_PORT_SNAPSHOT 0x0c01 /* guest initialised: record the snapshot; eax = flags below */
 #define CRYPTINE_PORT_EXIT     0x0c02 /* eax = exit status; the virtine is finished */
 #define CRYPTINE_PORT_LOG      0x0c03 /* eax = length of text at CRYPTINE_LOG_ADDR */
 #define CRYPTINE_PORT_ABORT    0x0c04 /* eax = length of message at CRYPTINE_LOG_ADDR */
+
+/* SNAPSHOT's flags (eax; 0 for none). The snapshot is taken before any request, so what the
+ * guest says here is trusted as its memory is.
+ * LOADS_XSTATE: the instructions right after this port write (where a reset resumes the
+ * guest) set XCR0 and load every XSAVE state component back to what they were at the
+ * snapshot, before anything else runs. A reset then leaves both to the guest (two ioctls
+ * fewer), if XCR0 at the snapshot enables every component the guest could enable. */
+#define CRYPTINE_SNAPSHOT_LOADS_XSTATE 0x1
 
 /* ---- Guest-physical layout ---------------------------------------------------------
  * The monitor builds identity-mapped page tables: guest virtual == guest physical.

@@ -3,6 +3,7 @@
 ;   every other register zero, interrupts off, long mode, SSE/XSAVE enabled by the monitor.
 ; guest_abi.inc is generated from abi/guest_abi.h by the build (%define CRYPTINE_...).
 %include "guest_abi.inc"
+%include "snapshot_xstate.inc"
 
 bits 64
 default rel
@@ -11,6 +12,7 @@ extern main, exit, atexit, cryptine_environment_from_boot
 extern __libc_init_array, __libc_fini_array
 extern __bss_start, __bss_end
 extern cryptine_boot_info_ptr
+extern cryptine_abort
 
 ; guest.ld puts .text._start first in the image.
 section .text._start progbits alloc exec nowrite align=16
@@ -56,6 +58,21 @@ _start:
     hlt
     jmp .unreachable
 
+; void cryptine_snapshot(void): the SNAPSHOT hypercall, and where every request after a
+; reset starts. A reset (vmm/virtine.h) puts back guest memory and every vCPU register but
+; XCR0 and the XSAVE state, which this guest loads itself right after the port write
+; (snapshot_xstate.inc): two ioctls fewer per reset. Only rax, rcx and rdx change, which
+; a call may clobber anyway.
+section .text
+global cryptine_snapshot:function
+cryptine_snapshot:
+    SNAPSHOT_LOADING_XSTATE snapshot_xstate, snapshot_xcr0, .image_too_small
+    ret
+.image_too_small:
+    sub rsp, 8                        ; 16-byte alignment for the call
+    lea rdi, [image_too_small_text]
+    call cryptine_abort
+
 ; _init/_fini in crti/crtn style: guest.ld places .init.prologue, every object's .init,
 ; then .init.epilogue, so code that objects put in .init runs inside _init.
 section .init.prologue progbits alloc exec nowrite align=1
@@ -79,6 +96,11 @@ section .fini.epilogue progbits alloc exec nowrite align=1
 section .rodata
 align 8
 empty_vector: dq 0
+image_too_small_text: db "cryptine_snapshot: the XSAVE image needs more than its buffer", 0
+
+section .bss nobits alloc noexec write align=64
+snapshot_xstate: resb XSTATE_IMAGE_SIZE
+snapshot_xcr0: resq 1
 
 ; No executable stack wanted (keeps ld from warning about this object).
 section .note.GNU-stack noalloc noexec nowrite progbits

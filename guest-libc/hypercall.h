@@ -18,9 +18,9 @@ static inline void cryptine_hypercall(uint16_t port, uint32_t value) {
 static inline void cryptine_done(void) {
   cryptine_hypercall(CRYPTINE_PORT_DONE, 0);
 }
-static inline void cryptine_snapshot(void) {
-  cryptine_hypercall(CRYPTINE_PORT_SNAPSHOT, 0);
-}
+/* SNAPSHOT, and where every request after a reset starts: it loads XCR0 and the XSAVE
+ * state as they were at the snapshot (guest-libc/entry.asm). Call it once. */
+void cryptine_snapshot(void);
 
 __attribute__((noreturn)) static inline void cryptine_exit(int status) {
   cryptine_hypercall(CRYPTINE_PORT_EXIT, (uint32_t)status);

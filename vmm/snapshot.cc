@@ -39,7 +39,8 @@ Result<uint64_t> write_nonzero_pages(const GuestMemory& memory, int fd) {
 
 }  // namespace
 
-Result<std::shared_ptr<const Snapshot>> Snapshot::create(const GuestMemory& memory, VcpuState vcpu) {
+Result<std::shared_ptr<const Snapshot>> Snapshot::create(const GuestMemory& memory, VcpuState vcpu,
+                                                         bool guest_loads_xstate) {
   std::shared_ptr<Snapshot> snap(new Snapshot());
   snap->memfd_.reset(::memfd_create("cryptine-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!snap->memfd_.valid()) return Error::from_errno("memfd_create");
@@ -54,6 +55,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::create(const GuestMemory& memo
 
   CRYPTINE_TRY_STATUS(snap->map_image(size));
   snap->vcpu_ = std::move(vcpu);
+  snap->guest_loads_xstate_ = guest_loads_xstate;
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 
@@ -63,6 +65,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::remap() const {
   if (!snap->memfd_.valid()) return Error::from_errno("fcntl F_DUPFD_CLOEXEC snapshot");
   CRYPTINE_TRY_STATUS(snap->map_image(image_.size()));
   snap->vcpu_ = vcpu_;
+  snap->guest_loads_xstate_ = guest_loads_xstate_;
   snap->nonzero_pages_ = nonzero_pages_;
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }

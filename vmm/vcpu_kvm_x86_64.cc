@@ -16,7 +16,9 @@ namespace {
 
 constexpr uint32_t kCpuidXsaveBit = 1u << 26;  // CPUID.1:ECX.XSAVE
 // x87, SSE, AVX, and the three AVX-512 components (enabled all together or not at all).
-constexpr uint64_t kXcr0Base = 0x7, kXcr0Avx512 = 0xe0;
+// x87, SSE, AVX; AVX-512's three components; PKRU (XRSTOR then covers the register too,
+// for guests that load their own state at a reset: vcpu_state_x86_64.h).
+constexpr uint64_t kXcr0Base = 0x7, kXcr0Avx512 = 0xe0, kXcr0Pkru = 0x200;
 
 bool cpu_has_xsave(std::span<const kvm_cpuid_entry2> cpuid) {
   for (const kvm_cpuid_entry2& e : cpuid)
@@ -67,7 +69,7 @@ Status Vcpu::set_boot_state(const KvmSystem& kvm, uint64_t entry) {
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_SREGS, &sregs));
 
   if (xsave) {
-    uint64_t xcr0 = kvm.supported_xcr0() & (kXcr0Base | kXcr0Avx512);
+    uint64_t xcr0 = kvm.supported_xcr0() & (kXcr0Base | kXcr0Avx512 | kXcr0Pkru);
     if ((xcr0 & kXcr0Avx512) != kXcr0Avx512) xcr0 &= ~kXcr0Avx512;
     kvm_xcrs xcrs{};
     xcrs.nr_xcrs = 1;

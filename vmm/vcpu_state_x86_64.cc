@@ -4,6 +4,7 @@
 #include <cstring>
 #include <iterator>
 
+#include "abi/hypercall_abi.h"
 #include "vmm/kvm_uapi_x86_64.h"
 #include "vmm/msr_write_filter_x86_64.h"
 
@@ -47,7 +48,19 @@ bool same_special_registers(const kvm_sregs& a, const kvm_sregs& b) {
          std::equal(std::begin(a.interrupt_bitmap), std::end(a.interrupt_bitmap), std::begin(b.interrupt_bitmap));
 }
 
-Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, const SyncedState* now) {
+uint64_t xcr0_of(const kvm_xcrs& xcrs) {
+  const uint32_t n = std::min<uint32_t>(xcrs.nr_xcrs, KVM_MAX_XCRS);
+  for (uint32_t i = 0; i < n; ++i)
+    if (xcrs.xcrs[i].xcr == 0) return xcrs.xcrs[i].value;
+  return 0;
+}
+
+bool guest_loads_xstate(uint32_t flags, uint64_t snapshot_xcr0, uint64_t guest_xcr0_bits) {
+  return (flags & CRYPTINE_SNAPSHOT_LOADS_XSTATE) != 0 && snapshot_xcr0 == guest_xcr0_bits;
+}
+
+Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, XstateRestore xstate,
+                          const SyncedState* now) {
   const int fd = vcpu.fd();
   // The ioctls take non-const pointers: copies of the fixed-size parts.
   kvm_sregs sregs = state.sregs;
@@ -59,8 +72,10 @@ Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, c
   // Special registers first: XCR0 and XSAVE are validated against CR4.OSXSAVE.
   if (now == nullptr || !same_special_registers(now->sregs, state.sregs))
     CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_SREGS, &sregs));
-  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_XCRS, &xcrs));
-  CRYPTINE_TRY(kvm_ioctl(fd, kKvmSetXsave, "KVM_SET_XSAVE", &xsave));
+  if (xstate == XstateRestore::kHere) {
+    CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_XCRS, &xcrs));
+    CRYPTINE_TRY(kvm_ioctl(fd, kKvmSetXsave, "KVM_SET_XSAVE", &xsave));
+  }
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_REGS, &regs));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_DEBUGREGS, &debugregs));
   // Both sides come zeroed from KVM (and the run area is zeroed before): bytewise equal

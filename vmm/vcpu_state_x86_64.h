@@ -1,6 +1,7 @@
 // VcpuState: everything of a vCPU that a guest can change, captured at the snapshot and
 // restored on every reset (general, special and debug registers, x87/SSE/AVX state,
-// XCR0, pending events, the MSRs (see vcpu_msrs_x86_64.h) and the TSC offset).
+// XCR0, pending events, the MSRs (see vcpu_msrs_x86_64.h) and the TSC offset), XCR0 and
+// the XSAVE state by the guest itself where it says it loads them (guest_loads_xstate).
 #pragma once
 
 #include <linux/kvm.h>
@@ -34,10 +35,23 @@ Result<VcpuState> capture_vcpu_state(Vcpu& vcpu, std::span<const uint32_t> msr_i
 // MSRs, vmm/msr_write_filter_x86_64.h) those changed without WRMSR.
 enum class MsrRestore { kAll, kChangedWithoutWrmsr };
 
+// Who puts XCR0 and the XSAVE state back: this restore, or the guest's own code where it
+// resumes (a snapshot's CRYPTINE_SNAPSHOT_LOADS_XSTATE, see guest_loads_xstate).
+enum class XstateRestore { kHere, kByGuest };
+
 // `now`, when known, is the vCPU's special registers and events now: those equal to the
 // state's are not set again (KVM_SET_SREGS also resets the MMU).
 Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs = MsrRestore::kAll,
-                          const SyncedState* now = nullptr);
+                          XstateRestore xstate = XstateRestore::kHere, const SyncedState* now = nullptr);
+
+// Whether resets may leave XCR0 and the XSAVE state to the guest: it said it loads them
+// where it resumes (SNAPSHOT's `flags`), and XCR0 at the snapshot enables every component
+// it may enable (`guest_xcr0_bits`, its CPUID leaf 0xD): XRSTOR then covers all state a
+// request could have left, in any component, and XSETBV can only put back the same XCR0.
+bool guest_loads_xstate(uint32_t flags, uint64_t snapshot_xcr0, uint64_t guest_xcr0_bits);
+
+// XCR0 in a KVM_GET_XCRS answer (0 if it holds none).
+uint64_t xcr0_of(const kvm_xcrs& xcrs);
 
 // Equal in every field KVM_SET_SREGS takes (padding aside).
 bool same_special_registers(const kvm_sregs& a, const kvm_sregs& b);

@@ -199,8 +199,8 @@ Result<Hypercall> Virtine::run_until_hypercall() {
         return poison(Error(ErrorCode::kGuestFault, "guest aborted: " + (text.ok() ? *text : text.error().message())));
       }
       case HypercallKind::kExit: state_ = State::kFinished; return call;
-      case HypercallKind::kDone:
-      case HypercallKind::kSnapshot: return call;
+      case HypercallKind::kSnapshot: snapshot_flags_ = call->arg; return call;
+      case HypercallKind::kDone: return call;
     }
   }
 }
@@ -233,7 +233,8 @@ Result<std::shared_ptr<const Snapshot>> Virtine::take_snapshot(const KvmSystem& 
   memory_.take_host_written(dirty_bitmap_);
   std::fill(dirty_bitmap_.begin(), dirty_bitmap_.end(), 0);
 
-  snapshot_ = CRYPTINE_TRY(Snapshot::create(memory_, std::move(state)));
+  const bool guest_loads = guest_loads_xstate(snapshot_flags_, xcr0_of(state.xcrs), kvm.supported_xcr0());
+  snapshot_ = CRYPTINE_TRY(Snapshot::create(memory_, std::move(state), guest_loads));
   // Only now: the guest's boot may write MSRs, its requests may not.
   CRYPTINE_TRY_STATUS(deny_msr_writes_if_configured(kvm));
   return snapshot_;
@@ -262,9 +263,9 @@ Status Virtine::restore_to_snapshot() {
   io_pending_ = false;
   const GuestMemoryAccess open;  // for the pages and the boot info: one scope, not two
   CRYPTINE_TRY_STATUS(restore_dirty_pages());
-  CRYPTINE_TRY_STATUS(restore_vcpu_state(vcpu_, snapshot_->vcpu(),
-                                         msr_writes_denied_ ? MsrRestore::kChangedWithoutWrmsr : MsrRestore::kAll,
-                                         know_left ? &left : nullptr));
+  CRYPTINE_TRY_STATUS(restore_vcpu_state(
+      vcpu_, snapshot_->vcpu(), msr_writes_denied_ ? MsrRestore::kChangedWithoutWrmsr : MsrRestore::kAll,
+      snapshot_->guest_loads_xstate() ? XstateRestore::kByGuest : XstateRestore::kHere, know_left ? &left : nullptr));
   return write_boot_info(memory_);
 }
 

@@ -79,9 +79,11 @@ class Virtine {
   // Returns to the snapshot: the pages written since (by the guest, per KVM's dirty
   // log, or by the host) are copied back, every vCPU register, FPU/XSAVE state, XCR0,
   // the MSRs KVM names (less a deny-list) and the TSC offset restored (behind the MSR
-  // filter, see msr_writes_denied(), only the MSRs changed without WRMSR), and fresh
-  // entropy put in the boot info. No VM is created and nothing is mapped. A poisoned
-  // virtine cannot be reset, and a reset that fails part-way poisons it.
+  // filter, see msr_writes_denied(), only the MSRs changed without WRMSR; XCR0 and the
+  // XSAVE state by the guest where it resumes, if its snapshot says so and may, see
+  // Snapshot::guest_loads_xstate()), and fresh entropy put in the boot info. No VM is
+  // created and nothing is mapped. A poisoned virtine cannot be reset, and a reset that
+  // fails part-way poisons it.
   Status reset();
 
   // Marks the virtine unusable, counted as a failure, and returns `error`: for callers
@@ -117,6 +119,7 @@ class Virtine {
   State state_ = State::kReady;
   bool io_pending_ = false;  // the last exit was a port write KVM has yet to complete
   bool msr_writes_denied_ = false;
+  uint32_t snapshot_flags_ = 0;  // what the last SNAPSHOT hypercall said (hypercall_abi.h)
   std::shared_ptr<const Snapshot> snapshot_;
   std::vector<uint64_t> dirty_bitmap_;  // reused by every reset
   DirtyLog dirty_log_;
