@@ -8,16 +8,11 @@ bits 64
 section .text
 global _start
 _start:
-    SNAPSHOT_LOADING_XSTATE xstate, xcr0, .image_too_small
+    SNAPSHOT_LOADING_XSTATE xstate, xcr0
 .serve:
     inc rbx
     mov [CRYPTINE_MAILBOX_ADDR], rbx
     mov dx, CRYPTINE_PORT_DONE
-    out dx, eax
-    jmp .serve
-.image_too_small:                     ; a plain SNAPSHOT: resets load the state themselves
-    mov dx, CRYPTINE_PORT_SNAPSHOT
-    xor eax, eax
     out dx, eax
     jmp .serve
 
