@@ -15,9 +15,9 @@ namespace cryptine {
 namespace {
 
 constexpr uint32_t kCpuidXsaveBit = 1u << 26;  // CPUID.1:ECX.XSAVE
-// x87, SSE, AVX, and the three AVX-512 components (enabled all together or not at all).
-// x87, SSE, AVX; AVX-512's three components; PKRU (XRSTOR then covers the register too,
-// for guests that load their own state at a reset: vcpu_state_x86_64.h).
+// x87, SSE, AVX; the three AVX-512 components (enabled all together or not at all); PKRU
+// (so XRSTOR covers it too, for guests that load their own state at a reset:
+// vcpu_state_x86_64.h's guest_loads_xstate).
 constexpr uint64_t kXcr0Base = 0x7, kXcr0Avx512 = 0xe0, kXcr0Pkru = 0x200;
 
 bool cpu_has_xsave(std::span<const kvm_cpuid_entry2> cpuid) {

@@ -64,8 +64,6 @@ Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, X
   const int fd = vcpu.fd();
   // The ioctls take non-const pointers: copies of the fixed-size parts.
   kvm_sregs sregs = state.sregs;
-  kvm_xcrs xcrs = state.xcrs;
-  KvmXsave xsave = state.xsave;
   kvm_regs regs = state.regs;
   kvm_debugregs debugregs = state.debugregs;
   kvm_vcpu_events events = state.events;
@@ -73,6 +71,8 @@ Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, X
   if (now == nullptr || !same_special_registers(now->sregs, state.sregs))
     CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_SREGS, &sregs));
   if (xstate == XstateRestore::kHere) {
+    kvm_xcrs xcrs = state.xcrs;
+    KvmXsave xsave = state.xsave;  // 4 KiB: copied only when set
     CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_XCRS, &xcrs));
     CRYPTINE_TRY(kvm_ioctl(fd, kKvmSetXsave, "KVM_SET_XSAVE", &xsave));
   }

@@ -23,8 +23,8 @@ class CryptoXstate : public CryptoGuest {
     EXPECT_EQ(0, ::ioctl(v_->vcpu().fd(), kKvmGetXsave, &x));
     return x;
   }
-  // One request that runs no crypto: the mailbox holds no request (a reset zeroed it), so
-  // the guest answers BAD_REQUEST, with none of the vector registers checked below.
+  // One request that runs no crypto: the mailbox holds the snapshot's bytes, no request,
+  // so the guest answers BAD_REQUEST, with none of the vector registers checked below.
   void RunEmptyRequest() {
     auto call = v_->run();
     ASSERT_TRUE(call.ok()) << call.error().message();
