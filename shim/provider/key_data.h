@@ -26,8 +26,8 @@
 #include <string>
 
 #include "shim/client/twin.h"
-#include "vmm/function_ref.h"
 #include "shim/provider/key_contract.h"
+#include "vmm/function_ref.h"
 #include "vmm/sealed_bytes.h"
 
 namespace cryptine::provider {
