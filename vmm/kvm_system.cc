@@ -79,7 +79,8 @@ Result<KvmSystem> KvmSystem::open(const char* path) {
   kvm.enforce_pv_cpuid_ = enforce > 0;
   const int sync =
       CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(kvm.fd(), KVM_CHECK_EXTENSION, static_cast<unsigned long>(KVM_CAP_SYNC_REGS)));
-  kvm.sync_state_ = sync > 0 && (sync & KVM_SYNC_X86_SREGS) != 0 && (sync & KVM_SYNC_X86_EVENTS) != 0;
+  constexpr int kSyncFields = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
+  kvm.sync_state_ = sync > 0 && (sync & kSyncFields) == kSyncFields;
 
   // XCR0 bits the guest may enable: CPUID leaf 0xD subleaf 0, EDX:EAX.
   for (const kvm_cpuid_entry2& e : kvm.cpuid_)

@@ -28,8 +28,8 @@ class KvmSystem {
   // KVM_CAP_ENFORCE_PV_FEATURE_CPUID: a vCPU can be made to refuse the paravirtual MSRs
   // its CPUID does not offer.
   bool can_enforce_pv_cpuid() const { return enforce_pv_cpuid_; }
-  // KVM_CAP_SYNC_REGS with the special registers and the events: KVM_RUN can leave them
-  // in the run area.
+  // KVM_CAP_SYNC_REGS with the general and special registers and the events: KVM_RUN can
+  // leave them in the run area, and take the general registers from there.
   bool can_sync_state() const { return sync_state_; }
   uint64_t supported_xcr0() const { return supported_xcr0_; }
 

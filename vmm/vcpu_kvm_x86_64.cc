@@ -85,18 +85,24 @@ Status Vcpu::set_boot_state(const KvmSystem& kvm, uint64_t entry) {
   return {};
 }
 
+namespace {
+
+// KVM fills the fields but only sets bits of the interrupt bitmap: they start from zero.
+void clear_synced_sregs_and_events(kvm_run* run) {
+  std::memset(&run->s.regs.sregs, 0, sizeof(run->s.regs.sregs));
+  std::memset(&run->s.regs.events, 0, sizeof(run->s.regs.events));
+}
+
+}  // namespace
+
 Result<bool> Vcpu::complete_pending_io(SyncedState* left) {
   const bool sync = left != nullptr && sync_state_;
+  exit_state_known_ = false;
   run_->immediate_exit = 1;
-  if (sync) {
-    // KVM fills the fields but only sets bits of the interrupt bitmap: start from zero.
-    std::memset(&run_->s.regs.sregs, 0, sizeof(run_->s.regs.sregs));
-    std::memset(&run_->s.regs.events, 0, sizeof(run_->s.regs.events));
-    run_->kvm_valid_regs = KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
-  }
+  if (sync) clear_synced_sregs_and_events(run_);
+  run_->kvm_valid_regs = sync ? KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS : 0;
   auto r = CRYPTINE_KVM_IOCTL(fd_.get(), KVM_RUN, 0ul);
   run_->immediate_exit = 0;
-  run_->kvm_valid_regs = 0;  // the calls' runs do not pay for the copy
   if (r.ok()) return Error(ErrorCode::kSystem, "KVM_RUN with immediate_exit entered the guest");
   if (r.error().sys_errno() != EINTR) return std::move(r).error();
   if (sync) {
@@ -107,7 +113,13 @@ Result<bool> Vcpu::complete_pending_io(SyncedState* left) {
 }
 
 Result<VmExit> Vcpu::run() {
+  exit_state_known_ = false;
+  if (sync_state_) {
+    clear_synced_sregs_and_events(run_);
+    run_->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
+  }
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd_.get(), KVM_RUN, 0ul));
+  exit_state_known_ = sync_state_;
 
   VmExit exit;
   exit.kvm_reason = run_->exit_reason;
@@ -146,6 +158,7 @@ Result<VmExit> Vcpu::run() {
 }
 
 Result<kvm_regs> Vcpu::regs() const {
+  if ((run_->kvm_dirty_regs & KVM_SYNC_X86_REGS) != 0) return run_->s.regs.regs;
   kvm_regs regs{};
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd_.get(), KVM_GET_REGS, &regs));
   return regs;
@@ -154,6 +167,15 @@ Result<kvm_regs> Vcpu::regs() const {
 Status Vcpu::set_regs(const kvm_regs& regs) {
   kvm_regs copy = regs;
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd_.get(), KVM_SET_REGS, &copy));
+  run_->kvm_dirty_regs &= ~uint64_t{KVM_SYNC_X86_REGS};  // these, not an older set_regs_at_next_run's
+  return {};
+}
+
+Status Vcpu::set_regs_at_next_run(const kvm_regs& regs) {
+  if (!sync_state_) return set_regs(regs);
+  exit_state_known_ = false;
+  run_->s.regs.regs = regs;
+  run_->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
   return {};
 }
 

@@ -32,6 +32,11 @@ class Vcpu {
   // watchdog's) comes back as a kSystem error with errno EINTR.
   Result<VmExit> run();
 
+  // The general and special registers and the pending events as the last run() left
+  // them, copied out by that KVM_RUN (KVM_CAP_SYNC_REGS: no KVM_GET_* call); null without
+  // the capability, and once anything else has used the run area since.
+  const kvm_sync_regs* state_at_exit() const { return exit_state_known_ ? &run_->s.regs : nullptr; }
+
   // Lets KVM finish the port write of the last exit without entering the guest
   // (KVM_RUN with immediate_exit), so registers can be captured or replaced. With `left`,
   // where KVM can (KVM_CAP_SYNC_REGS), the same KVM_RUN leaves the special registers and
@@ -40,8 +45,12 @@ class Vcpu {
 
   kvm_run* run_area() { return run_; }
 
+  // The general registers, as the next KVM_RUN will find them.
   Result<kvm_regs> regs() const;
   Status set_regs(const kvm_regs& regs);
+  // Leaves the registers in the run area for KVM to set as the next KVM_RUN begins
+  // (KVM_CAP_SYNC_REGS), which saves a KVM_SET_REGS; without the capability, set_regs().
+  Status set_regs_at_next_run(const kvm_regs& regs);
 
   int fd() const { return fd_.get(); }
 
@@ -51,6 +60,7 @@ class Vcpu {
   Mapping run_area_;
   kvm_run* run_ = nullptr;
   bool sync_state_ = false;
+  bool exit_state_known_ = false;
 };
 
 }  // namespace cryptine

@@ -13,7 +13,7 @@ namespace cryptine {
 Result<VcpuState> capture_vcpu_state(Vcpu& vcpu, std::span<const uint32_t> msr_indices) {
   const int fd = vcpu.fd();
   VcpuState s;
-  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_GET_REGS, &s.regs));
+  s.regs = CRYPTINE_TRY(vcpu.regs());
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_GET_SREGS, &s.sregs));
   CRYPTINE_TRY(kvm_ioctl(fd, kKvmGetXsave, "KVM_GET_XSAVE", &s.xsave));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_GET_XCRS, &s.xcrs));
@@ -36,7 +36,19 @@ bool same_dtable(const kvm_dtable& a, const kvm_dtable& b) {
   return a.base == b.base && a.limit == b.limit;
 }
 
+// What KVM compares (kvm_get_linear_rip).
+uint64_t linear_rip(const kvm_regs& regs, const kvm_sregs& sregs) {
+  constexpr uint64_t kEferLma = 1u << 10;
+  if ((sregs.efer & kEferLma) != 0 && sregs.cs.l) return regs.rip;  // 64-bit mode: no CS base
+  return static_cast<uint32_t>(sregs.cs.base + regs.rip);
+}
+
 }  // namespace
+
+bool out_completion_could_skip_resume(const kvm_regs& exit_regs, const kvm_sregs& exit_sregs, const VcpuState& state) {
+  return linear_rip(exit_regs, exit_sregs) == linear_rip(state.regs, state.sregs) ||
+         exit_regs.rip == state.regs.rip;  // and the plain RIPs, to err on the side of completing
+}
 
 bool same_special_registers(const kvm_sregs& a, const kvm_sregs& b) {
   const kvm_segment kvm_sregs::*segments[] = {&kvm_sregs::cs, &kvm_sregs::ds, &kvm_sregs::es, &kvm_sregs::fs,
@@ -64,7 +76,6 @@ Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, X
   const int fd = vcpu.fd();
   // The ioctls take non-const pointers: copies of the fixed-size parts.
   kvm_sregs sregs = state.sregs;
-  kvm_regs regs = state.regs;
   kvm_debugregs debugregs = state.debugregs;
   kvm_vcpu_events events = state.events;
   // Special registers first: XCR0 and XSAVE are validated against CR4.OSXSAVE.
@@ -76,7 +87,12 @@ Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, X
     CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_XCRS, &xcrs));
     CRYPTINE_TRY(kvm_ioctl(fd, kKvmSetXsave, "KVM_SET_XSAVE", &xsave));
   }
-  CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_REGS, &regs));
+  // The general registers go with the next KVM_RUN, unless the snapshot holds an
+  // exception: setting them drops a pending one, so they must be set before the events.
+  if (state.events.exception.injected == 0 && state.events.exception.pending == 0)
+    CRYPTINE_TRY_STATUS(vcpu.set_regs_at_next_run(state.regs));
+  else
+    CRYPTINE_TRY_STATUS(vcpu.set_regs(state.regs));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_DEBUGREGS, &debugregs));
   // Both sides come zeroed from KVM (and the run area is zeroed before): bytewise equal
   // is equal, and any difference sets them.

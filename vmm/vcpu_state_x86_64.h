@@ -50,6 +50,13 @@ Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs = 
 // request could have left, in any component, and XSETBV can only put back the same XCR0.
 bool guest_loads_xstate(uint32_t flags, uint64_t snapshot_xcr0, uint64_t guest_xcr0_bits);
 
+// KVM finishes an exit's port write at the next KVM_RUN, after registers set meanwhile,
+// and skips the OUT there only if RIP is still at the OUT's linear address
+// (complete_fast_pio_out). Whether that could move a vCPU restored to `state` on from
+// where it resumes: the exit's OUT lies where `state` resumes (a guest put one there).
+// Otherwise a restore need not let KVM finish the port write first.
+bool out_completion_could_skip_resume(const kvm_regs& exit_regs, const kvm_sregs& exit_sregs, const VcpuState& state);
+
 // XCR0 in a KVM_GET_XCRS answer (0 if it holds none).
 uint64_t xcr0_of(const kvm_xcrs& xcrs);
 

@@ -254,12 +254,22 @@ Status Virtine::restore_dirty_pages() {
 }
 
 Status Virtine::restore_to_snapshot() {
-  // The special registers and events as the guest left them come with the completion, so
-  // that KVM_SET_SREGS (and the MMU reset it brings) and KVM_SET_VCPU_EVENTS are skipped
-  // when the guest changed none.
+  // The special registers and events as the guest left them, from the exit (or else from
+  // the completion), so that KVM_SET_SREGS (and the MMU reset it brings) and
+  // KVM_SET_VCPU_EVENTS are skipped when the guest changed none.
   SyncedState left{};
   bool know_left = false;
-  if (io_pending_) know_left = CRYPTINE_TRY(vcpu_.complete_pending_io(&left));
+  const kvm_sync_regs* at_exit = vcpu_.state_at_exit();
+  if (io_pending_ && at_exit != nullptr &&
+      !out_completion_could_skip_resume(at_exit->regs, at_exit->sregs, snapshot_->vcpu())) {
+    // KVM finishes the port write as the next call's KVM_RUN begins, at the snapshot's
+    // RIP, where it leaves RIP alone: no KVM_RUN of its own for it.
+    left.sregs = at_exit->sregs;
+    left.events = at_exit->events;
+    know_left = true;
+  } else if (io_pending_) {
+    know_left = CRYPTINE_TRY(vcpu_.complete_pending_io(&left));
+  }
   io_pending_ = false;
   const GuestMemoryAccess open;  // for the pages and the boot info: one scope, not two
   CRYPTINE_TRY_STATUS(restore_dirty_pages());
