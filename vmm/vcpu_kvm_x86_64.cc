@@ -112,14 +112,13 @@ Result<bool> Vcpu::complete_pending_io(SyncedState* left) {
   return sync;
 }
 
-Result<VmExit> Vcpu::run() {
+Result<VmExit> Vcpu::run(bool copy_state_out) {
+  const bool sync = copy_state_out && sync_state_;
   exit_state_known_ = false;
-  if (sync_state_) {
-    clear_synced_sregs_and_events(run_);
-    run_->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
-  }
+  if (sync) clear_synced_sregs_and_events(run_);
+  run_->kvm_valid_regs = sync ? KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS : 0;
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd_.get(), KVM_RUN, 0ul));
-  exit_state_known_ = sync_state_;
+  exit_state_known_ = sync;
 
   VmExit exit;
   exit.kvm_reason = run_->exit_reason;

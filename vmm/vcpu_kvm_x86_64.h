@@ -29,12 +29,14 @@ class Vcpu {
   Status set_boot_state(const KvmSystem& kvm, uint64_t entry);
 
   // One KVM_RUN, translated into a backend-neutral exit. EINTR (a signal, such as the
-  // watchdog's) comes back as a kSystem error with errno EINTR.
-  Result<VmExit> run();
+  // watchdog's) comes back as a kSystem error with errno EINTR. With `copy_state_out`,
+  // KVM also leaves the vCPU's state at the exit in the run area (state_at_exit()).
+  Result<VmExit> run(bool copy_state_out = false);
 
   // The general and special registers and the pending events as the last run() left
-  // them, copied out by that KVM_RUN (KVM_CAP_SYNC_REGS: no KVM_GET_* call); null without
-  // the capability, and once anything else has used the run area since.
+  // them, copied out by that KVM_RUN (KVM_CAP_SYNC_REGS: no KVM_GET_* call); null if it
+  // was not asked to, without the capability, and once anything else has used the run
+  // area since.
   const kvm_sync_regs* state_at_exit() const { return exit_state_known_ ? &run_->s.regs : nullptr; }
 
   // Lets KVM finish the port write of the last exit without entering the guest

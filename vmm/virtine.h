@@ -127,6 +127,9 @@ class Virtine {
   // With kvm_exit_counting(): the vCPU's exit count in KVM, and its value at the last look
   // (four preads per run: counting is for benchmarks, which time runs without it).
   std::optional<KvmExitTally> kvm_exits_;
+  // KVM_RUNs since the last reset (or the snapshot, or the start from one): the first few
+  // copy the vCPU's state out at their exit, for a reset right after (restore_to_snapshot).
+  uint32_t runs_since_reset_ = 0;
 };
 
 std::string_view virtine_state_name(Virtine::State state);
