@@ -26,6 +26,11 @@
  * snapshot, before anything else runs. A reset then leaves both to the guest (two ioctls
  * fewer), if XCR0 at the snapshot enables every component the guest could enable. */
 #define CRYPTINE_SNAPSHOT_LOADS_XSTATE 0x1
+/* LOADS_KERNEL_GS_BASE: those instructions also put KERNEL_GS_BASE back to its value at the
+ * snapshot (by WRGSBASE and SWAPGS, leaving GS.base as the reset restored it). A reset whose
+ * guest cannot write MSRs then restores none (SWAPGS is the one way it changes an MSR), if
+ * CR4.FSGSBASE is set at the snapshot. */
+#define CRYPTINE_SNAPSHOT_LOADS_KERNEL_GS_BASE 0x2
 
 /* ---- Guest-physical layout ---------------------------------------------------------
  * The monitor builds identity-mapped page tables: guest virtual == guest physical.

@@ -3,7 +3,7 @@
 ;   every other register zero, interrupts off, long mode, SSE/XSAVE enabled by the monitor.
 ; guest_abi.inc is generated from abi/guest_abi.h by the build (%define CRYPTINE_...).
 %include "guest_abi.inc"
-%include "snapshot_xstate.inc"
+%include "snapshot_state.inc"
 
 bits 64
 default rel
@@ -59,13 +59,13 @@ _start:
 
 ; void cryptine_snapshot(void): the SNAPSHOT hypercall, and where every request after a
 ; reset starts. A reset (vmm/virtine.h) puts back guest memory and every vCPU register but
-; XCR0 and the XSAVE state, which this guest loads itself right after the port write
-; (snapshot_xstate.inc): two ioctls fewer per reset. Only rax, rcx and rdx change, which
-; a call may clobber anyway.
+; XCR0, the XSAVE state and KERNEL_GS_BASE, which this guest loads itself right after the
+; port write (snapshot_state.inc): three ioctls fewer per reset. Only rax, rcx, rdx and r8
+; change, which a call may clobber anyway.
 section .text
 global cryptine_snapshot:function
 cryptine_snapshot:
-    SNAPSHOT_LOADING_XSTATE snapshot_xstate, snapshot_xcr0
+    SNAPSHOT_LOADING_STATE snapshot_xstate, snapshot_xcr0, snapshot_kernel_gs_base
     ret
 
 ; _init/_fini in crti/crtn style: guest.ld places .init.prologue, every object's .init,
@@ -95,6 +95,7 @@ empty_vector: dq 0
 section .bss nobits alloc noexec write align=64
 snapshot_xstate: resb XSTATE_IMAGE_SIZE
 snapshot_xcr0: resq 1
+snapshot_kernel_gs_base: resq 1
 
 ; No executable stack wanted (keeps ld from warning about this object).
 section .note.GNU-stack noalloc noexec nowrite progbits

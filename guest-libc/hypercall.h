@@ -18,8 +18,8 @@ static inline void cryptine_hypercall(uint16_t port, uint32_t value) {
 static inline void cryptine_done(void) {
   cryptine_hypercall(CRYPTINE_PORT_DONE, 0);
 }
-/* SNAPSHOT, and where every request after a reset starts: it loads XCR0 and the XSAVE
- * state as they were at the snapshot (guest-libc/entry.asm). Call it once. */
+/* SNAPSHOT, and where every request after a reset starts: it loads XCR0, the XSAVE state
+ * and KERNEL_GS_BASE as they were at the snapshot (guest-libc/entry.asm). Call it once. */
 void cryptine_snapshot(void);
 
 __attribute__((noreturn)) static inline void cryptine_exit(int status) {

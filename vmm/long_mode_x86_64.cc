@@ -61,7 +61,7 @@ Status write_long_mode_tables(GuestMemory& memory) {
   return {};
 }
 
-void set_long_mode_sregs(kvm_sregs& sregs, bool xsave) {
+void set_long_mode_sregs(kvm_sregs& sregs, bool xsave, bool fsgsbase) {
   sregs.cs = flat_segment(CRYPTINE_GDT_CODE64, 0xb, true);
   sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = flat_segment(CRYPTINE_GDT_DATA, 0x3, false);
 
@@ -81,7 +81,7 @@ void set_long_mode_sregs(kvm_sregs& sregs, bool xsave) {
   sregs.idt.limit = 0;
 
   sregs.cr3 = CRYPTINE_PML4_ADDR;
-  sregs.cr4 = kCr4Pae | kCr4Osfxsr | kCr4Osxmmexcpt | (xsave ? kCr4Osxsave : 0);
+  sregs.cr4 = kCr4Pae | kCr4Osfxsr | kCr4Osxmmexcpt | (xsave ? kCr4Osxsave : 0) | (fsgsbase ? kCr4Fsgsbase : 0);
   sregs.cr0 = kCr0Pe | kCr0Mp | kCr0Et | kCr0Ne | kCr0Wp | kCr0Pg;
   sregs.efer = kEferLme | kEferLma;
 }

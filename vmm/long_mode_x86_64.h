@@ -17,8 +17,12 @@ Status write_long_mode_tables(GuestMemory& memory);
 
 // Special registers for long mode: paging on, PAE, long mode active, flat 64-bit code
 // and data segments from the GDT above, no IDT (any exception ends the virtine).
-// `xsave` sets CR4.OSXSAVE so the guest may use AVX state.
-void set_long_mode_sregs(kvm_sregs& sregs, bool xsave);
+// `xsave` sets CR4.OSXSAVE so the guest may use AVX state; `fsgsbase` sets CR4.FSGSBASE
+// so it may read and write the FS and GS bases without WRMSR (see snapshot_state.inc).
+void set_long_mode_sregs(kvm_sregs& sregs, bool xsave, bool fsgsbase);
+
+// CR4.FSGSBASE.
+inline constexpr uint64_t kCr4Fsgsbase = uint64_t{1} << 16;
 
 // General registers at entry: rip = entry, rsp and rdi as hypercall_abi.h says, the rest 0.
 kvm_regs initial_regs(uint64_t entry);

@@ -27,7 +27,8 @@ static_assert(kBitmapBytes <= 0x600);
 // other MSRs an instruction writes are the FS and GS bases (WRFSBASE, WRGSBASE: in the
 // segment registers too) and EFER.LMA (on CR0.PG: EFER is in the special registers).
 // XRSTORS could load supervisor state, but only the components IA32_XSS enables, and
-// the guest cannot write XSS.
+// the guest cannot write XSS. A guest that loads KERNEL_GS_BASE itself at a reset leaves
+// a reset no MSR to restore (MsrRestore::kNone): keep the two in step.
 constexpr uint32_t kChangedWithoutWrmsr[] = {0xc0000102};  // IA32_KERNEL_GS_BASE
 
 }  // namespace

@@ -40,7 +40,7 @@ Result<uint64_t> write_nonzero_pages(const GuestMemory& memory, int fd) {
 }  // namespace
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::create(const GuestMemory& memory, VcpuState vcpu,
-                                                         bool guest_loads_xstate) {
+                                                         GuestLoads guest_loads) {
   std::shared_ptr<Snapshot> snap(new Snapshot());
   snap->memfd_.reset(::memfd_create("cryptine-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!snap->memfd_.valid()) return Error::from_errno("memfd_create");
@@ -55,7 +55,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::create(const GuestMemory& memo
 
   CRYPTINE_TRY_STATUS(snap->map_image(size));
   snap->vcpu_ = std::move(vcpu);
-  snap->guest_loads_xstate_ = guest_loads_xstate;
+  snap->guest_loads_ = guest_loads;
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 
@@ -65,7 +65,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::remap() const {
   if (!snap->memfd_.valid()) return Error::from_errno("fcntl F_DUPFD_CLOEXEC snapshot");
   CRYPTINE_TRY_STATUS(snap->map_image(image_.size()));
   snap->vcpu_ = vcpu_;
-  snap->guest_loads_xstate_ = guest_loads_xstate_;
+  snap->guest_loads_ = guest_loads_;
   snap->nonzero_pages_ = nonzero_pages_;
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }

@@ -18,10 +18,9 @@ namespace cryptine {
 class Snapshot {
  public:
   // Records `memory` into a sealed memfd and keeps `vcpu` as the state to restore;
-  // `guest_loads_xstate`: resets leave XCR0 and the XSAVE state to the guest
-  // (vcpu_state_x86_64.h's guest_loads_xstate).
+  // `guest_loads`: what resets leave to the guest (vcpu_state_x86_64.h).
   static Result<std::shared_ptr<const Snapshot>> create(const GuestMemory& memory, VcpuState vcpu,
-                                                        bool guest_loads_xstate);
+                                                        GuestLoads guest_loads);
 
   // The same snapshot for a child process after fork(): the parent's image is not
   // inherited (MADV_DONTFORK), so the sealed memfd is mapped anew, on a fd of its own.
@@ -35,7 +34,7 @@ class Snapshot {
     return {static_cast<const uint8_t*>(image_.get()), image_.size()};
   }
   const VcpuState& vcpu() const { return vcpu_; }
-  bool guest_loads_xstate() const { return guest_loads_xstate_; }
+  const GuestLoads& guest_loads() const { return guest_loads_; }
   // Pages that hold anything but zeroes: the snapshot's real memory footprint.
   uint64_t nonzero_pages() const { return nonzero_pages_; }
 
@@ -45,7 +44,7 @@ class Snapshot {
   UniqueFd memfd_;
   GuestMapping image_;
   VcpuState vcpu_;
-  bool guest_loads_xstate_ = false;
+  GuestLoads guest_loads_;
   uint64_t nonzero_pages_ = 0;
 };
 

@@ -14,7 +14,8 @@
 namespace cryptine {
 namespace {
 
-constexpr uint32_t kCpuidXsaveBit = 1u << 26;  // CPUID.1:ECX.XSAVE
+constexpr uint32_t kCpuidXsaveBit = 1u << 26;    // CPUID.1:ECX.XSAVE
+constexpr uint32_t kCpuidFsgsbaseBit = 1u << 0;  // CPUID.(7,0):EBX.FSGSBASE
 // x87, SSE, AVX; the three AVX-512 components (enabled all together or not at all); PKRU
 // (so XRSTOR covers it too, for guests that load their own state at a reset:
 // vcpu_state_x86_64.h's guest_loads_xstate).
@@ -23,6 +24,12 @@ constexpr uint64_t kXcr0Base = 0x7, kXcr0Avx512 = 0xe0, kXcr0Pkru = 0x200;
 bool cpu_has_xsave(std::span<const kvm_cpuid_entry2> cpuid) {
   for (const kvm_cpuid_entry2& e : cpuid)
     if (e.function == 1) return (e.ecx & kCpuidXsaveBit) != 0;
+  return false;
+}
+
+bool cpu_has_fsgsbase(std::span<const kvm_cpuid_entry2> cpuid) {
+  for (const kvm_cpuid_entry2& e : cpuid)
+    if (e.function == 7 && e.index == 0) return (e.ebx & kCpuidFsgsbaseBit) != 0;
   return false;
 }
 
@@ -65,7 +72,7 @@ Status Vcpu::set_boot_state(const KvmSystem& kvm, uint64_t entry) {
   const bool xsave = cpu_has_xsave(kvm.guest_cpuid());
   kvm_sregs sregs{};
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_GET_SREGS, &sregs));
-  set_long_mode_sregs(sregs, xsave);
+  set_long_mode_sregs(sregs, xsave, cpu_has_fsgsbase(kvm.guest_cpuid()));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_SREGS, &sregs));
 
   if (xsave) {

@@ -6,6 +6,7 @@
 
 #include "abi/hypercall_abi.h"
 #include "vmm/kvm_uapi_x86_64.h"
+#include "vmm/long_mode_x86_64.h"
 #include "vmm/msr_write_filter_x86_64.h"
 
 namespace cryptine {
@@ -71,6 +72,10 @@ bool guest_loads_xstate(uint32_t flags, uint64_t snapshot_xcr0, uint64_t guest_x
   return (flags & CRYPTINE_SNAPSHOT_LOADS_XSTATE) != 0 && snapshot_xcr0 == guest_xcr0_bits;
 }
 
+bool guest_loads_kernel_gs_base(uint32_t flags, uint64_t snapshot_cr4) {
+  return (flags & CRYPTINE_SNAPSHOT_LOADS_KERNEL_GS_BASE) != 0 && (snapshot_cr4 & kCr4Fsgsbase) != 0;
+}
+
 Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, XstateRestore xstate,
                           const SyncedState* now) {
   const int fd = vcpu.fd();
@@ -99,6 +104,7 @@ Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs, X
   if (now == nullptr || std::memcmp(&now->events, &state.events, sizeof(events)) != 0)
     CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_VCPU_EVENTS, &events));
   // Last: MSRs whose checks depend on the state above (EFER, CR4, XCR0) see it.
+  if (msrs == MsrRestore::kNone) return {};
   if (msrs == MsrRestore::kChangedWithoutWrmsr)
     return restore_some_msrs(fd, state.msrs, msrs_changed_without_wrmsr());  // the TSC offset too is unchanged
   CRYPTINE_TRY_STATUS(restore_msrs(fd, state.msrs));

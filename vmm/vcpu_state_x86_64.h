@@ -32,8 +32,9 @@ struct VcpuState {
 Result<VcpuState> capture_vcpu_state(Vcpu& vcpu, std::span<const uint32_t> msr_indices);
 
 // Which MSRs a restore writes back: all it holds, or (for a vCPU whose guest cannot write
-// MSRs, vmm/msr_write_filter_x86_64.h) those changed without WRMSR.
-enum class MsrRestore { kAll, kChangedWithoutWrmsr };
+// MSRs, vmm/msr_write_filter_x86_64.h) those changed without WRMSR, or none (such a guest
+// that also loads KERNEL_GS_BASE itself, the one MSR SWAPGS changes: GuestLoads).
+enum class MsrRestore { kAll, kChangedWithoutWrmsr, kNone };
 
 // Who puts XCR0 and the XSAVE state back: this restore, or the guest's own code where it
 // resumes (a snapshot's CRYPTINE_SNAPSHOT_LOADS_XSTATE, see guest_loads_xstate).
@@ -43,6 +44,18 @@ enum class XstateRestore { kHere, kByGuest };
 // state's are not set again (KVM_SET_SREGS also resets the MMU).
 Status restore_vcpu_state(Vcpu& vcpu, const VcpuState& state, MsrRestore msrs = MsrRestore::kAll,
                           XstateRestore xstate = XstateRestore::kHere, const SyncedState* now = nullptr);
+
+// What a guest loads itself where a reset resumes it, as its SNAPSHOT said and the monitor
+// accepted (guest-libc/snapshot_state.inc).
+struct GuestLoads {
+  bool xstate = false;          // XCR0 and the XSAVE state: guest_loads_xstate()
+  bool kernel_gs_base = false;  // guest_loads_kernel_gs_base()
+};
+
+// Whether resets may leave KERNEL_GS_BASE to the guest: it said it loads it (SNAPSHOT's
+// `flags`) and CR4.FSGSBASE, which its WRGSBASE needs, is set at the snapshot (a reset
+// puts CR4 back before the guest resumes).
+bool guest_loads_kernel_gs_base(uint32_t flags, uint64_t snapshot_cr4);
 
 // Whether resets may leave XCR0 and the XSAVE state to the guest: it said it loads them
 // where it resumes (SNAPSHOT's `flags`), and XCR0 at the snapshot enables every component

@@ -241,8 +241,10 @@ Result<std::shared_ptr<const Snapshot>> Virtine::take_snapshot(const KvmSystem& 
   memory_.take_host_written(dirty_bitmap_);
   std::fill(dirty_bitmap_.begin(), dirty_bitmap_.end(), 0);
 
-  const bool guest_loads = guest_loads_xstate(snapshot_flags_, xcr0_of(state.xcrs), kvm.supported_xcr0());
-  snapshot_ = CRYPTINE_TRY(Snapshot::create(memory_, std::move(state), guest_loads));
+  GuestLoads loads;
+  loads.xstate = guest_loads_xstate(snapshot_flags_, xcr0_of(state.xcrs), kvm.supported_xcr0());
+  loads.kernel_gs_base = guest_loads_kernel_gs_base(snapshot_flags_, state.sregs.cr4);
+  snapshot_ = CRYPTINE_TRY(Snapshot::create(memory_, std::move(state), loads));
   runs_since_reset_ = 0;
   // Only now: the guest's boot may write MSRs, its requests may not.
   CRYPTINE_TRY_STATUS(deny_msr_writes_if_configured(kvm));
@@ -282,9 +284,12 @@ Status Virtine::restore_to_snapshot() {
   io_pending_ = false;
   const GuestMemoryAccess open;  // for the pages and the boot info: one scope, not two
   CRYPTINE_TRY_STATUS(restore_dirty_pages());
-  CRYPTINE_TRY_STATUS(restore_vcpu_state(
-      vcpu_, snapshot_->vcpu(), msr_writes_denied_ ? MsrRestore::kChangedWithoutWrmsr : MsrRestore::kAll,
-      snapshot_->guest_loads_xstate() ? XstateRestore::kByGuest : XstateRestore::kHere, know_left ? &left : nullptr));
+  const GuestLoads& loads = snapshot_->guest_loads();
+  MsrRestore msrs = MsrRestore::kAll;
+  if (msr_writes_denied_) msrs = loads.kernel_gs_base ? MsrRestore::kNone : MsrRestore::kChangedWithoutWrmsr;
+  CRYPTINE_TRY_STATUS(restore_vcpu_state(vcpu_, snapshot_->vcpu(), msrs,
+                                         loads.xstate ? XstateRestore::kByGuest : XstateRestore::kHere,
+                                         know_left ? &left : nullptr));
   return write_boot_info(memory_);
 }
 

@@ -37,7 +37,7 @@ class CryptoXstate : public CryptoGuest {
 constexpr size_t kMxcsr = 24, kXmm8 = 160 + 8 * 16, kYmmHigh = 576;
 
 TEST_F(CryptoXstate, ResetLeavesTheStateToTheGuestWhichLoadsItBeforeTheNextRequest) {
-  ASSERT_TRUE((*snapshot_)->guest_loads_xstate()) << "the crypto guest's claim was refused: resets restore it here";
+  ASSERT_TRUE((*snapshot_)->guest_loads().xstate) << "the crypto guest's claim was refused: resets restore it here";
   const KvmXsave& clean = (*snapshot_)->vcpu().xsave;
   RunEmptyRequest();
 
