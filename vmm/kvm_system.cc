@@ -83,9 +83,15 @@ Result<KvmSystem> KvmSystem::open(const char* path) {
   kvm.sync_state_ = sync > 0 && (sync & kSyncFields) == kSyncFields;
 
   // XCR0 bits the guest may enable: CPUID leaf 0xD subleaf 0, EDX:EAX.
-  for (const kvm_cpuid_entry2& e : kvm.cpuid_)
-    if (e.function == 0xd && e.index == 0) kvm.supported_xcr0_ = (uint64_t{e.edx} << 32) | e.eax;
+  if (const kvm_cpuid_entry2* xsave = kvm.guest_cpuid_leaf(0xd, 0))
+    kvm.supported_xcr0_ = (uint64_t{xsave->edx} << 32) | xsave->eax;
   return kvm;
+}
+
+const kvm_cpuid_entry2* KvmSystem::guest_cpuid_leaf(uint32_t function, uint32_t index) const {
+  for (const kvm_cpuid_entry2& e : cpuid_)
+    if (e.function == function && e.index == index) return &e;
+  return nullptr;
 }
 
 }  // namespace cryptine

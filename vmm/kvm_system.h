@@ -25,6 +25,8 @@ class KvmSystem {
   // CPUID leaves to hand to each vCPU: KVM_GET_SUPPORTED_CPUID less the hypervisor
   // range (0x40000000-0x4fffffff, KVM's signature and paravirtual feature leaves).
   std::span<const kvm_cpuid_entry2> guest_cpuid() const { return cpuid_; }
+  // Its leaf `function`, subleaf `index`; null if it has none.
+  const kvm_cpuid_entry2* guest_cpuid_leaf(uint32_t function, uint32_t index) const;
   // KVM_CAP_ENFORCE_PV_FEATURE_CPUID: a vCPU can be made to refuse the paravirtual MSRs
   // its CPUID does not offer.
   bool can_enforce_pv_cpuid() const { return enforce_pv_cpuid_; }

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstring>
 
+#include "vmm/vcpu_msrs_x86_64.h"
+
 namespace cryptine {
 namespace {
 
@@ -29,7 +31,7 @@ static_assert(kBitmapBytes <= 0x600);
 // XRSTORS could load supervisor state, but only the components IA32_XSS enables, and
 // the guest cannot write XSS. A guest that loads KERNEL_GS_BASE itself at a reset leaves
 // a reset no MSR to restore (MsrRestore::kNone): keep the two in step.
-constexpr uint32_t kChangedWithoutWrmsr[] = {0xc0000102};  // IA32_KERNEL_GS_BASE
+constexpr uint32_t kChangedWithoutWrmsr[] = {kMsrKernelGsBase};
 
 }  // namespace
 

@@ -21,16 +21,14 @@ constexpr uint32_t kCpuidFsgsbaseBit = 1u << 0;  // CPUID.(7,0):EBX.FSGSBASE
 // vcpu_state_x86_64.h's guest_loads_xstate).
 constexpr uint64_t kXcr0Base = 0x7, kXcr0Avx512 = 0xe0, kXcr0Pkru = 0x200;
 
-bool cpu_has_xsave(std::span<const kvm_cpuid_entry2> cpuid) {
-  for (const kvm_cpuid_entry2& e : cpuid)
-    if (e.function == 1) return (e.ecx & kCpuidXsaveBit) != 0;
-  return false;
+bool cpu_has_xsave(const KvmSystem& kvm) {
+  const kvm_cpuid_entry2* leaf = kvm.guest_cpuid_leaf(1, 0);
+  return leaf != nullptr && (leaf->ecx & kCpuidXsaveBit) != 0;
 }
 
-bool cpu_has_fsgsbase(std::span<const kvm_cpuid_entry2> cpuid) {
-  for (const kvm_cpuid_entry2& e : cpuid)
-    if (e.function == 7 && e.index == 0) return (e.ebx & kCpuidFsgsbaseBit) != 0;
-  return false;
+bool cpu_has_fsgsbase(const KvmSystem& kvm) {
+  const kvm_cpuid_entry2* leaf = kvm.guest_cpuid_leaf(7, 0);
+  return leaf != nullptr && (leaf->ebx & kCpuidFsgsbaseBit) != 0;
 }
 
 }  // namespace
@@ -69,10 +67,10 @@ Result<Vcpu> Vcpu::create(const KvmSystem& kvm, int vm_fd) {
 
 Status Vcpu::set_boot_state(const KvmSystem& kvm, uint64_t entry) {
   const int fd = fd_.get();
-  const bool xsave = cpu_has_xsave(kvm.guest_cpuid());
+  const bool xsave = cpu_has_xsave(kvm);
   kvm_sregs sregs{};
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_GET_SREGS, &sregs));
-  set_long_mode_sregs(sregs, xsave, cpu_has_fsgsbase(kvm.guest_cpuid()));
+  set_long_mode_sregs(sregs, xsave, cpu_has_fsgsbase(kvm));
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(fd, KVM_SET_SREGS, &sregs));
 
   if (xsave) {

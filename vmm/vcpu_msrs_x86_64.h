@@ -14,6 +14,9 @@
 
 namespace cryptine {
 
+// IA32_KERNEL_GS_BASE: the MSR SWAPGS exchanges with GS.base, without a WRMSR.
+inline constexpr uint32_t kMsrKernelGsBase = 0xc0000102;
+
 // An MSR a reset deliberately does not restore by value, and why (see the .cc).
 struct DeniedMsr {
   uint32_t index;

@@ -17,12 +17,10 @@ namespace {
 
 using testing_support::CryptoGuest;
 
-constexpr uint32_t kKernelGsBase = 0xc0000102;
-
 class CryptoKernelGsBase : public CryptoGuest {
  protected:
   uint64_t kernel_gs_base_now() {
-    const std::vector<uint32_t> one{kKernelGsBase};
+    const std::vector<uint32_t> one{kMsrKernelGsBase};
     auto got = read_msrs(v_->vcpu().fd(), one);
     EXPECT_TRUE(got.ok() && got->size() == 1);
     return got.ok() && got->size() == 1 ? (*got)[0].data : 0;
@@ -30,20 +28,14 @@ class CryptoKernelGsBase : public CryptoGuest {
   // What a request's SWAPGS could leave (the host writes it: the guest's WRMSR faults).
   void plant_kernel_gs_base(uint64_t value) {
     MsrState planted;
-    planted.entries.push_back(kvm_msr_entry{kKernelGsBase, 0, value});
-    const std::vector<uint32_t> one{kKernelGsBase};
+    planted.entries.push_back(kvm_msr_entry{kMsrKernelGsBase, 0, value});
+    const std::vector<uint32_t> one{kMsrKernelGsBase};
     ASSERT_TRUE(restore_some_msrs(v_->vcpu().fd(), planted, one).ok());
   }
   uint64_t gs_base_now() {
     kvm_sregs sregs{};
     EXPECT_EQ(0, ::ioctl(v_->vcpu().fd(), KVM_GET_SREGS, &sregs));
     return sregs.gs.base;
-  }
-  // One request that runs no crypto (the mailbox holds no request: BAD_REQUEST).
-  void RunEmptyRequest() {
-    auto call = v_->run();
-    ASSERT_TRUE(call.ok()) << call.error().message();
-    ASSERT_EQ(call->kind, HypercallKind::kDone);
   }
 };
 

@@ -23,13 +23,6 @@ class CryptoXstate : public CryptoGuest {
     EXPECT_EQ(0, ::ioctl(v_->vcpu().fd(), kKvmGetXsave, &x));
     return x;
   }
-  // One request that runs no crypto: the mailbox holds the snapshot's bytes, no request,
-  // so the guest answers BAD_REQUEST, with none of the vector registers checked below.
-  void RunEmptyRequest() {
-    auto call = v_->run();
-    ASSERT_TRUE(call.ok()) << call.error().message();
-    ASSERT_EQ(call->kind, HypercallKind::kDone);
-  }
 };
 
 // The standard-format XSAVE image (Intel SDM vol. 1, 13.4): MXCSR at 24, XMM0-15 at 160,

@@ -274,12 +274,11 @@ TEST_F(MsrWritesDenied, EveryGuestWrmsrFaultsAndNoMsrChanges) {
 
 TEST_F(MsrWritesDenied, KernelGsBaseChangedBySwapgsIsRestored) {
   ASSERT_TRUE(virtine_->msr_writes_denied());
-  constexpr uint32_t kKernelGsBase = 0xc0000102;
   constexpr uint64_t kPlanted = 0x123456789000;
-  ASSERT_TRUE(before_.count(kKernelGsBase));
-  ASSERT_NE(before_.at(kKernelGsBase), kPlanted);
+  ASSERT_TRUE(before_.count(kMsrKernelGsBase));
+  ASSERT_NE(before_.at(kMsrKernelGsBase), kPlanted);
   Request(2, {}, kPlanted);
-  const std::vector<uint32_t> one{kKernelGsBase};
+  const std::vector<uint32_t> one{kMsrKernelGsBase};
   auto during = read_msrs(virtine_->vcpu().fd(), one);
   ASSERT_TRUE(during.ok() && during->size() == 1);
   EXPECT_EQ((*during)[0].data, kPlanted) << "SWAPGS moved the planted GS.base into KERNEL_GS_BASE";
