@@ -9,7 +9,14 @@ namespace {
 
 constexpr uint64_t kPresent = 1u << 0;
 constexpr uint64_t kWritable = 1u << 1;
+constexpr uint64_t kAccessed = 1u << 5;
+constexpr uint64_t kDirty = 1u << 6;  // leaf entries only
 constexpr uint64_t kHuge = 1u << 7;
+// Every entry starts accessed and every leaf dirty, as Linux maps its own kernel: else the
+// CPU's page walk sets them on the guest's first use of each after the snapshot, writing
+// page-table pages that every reset must then copy back (4 of the null-call guest's 6).
+constexpr uint64_t kTable = kPresent | kWritable | kAccessed;
+constexpr uint64_t kLeaf = kPresent | kWritable | kAccessed | kDirty;
 constexpr uint64_t k2M = 2ull << 20;
 
 constexpr uint64_t kCr0Pe = 1u << 0, kCr0Mp = 1u << 1, kCr0Et = 1u << 4, kCr0Ne = 1u << 5, kCr0Wp = 1u << 16,
@@ -17,8 +24,9 @@ constexpr uint64_t kCr0Pe = 1u << 0, kCr0Mp = 1u << 1, kCr0Et = 1u << 4, kCr0Ne 
 constexpr uint64_t kCr4Pae = 1u << 5, kCr4Osfxsr = 1u << 9, kCr4Osxmmexcpt = 1u << 10, kCr4Osxsave = 1u << 18;
 constexpr uint64_t kEferLme = 1u << 8, kEferLma = 1u << 10;
 
-// Flat descriptors: 64-bit code (L=1) and read/write data.
-constexpr uint64_t kGdt[] = {0, 0x00af9a000000ffffull, 0x00cf92000000ffffull};
+// Flat descriptors: 64-bit code (L=1) and read/write data, accessed already (types 0xb and
+// 0x3, as the segment registers hold them), so loading one writes nothing to the GDT.
+constexpr uint64_t kGdt[] = {0, 0x00af9b000000ffffull, 0x00cf93000000ffffull};
 
 kvm_segment flat_segment(uint16_t selector, uint8_t type, bool code) {
   kvm_segment s{};
@@ -51,13 +59,13 @@ Status write_long_mode_tables(GuestMemory& memory) {
   for (size_t i = 0; i < sizeof(kGdt) / sizeof(kGdt[0]); ++i)
     CRYPTINE_TRY_STATUS(put_u64(memory, CRYPTINE_GDT_ADDR + 8 * i, kGdt[i]));
 
-  CRYPTINE_TRY_STATUS(put_u64(memory, CRYPTINE_PML4_ADDR, CRYPTINE_PDPT_ADDR | kPresent | kWritable));
-  CRYPTINE_TRY_STATUS(put_u64(memory, CRYPTINE_PDPT_ADDR, CRYPTINE_PD_ADDR | kPresent | kWritable));
-  CRYPTINE_TRY_STATUS(put_u64(memory, CRYPTINE_PD_ADDR, CRYPTINE_PT0_ADDR | kPresent | kWritable));
+  CRYPTINE_TRY_STATUS(put_u64(memory, CRYPTINE_PML4_ADDR, CRYPTINE_PDPT_ADDR | kTable));
+  CRYPTINE_TRY_STATUS(put_u64(memory, CRYPTINE_PDPT_ADDR, CRYPTINE_PD_ADDR | kTable));
+  CRYPTINE_TRY_STATUS(put_u64(memory, CRYPTINE_PD_ADDR, CRYPTINE_PT0_ADDR | kTable));
   for (uint64_t i = 1; i < size / k2M; ++i)
-    CRYPTINE_TRY_STATUS(put_u64(memory, CRYPTINE_PD_ADDR + 8 * i, i * k2M | kPresent | kWritable | kHuge));
+    CRYPTINE_TRY_STATUS(put_u64(memory, CRYPTINE_PD_ADDR + 8 * i, i * k2M | kLeaf | kHuge));
   for (uint64_t i = 1; i < 512; ++i)  // entry 0 stays 0: page 0 is not present
-    CRYPTINE_TRY_STATUS(put_u64(memory, CRYPTINE_PT0_ADDR + 8 * i, i * CRYPTINE_PAGE_SIZE | kPresent | kWritable));
+    CRYPTINE_TRY_STATUS(put_u64(memory, CRYPTINE_PT0_ADDR + 8 * i, i * CRYPTINE_PAGE_SIZE | kLeaf));
   return {};
 }
 

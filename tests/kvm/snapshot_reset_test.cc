@@ -107,10 +107,11 @@ TEST_F(SnapshotReset, ResetRestoresMemoryByteForByteAndEveryRegister) {
     const uint64_t differing = pages_differing();
     ASSERT_TRUE(virtine_->reset().ok());
     // Every changed page was copied back, and little else: the extras are pages written
-    // with unchanged bytes: the PML4 and PDPT, whose accessed bits the page walker
-    // rewrites, and from round 1 on the boot info the test put back below.
+    // with unchanged bytes: the four page-table pages, which the harness's emulated CPU
+    // probes for writing as it walks them (page_table_bits_test.cc), and from round 1 on
+    // the boot info the test put back below.
     EXPECT_GE(virtine_->counters().last_reset_pages, differing) << "round " << round;
-    EXPECT_LE(virtine_->counters().last_reset_pages, differing + 3) << "round " << round;
+    EXPECT_LE(virtine_->counters().last_reset_pages, differing + 5) << "round " << round;
     // The boot info carries fresh entropy after every reset; all else is the snapshot.
     cryptine_boot_info info;
     ASSERT_TRUE(virtine_->memory()
