@@ -81,6 +81,13 @@ Status GuestMemory::write(GuestAddr addr, std::span<const uint8_t> bytes) {
   return {};
 }
 
+Status GuestMemory::write_rewritten_at_reset(GuestAddr addr, std::span<const uint8_t> bytes) {
+  const GuestMemoryAccess open;
+  auto dst = CRYPTINE_TRY(checked_span(addr, bytes.size()));
+  copy_bulk(dst.data(), bytes.data(), bytes.size());
+  return {};
+}
+
 Status GuestMemory::read(GuestAddr addr, std::span<uint8_t> out) {
   const GuestMemoryAccess open;
   auto src = CRYPTINE_TRY(translate(open, addr, out.size()));

@@ -48,6 +48,11 @@ class GuestMemory {
   Result<std::span<uint8_t>> translate_mut(const GuestMemoryAccess& open, GuestAddr addr, uint64_t len);
 
   Status write(GuestAddr addr, std::span<const uint8_t> bytes);
+  // As write(), but the pages are not recorded as written by the host. Only for bytes the
+  // host writes again, whole, after every reset (the boot info) and the only bytes on
+  // their page the host writes: the next reset's copy of that page from the snapshot
+  // would be overwritten at once. The guest's own writes to it are in KVM's dirty log.
+  Status write_rewritten_at_reset(GuestAddr addr, std::span<const uint8_t> bytes);
   Status read(GuestAddr addr, std::span<uint8_t> out);
   Status fill(GuestAddr addr, uint8_t byte, uint64_t len);
 

@@ -23,7 +23,8 @@ namespace {
 constexpr unsigned long kTssAddr = 0xfffbd000;
 
 // Writes the boot info with fresh entropy and a new non-zero sequence number, so the
-// guest knows to reseed (a snapshot holds its random generator's state).
+// guest knows to reseed (a snapshot holds its random generator's state). Every reset
+// writes it whole again, so no reset needs to copy its page back first.
 Status write_boot_info(GuestMemory& memory) {
   cryptine_boot_info info{};
   info.magic = CRYPTINE_BOOT_MAGIC;
@@ -33,7 +34,8 @@ Status write_boot_info(GuestMemory& memory) {
   do {
     CRYPTINE_TRY_STATUS(fill_entropy({reinterpret_cast<uint8_t*>(&info.entropy_seq), sizeof(info.entropy_seq)}));
   } while (info.entropy_seq == 0);
-  return memory.write(GuestAddr{CRYPTINE_BOOTINFO_ADDR}, {reinterpret_cast<const uint8_t*>(&info), sizeof(info)});
+  return memory.write_rewritten_at_reset(GuestAddr{CRYPTINE_BOOTINFO_ADDR},
+                                         {reinterpret_cast<const uint8_t*>(&info), sizeof(info)});
 }
 
 }  // namespace

@@ -185,5 +185,35 @@ TEST_F(SnapshotReset, PoisonedVirtineRefusesReset) {
   EXPECT_FALSE(v->reset().ok());
 }
 
+// The boot info is written whole at every reset, so its page is not first copied back
+// from the snapshot: a write elsewhere on that page is what makes a reset copy it.
+TEST(ResetOfTheBootInfo, ItsPageIsCopiedBackOnlyWhenMoreOfItWasWritten) {
+  auto s = testing_support::snapshot_of("null-call.elf");
+  ASSERT_TRUE(s.booted);
+  Virtine& v = *s.booted;
+  auto run_and_reset = [&v]() -> uint64_t {
+    auto call = v.run();
+    EXPECT_TRUE(call.ok() && call->kind == HypercallKind::kDone);
+    EXPECT_TRUE(v.reset().ok());
+    return v.counters().last_reset_pages;
+  };
+  run_and_reset();
+  run_and_reset();
+  const uint64_t steady = run_and_reset();  // the mailbox, and the hot page tables in the harness
+  ASSERT_EQ(run_and_reset(), steady);
+
+  const GuestAddr past_the_info{CRYPTINE_BOOTINFO_ADDR + sizeof(cryptine_boot_info)};
+  const uint8_t mark = 0xa5;
+  ASSERT_TRUE(v.memory().write(past_the_info, {&mark, 1}).ok());
+  EXPECT_EQ(run_and_reset(), steady + 1);
+  uint8_t now = 0;
+  ASSERT_TRUE(v.memory().read(past_the_info, {&now, 1}).ok());
+  {
+    const GuestMemoryAccess open;
+    EXPECT_EQ(now, s.snapshot->memory(open)[past_the_info.value]);
+  }
+  EXPECT_EQ(run_and_reset(), steady);
+}
+
 }  // namespace
 }  // namespace cryptine
