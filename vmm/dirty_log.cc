@@ -20,24 +20,32 @@ Result<bool> DirtyLog::enable_manual_protect(int vm) {
 }
 
 Status DirtyLog::collect(int vm, std::span<uint64_t> dirty, bool keep_hot) {
-  scratch_.assign(previous_.size(), 0);
+  scratch_.resize(previous_.size());  // KVM writes every word of the slot's bitmap
   kvm_dirty_log log{};
   log.slot = 0;
   log.dirty_bitmap = scratch_.data();
   CRYPTINE_TRY(CRYPTINE_KVM_IOCTL(vm, KVM_GET_DIRTY_LOG, &log));
-  for (size_t i = 0; i < scratch_.size() && i < dirty.size(); ++i) dirty[i] |= scratch_[i];
-  if (!manual_) return {};
+  const size_t words = std::min(scratch_.size(), dirty.size());
+  if (!manual_) {
+    for (size_t i = 0; i < words; ++i) dirty[i] |= scratch_[i];
+    return {};
+  }
 
   // Hot: written in this run and the last, up to kMaxHot pages; none when relearning.
+  // One pass over the bitmap, and no bit counting for the words with no page to keep:
+  // without POPCNT at build time each count is a library call.
   const bool relearn = !keep_hot || ++collects_ % kRelearnEvery == 0;
   size_t hot = 0;
   uint64_t any = 0;
   for (size_t i = 0; i < scratch_.size(); ++i) {
     const uint64_t found = scratch_[i];
+    if (i < words) dirty[i] |= found;
     uint64_t keep = relearn ? 0 : found & previous_[i];
-    while (std::popcount(keep) > 0 && hot + static_cast<size_t>(std::popcount(keep)) > kMaxHot)
-      keep &= keep - 1;  // over the bound: protect the lowest of them again
-    hot += static_cast<size_t>(std::popcount(keep));
+    if (keep != 0) {
+      while (keep != 0 && hot + static_cast<size_t>(std::popcount(keep)) > kMaxHot)
+        keep &= keep - 1;  // over the bound: protect the lowest of them again
+      hot += static_cast<size_t>(std::popcount(keep));
+    }
     previous_[i] = found;
     scratch_[i] = found & ~keep;  // to protect
     any |= scratch_[i];
