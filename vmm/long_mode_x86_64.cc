@@ -14,7 +14,8 @@ constexpr uint64_t kDirty = 1u << 6;  // leaf entries only
 constexpr uint64_t kHuge = 1u << 7;
 // Every entry starts accessed and every leaf dirty, as Linux maps its own kernel: else the
 // CPU's page walk sets them on the guest's first use of each after the snapshot, writing
-// page-table pages that every reset must then copy back (4 of the null-call guest's 6).
+// page-table pages that every reset must then copy back (the null-call guest's first write
+// to the mailbox wrote PD entry 0 and the mailbox's PT0 entry).
 constexpr uint64_t kTable = kPresent | kWritable | kAccessed;
 constexpr uint64_t kLeaf = kPresent | kWritable | kAccessed | kDirty;
 constexpr uint64_t k2M = 2ull << 20;
