@@ -60,29 +60,56 @@ double kvm_exits_per_op(const char* name, int iterations, const std::function<St
   return static_cast<double>(after.kvm_exits - before.kvm_exits) / iterations;
 }
 
+// One operation being measured: its timed runs, and what each run counted.
+class Sampling {
+ public:
+  Sampling(const char* name, const char* what, const std::function<Status()>& op) : row_{name, what, {}}, op_(op) {}
+
+  void warm_up(int runs) {
+    for (int i = 0; i < runs; ++i) exit_unless_ok(row_.name.c_str(), op_());
+  }
+
+  // One run, timed alone: the counters are read outside the timed span.
+  void run_timed() {
+    const auto before = vmm_counters().read();
+    const uint64_t t0 = monotonic_ns();
+    Status s = op_();
+    const uint64_t t1 = monotonic_ns();
+    const auto after = vmm_counters().read();
+    exit_unless_ok(row_.name.c_str(), s);
+    row_.us.push_back(static_cast<double>(t1 - t0) / 1000.0);
+    exits_ += after.exits - before.exits;
+    pages_ += after.pages_restored - before.pages_restored;
+    creations_ += after.creations - before.creations;
+    mappings_ += after.mappings - before.mappings;
+  }
+
+  // The row: per operation over the timed runs, then KVM's exits over as many runs again.
+  Row finish() {
+    const int runs = static_cast<int>(row_.us.size());
+    const double n = runs;
+    row_.exits = static_cast<double>(exits_) / n;
+    row_.pages = static_cast<double>(pages_) / n;
+    row_.creations = static_cast<double>(creations_) / n;
+    row_.mappings = static_cast<double>(mappings_) / n;
+    row_.kvm_exits = kvm_exits_per_op(row_.name.c_str(), runs, op_);
+    return row_;
+  }
+
+ private:
+  Row row_;
+  const std::function<Status()>& op_;
+  uint64_t exits_ = 0, pages_ = 0, creations_ = 0, mappings_ = 0;
+};
+
 // Runs op `iterations` times (after `warmup` unmeasured runs), then counts KVM's exits
 // over as many runs again; any error aborts.
 Row measure(const char* name, const char* what, int warmup, int iterations, const std::function<Status()>& op) {
-  for (int i = 0; i < warmup; ++i) exit_unless_ok(name, op());
-  Row row{name, what, {}};
-  row.us.reserve(static_cast<size_t>(iterations));
-  const auto before = vmm_counters().read();
-  for (int i = 0; i < iterations; ++i) {
-    const uint64_t t0 = monotonic_ns();
-    Status s = op();
-    const uint64_t t1 = monotonic_ns();
-    exit_unless_ok(name, s);
-    row.us.push_back(static_cast<double>(t1 - t0) / 1000.0);
-  }
-  const auto after = vmm_counters().read();
-  const double n = iterations;
-  row.exits = static_cast<double>(after.exits - before.exits) / n;
-  row.pages = static_cast<double>(after.pages_restored - before.pages_restored) / n;
-  row.creations = static_cast<double>(after.creations - before.creations) / n;
-  row.mappings = static_cast<double>(after.mappings - before.mappings) / n;
-  row.kvm_exits = kvm_exits_per_op(name, iterations, op);
+  Sampling sampling(name, what, op);
+  sampling.warm_up(warmup);
+  for (int i = 0; i < iterations; ++i) sampling.run_timed();
   std::fprintf(stderr, "  measured %-15s (%d runs)\n", name, iterations);
-  return row;
+  return sampling.finish();
 }
 
 // Times a and b in alternation, kBlock runs of one then kBlock of the other, so both see
@@ -93,44 +120,15 @@ Row measure(const char* name, const char* what, int warmup, int iterations, cons
 std::pair<Row, Row> measure_alternating(const char* a_name, const char* a_what, const std::function<Status()>& a,
                                         const char* b_name, const char* b_what, const std::function<Status()>& b,
                                         int warmup, int iterations) {
-  for (int i = 0; i < warmup; ++i) {
-    exit_unless_ok(a_name, a());
-    exit_unless_ok(b_name, b());
-  }
-  Row rows[2] = {{a_name, a_what, {}}, {b_name, b_what, {}}};
-  const std::function<Status()>* ops[2] = {&a, &b};
-  struct Counts {
-    uint64_t exits = 0, pages = 0, creations = 0, mappings = 0;
-  } counts[2];
+  Sampling samplings[2] = {{a_name, a_what, a}, {b_name, b_what, b}};
+  for (Sampling& sampling : samplings) sampling.warm_up(warmup);
   constexpr int kBlock = 16;
-  for (int done = 0; done < iterations; done += kBlock) {
-    for (int k = 0; k < 2; ++k) {
-      for (int i = done; i < std::min(iterations, done + kBlock); ++i) {
-        const auto before = vmm_counters().read();
-        const uint64_t t0 = monotonic_ns();
-        Status s = (*ops[k])();
-        const uint64_t t1 = monotonic_ns();
-        const auto after = vmm_counters().read();
-        exit_unless_ok(rows[k].name.c_str(), s);
-        rows[k].us.push_back(static_cast<double>(t1 - t0) / 1000.0);
-        counts[k].exits += after.exits - before.exits;
-        counts[k].pages += after.pages_restored - before.pages_restored;
-        counts[k].creations += after.creations - before.creations;
-        counts[k].mappings += after.mappings - before.mappings;
-      }
-    }
-  }
-  for (int k = 0; k < 2; ++k) {
-    const double n = iterations;
-    rows[k].exits = static_cast<double>(counts[k].exits) / n;
-    rows[k].pages = static_cast<double>(counts[k].pages) / n;
-    rows[k].creations = static_cast<double>(counts[k].creations) / n;
-    rows[k].mappings = static_cast<double>(counts[k].mappings) / n;
-    rows[k].kvm_exits = kvm_exits_per_op(rows[k].name.c_str(), iterations, *ops[k]);
-  }
+  for (int done = 0; done < iterations; done += kBlock)
+    for (Sampling& sampling : samplings)
+      for (int i = done; i < std::min(iterations, done + kBlock); ++i) sampling.run_timed();
   std::fprintf(stderr, "  measured %s and %s, alternating in blocks of %d (%d runs each)\n", a_name, b_name, kBlock,
                iterations);
-  return {rows[0], rows[1]};
+  return {samplings[0].finish(), samplings[1].finish()};
 }
 
 Status expect_hypercall(Result<Hypercall> call, HypercallKind want) {
