@@ -77,13 +77,13 @@ class Virtine {
   Result<std::shared_ptr<const Snapshot>> take_snapshot(const KvmSystem& kvm);
 
   // Returns to the snapshot: the pages written since (by the guest, per KVM's dirty
-  // log, or by the host) are copied back, every vCPU register, FPU/XSAVE state, XCR0,
-  // the MSRs KVM names (less a deny-list) and the TSC offset restored (behind the MSR
-  // filter, see msr_writes_denied(), only the MSRs changed without WRMSR; XCR0, the XSAVE
-  // state and KERNEL_GS_BASE by the guest where it resumes, if its snapshot says so and
-  // may, see Snapshot::guest_loads()), and fresh entropy put in the boot info. No VM is
-  // created and nothing is mapped. A poisoned virtine cannot be reset, and a reset that
-  // fails part-way poisons it.
+  // log, or by the host, but for the boot info's, written whole anew) are copied back,
+  // every vCPU register, FPU/XSAVE state, XCR0, the MSRs KVM names (less a deny-list) and
+  // the TSC offset restored (behind the MSR filter, see msr_writes_denied(), only the MSRs
+  // changed without WRMSR; XCR0, the XSAVE state and KERNEL_GS_BASE by the guest where it
+  // resumes, if its snapshot says so and may, see Snapshot::guest_loads()), and fresh
+  // entropy put in the boot info. No VM is created and nothing is mapped. A poisoned
+  // virtine cannot be reset, and a reset that fails part-way poisons it.
   Status reset();
 
   // Marks the virtine unusable, counted as a failure, and returns `error`: for callers
