@@ -764,6 +764,17 @@ static void mac_start(struct call* c) {
   ok(c, EVP_MAC_init(ctx, key, c->req.key.length, list.count > 0 ? list.params : NULL));
 }
 
+/* A MAC context's init and updates the host held back, with its final: one request. */
+static void mac_run(struct call* c) {
+  EVP_MAC_CTX* ctx = slot_get(c->req.handle, SLOT_MAC);
+  if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
+  static const unsigned char empty[1];
+  const unsigned char* key = (c->req.params[1] & 1) ? (c->key ? c->key : empty) : NULL;
+  if (c->req.params[0] == 1 && !ok(c, EVP_MAC_init(ctx, key, c->req.key.length, NULL))) return;
+  if (c->req.in.length > 0 && !ok(c, EVP_MAC_update(ctx, c->in, c->req.in.length))) return;
+  if (c->req.params[2] == 1) mac_final_of(c, ctx);
+}
+
 static void kdf_derive(struct call* c) {
   const uint64_t keylen = c->req.params[0];
   struct param_list list;
@@ -926,7 +937,7 @@ static const unsigned char never_draws_random[CRYPTINE_OP_COUNT] = {
     [CRYPTINE_OP_MAC_FINAL] = 1,   [CRYPTINE_OP_MAC] = 1,           [CRYPTINE_OP_CIPHER_UPDATE] = 1,
     [CRYPTINE_OP_CIPHER_FINAL] = 1, [CRYPTINE_OP_FREE] = 1,         [CRYPTINE_OP_CIPHER] = 1,
     [CRYPTINE_OP_MAC_NEW] = 1,      [CRYPTINE_OP_MAC_START] = 1,    [CRYPTINE_OP_GET_PARAMS] = 1,
-    [CRYPTINE_OP_KDF] = 1,
+    [CRYPTINE_OP_KDF] = 1,         [CRYPTINE_OP_MAC_RUN] = 1,
 };
 
 static void reseed_if_needed(void) {
@@ -977,7 +988,7 @@ static const op_fn ops[CRYPTINE_OP_COUNT] = {
     [CRYPTINE_OP_GET_PARAMS] = get_params,       [CRYPTINE_OP_CIPHER] = cipher_raw,
     [CRYPTINE_OP_DIGEST_SIGN] = digest_sign,     [CRYPTINE_OP_MAC_NEW] = mac_new_named,
     [CRYPTINE_OP_MAC_START] = mac_start,         [CRYPTINE_OP_KDF] = kdf_derive,
-    [CRYPTINE_OP_CIPHER_BATCH] = cipher_batch,
+    [CRYPTINE_OP_CIPHER_BATCH] = cipher_batch,   [CRYPTINE_OP_MAC_RUN] = mac_run,
 };
 
 static void serve_one(void) {

@@ -461,6 +461,20 @@ Status mac_start(Virtine& v, Handle h, const std::span<const uint8_t>* key, cons
   return {};
 }
 
+Result<Bytes> mac_run(Virtine& v, Handle h, const MacRun& run) {
+  CryptoRequest r;
+  r.op = CRYPTINE_OP_MAC_RUN;
+  r.handle = h;
+  if (run.key != nullptr) r.key = *run.key;
+  r.in = run.data;
+  r.out_capacity = std::min<uint64_t>(run.final_capacity, kMaxPkeyOutput);
+  r.params[0] = run.start ? 1 : 0;
+  r.params[1] = run.key != nullptr ? 1 : 0;
+  r.params[2] = run.final_capacity > 0 ? 1 : 0;
+  MailboxReply reply = CRYPTINE_TRY(request(v, r));
+  return copy(reply.out);
+}
+
 Result<Bytes> kdf_derive(Virtine& v, std::string_view kdf, const OSSL_PARAM* params, uint64_t keylen) {
   const Bytes wire = CRYPTINE_TRY(encode_params(params));
   CryptoRequest r;

@@ -171,6 +171,18 @@ Result<Bytes> kdf_derive(Virtine& v, std::string_view kdf, const OSSL_PARAM* par
 Result<Handle> mac_new(Virtine& v, std::string_view mac);
 Status mac_start(Virtine& v, Handle h, const std::span<const uint8_t>* key, const OSSL_PARAM* params);
 
+// MAC_RUN: what a MAC context's host held back, in one request: an EVP_MAC_init (if
+// `start`; `key` null keeps the context's own), an update of `data` (if any), and with
+// `final_capacity` > 0 the final, into a window of that many bytes (empty otherwise).
+// The MAC's length is the caller's to judge.
+struct MacRun {
+  bool start = false;
+  const std::span<const uint8_t>* key = nullptr;
+  std::span<const uint8_t> data;
+  uint64_t final_capacity = 0;
+};
+Result<Bytes> mac_run(Virtine& v, Handle h, const MacRun& run);
+
 // CIPHER_BATCH: the recorded no-output calls (`steps`, a PendingSteps wire), then
 // nothing, an update of `in` (in place as for cipher_update_in_place), or a final and
 // `tag` bytes of AEAD tag read right after it. An update may also ask (`predict`) for the

@@ -1,8 +1,10 @@
 // The provider's HMAC, modelled on OpenSSL's providers/implementations/macs/hmac_prov.c.
-// A context's key and running state live in a virtine from its first init or parameter
-// to freectx. The MAC's size and block size are the digest's, which the host learns from
-// its own table when the digest is named: OpenSSL and the program are told those, never
-// a number the guest chose, and a MAC of any other length from the guest is a lie.
+// A context's running state lives in a virtine from its first init or parameter to
+// freectx. An init and the input after it are held on the host (HeldInit) and reach the
+// guest's context with the final, in one request: init, update and final cost one exit.
+// The MAC's size and block size are the digest's, which the host learns from its own
+// table when the digest is named: OpenSSL and the program are told those, never a number
+// the guest chose, and a MAC of any other length from the guest is a lie.
 #include "shim/provider/macs.h"
 
 #include <openssl/core_dispatch.h>
@@ -18,9 +20,11 @@
 #include <string_view>
 #include <vector>
 
+#include "abi/guest_abi.h"
 #include "shim/client/guest_ops.h"
 #include "shim/client/virtine_call.h"
 #include "shim/provider/algorithm_filter.h"
+#include "shim/provider/held_input.h"
 #include "shim/provider/native_delegate.h"
 #include "shim/provider/twin_context.h"
 
@@ -33,9 +37,36 @@ struct DigestShape {
   size_t block_size = 0;
 };
 
+// Bounds of what a context holds. A key longer than kHeldKeyMax goes to the guest at its
+// init (HMAC's keys are a block or less, TLS's at most 48 bytes). kHeldInputMax holds a TLS
+// record's MAC input (a 13-byte header and up to 16 KiB of data); a context that streams
+// more sends what it holds, then each update, as before. Held key, held input and the MAC
+// fit one request with room to spare.
+constexpr size_t kHeldKeyMax = 1024;
+constexpr size_t kHeldInputMax = 32 * 1024;
+static_assert(kHeldKeyMax + kHeldInputMax + guest::kMaxDigest <= CRYPTINE_PAYLOAD_SIZE,
+              "a final of what a context holds must fit one request");
+
+// An init the guest's context has not had yet, and the input since it, in the program's
+// order. Anything else that must reach the guest (a parameter, an update past the bound)
+// sends these first, so the guest sees the calls in the order the program made them.
+struct HeldInit {
+  bool pending = false;    // an init is held
+  bool key_given = false;  // with a key (else the guest's context keeps its own)
+  HeldInput key;
+  HeldInput input;
+
+  void clear() {
+    pending = key_given = false;
+    key.clear();
+    input.clear();
+  }
+};
+
 struct MacContext {
   DigestShape shape;
   std::optional<Twin> twin;  // from the first init or parameter to freectx
+  HeldInit held;
 };
 
 MacContext* as_context(void* vctx) {
@@ -66,6 +97,29 @@ bool on_twin(const Twin& twin, FunctionRef<Status(Virtine&)> fn) {
 bool ensure_twin(MacContext* ctx) {
   return ctx->twin || make_provider_twin(
                           Family::kMac, [](Virtine& v) { return guest::mac_new(v, "HMAC"); }, &ctx->twin);
+}
+
+// MAC_RUN of the held init and input, then `final_capacity` bytes of MAC window (0: no
+// final). The held state is dropped whatever the answer: the guest's context is what stands.
+Result<guest::Bytes> run_held(MacContext& ctx, Virtine& v, uint64_t final_capacity) {
+  const std::span<const uint8_t> key = ctx.held.key.bytes();
+  guest::MacRun run;
+  run.start = true;
+  run.key = ctx.held.key_given ? &key : nullptr;
+  run.data = ctx.held.input.bytes();
+  run.final_capacity = final_capacity;
+  Result<guest::Bytes> out = guest::mac_run(v, ctx.twin->handle, run);
+  ctx.held.clear();
+  return out;
+}
+
+// The held init and input on their own, before what must follow them.
+bool send_held(MacContext* ctx) {
+  if (!ctx->held.pending) return true;
+  return on_twin(*ctx->twin, [&](Virtine& v) -> Status {
+    CRYPTINE_TRY(run_held(*ctx, v, 0));
+    return {};
+  });
 }
 
 constexpr DelegateKind kDelegate{OSSL_OP_MAC, OSSL_FUNC_MAC_NEWCTX, OSSL_FUNC_MAC_FREECTX,
@@ -102,7 +156,7 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
     }
     forwarded.push_back(OSSL_PARAM_construct_end());
     if (forwarded.size() == 1) return 1;
-    if (!ensure_twin(ctx)) return 0;
+    if (!ensure_twin(ctx) || !send_held(ctx)) return 0;
     int ret = 0;
     const Twin& twin = *ctx->twin;
     if (!on_twin(twin, [&](Virtine& v) -> Status {
@@ -119,20 +173,44 @@ int set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
   });
 }
 
+// Held (HeldInit), unless the key is too long to hold: then it goes to the guest now.
 int init(void* vctx, const unsigned char* key, size_t keylen, const OSSL_PARAM params[]) {
   return no_throw(0, [&] {
     MacContext* ctx = as_context(vctx);
     if (set_ctx_params(vctx, params) != 1) return 0;
     if (ctx->shape.size == 0) return 0;  // as the default provider: no digest, no HMAC (and no error)
     if (!ensure_twin(ctx)) return 0;
-    const Twin& twin = *ctx->twin;
-    const std::span<const uint8_t> key_bytes(key, key == nullptr ? 0 : keylen);
-    return on_twin(twin,
-                   [&](Virtine& v) {
-                     return guest::mac_start(v, twin.handle, key == nullptr ? nullptr : &key_bytes, nullptr);
-                   })
-               ? 1
-               : 0;
+    if (key != nullptr && keylen > kHeldKeyMax) {
+      ctx->held.clear();  // this init replaces a held one
+      const Twin& twin = *ctx->twin;
+      const std::span<const uint8_t> key_bytes(key, keylen);
+      return on_twin(twin, [&](Virtine& v) { return guest::mac_start(v, twin.handle, &key_bytes, nullptr); }) ? 1 : 0;
+    }
+    // A held init that never reached the guest is replaced, its key kept if this one has none.
+    ctx->held.input.clear();
+    if (key != nullptr) {
+      ctx->held.key.clear();
+      ctx->held.key.append({key, keylen});
+      ctx->held.key_given = true;
+    }
+    ctx->held.pending = true;
+    return 1;
+  });
+}
+
+// Held after a held init while the total stays within kHeldInputMax; else what is held
+// goes first, then this input.
+int update(void* vctx, const unsigned char* in, size_t inl) {
+  return no_throw(0, [&] {
+    MacContext* ctx = as_context(vctx);
+    if (!ctx->held.pending) return update_on_twin<MacContext, Family::kMac, guest::mac_update>(vctx, in, inl);
+    if (const std::optional<int> settled = settled_update(true, in, inl)) return *settled;
+    if (inl <= kHeldInputMax - ctx->held.input.size()) {
+      ctx->held.input.append({in, inl});
+      return 1;
+    }
+    if (!send_held(ctx)) return 0;
+    return update_on_twin<MacContext, Family::kMac, guest::mac_update>(vctx, in, inl);
   });
 }
 
@@ -151,7 +229,9 @@ int final(void* vctx, unsigned char* out, size_t* outl, size_t outsize) {
     const Twin& twin = *ctx->twin;
     return on_twin(twin,
                    [&](Virtine& v) -> Status {
-                     const guest::Bytes mac = CRYPTINE_TRY(guest::mac_final(v, twin.handle, outsize));
+                     // With an init held, the init, the input and the final go in one request.
+                     const guest::Bytes mac = CRYPTINE_TRY(
+                         ctx->held.pending ? run_held(*ctx, v, outsize) : guest::mac_final(v, twin.handle, outsize));
                      if (Status ok = check_mac(ctx->shape, mac); !ok) return v.poison(ok.error());
                      std::memcpy(out, mac.data(), mac.size());
                      if (outl != nullptr) *outl = mac.size();
@@ -203,7 +283,7 @@ const OSSL_DISPATCH kHmacFunctions[] = {
      reinterpret_cast<Fn>(&dup_delegated<OSSL_FUNC_MAC_DUPCTX, &dup_twin_context<MacContext, Family::kMac>>)},
     {OSSL_FUNC_MAC_FREECTX, reinterpret_cast<Fn>(&free_delegated)},
     CRYPTINE_FORWARD(OSSL_FUNC_MAC_INIT, &init),
-    CRYPTINE_FORWARD(OSSL_FUNC_MAC_UPDATE, &update_on_twin<MacContext, Family::kMac, guest::mac_update>),
+    CRYPTINE_FORWARD(OSSL_FUNC_MAC_UPDATE, &update),
     CRYPTINE_FORWARD(OSSL_FUNC_MAC_FINAL, &final),
     {OSSL_FUNC_MAC_GETTABLE_CTX_PARAMS, reinterpret_cast<Fn>(&gettable_ctx_params)},
     CRYPTINE_FORWARD(OSSL_FUNC_MAC_GET_CTX_PARAMS, &get_ctx_params),

@@ -261,6 +261,42 @@ TEST_F(CryptoOps, NamedMacWithParamsMatchesHostHmac) {
   EXPECT_EQ(*mac, host);
 }
 
+// MAC_RUN: a held init with its key, the input and the final in one exit; an init without
+// a key keeps the context's key; a run without a final returns nothing, and the context's
+// own final then finishes it; a wrong handle is the guest losing a context.
+TEST_F(CryptoOps, MacRunDoesInitUpdateAndFinalInOneExit) {
+  const Bytes key = random_bytes(40), data = random_bytes(3000), other = random_bytes(20);
+  auto h = keyed_hmac(*v_, "SHA256", other);
+  ASSERT_TRUE(h.ok()) << h.error().message();
+  const std::span<const uint8_t> k(key);
+  uint64_t exits = v_->counters().exits;
+  auto mac = guest::mac_run(*v_, *h, {.start = true, .key = &k, .data = data, .final_capacity = 64});
+  ASSERT_TRUE(mac.ok()) << mac.error().message();
+  EXPECT_EQ(*mac, host_hmac("SHA256", key, data));
+  EXPECT_EQ(v_->counters().exits - exits, 1u);
+
+  exits = v_->counters().exits;
+  mac = guest::mac_run(*v_, *h, {.start = true, .data = other, .final_capacity = 32});
+  ASSERT_TRUE(mac.ok()) << mac.error().message();
+  EXPECT_EQ(*mac, host_hmac("SHA256", key, other));  // the key of the run before
+  EXPECT_EQ(v_->counters().exits - exits, 1u);
+
+  mac = guest::mac_run(*v_, *h, {.start = true, .data = data});
+  ASSERT_TRUE(mac.ok()) << mac.error().message();
+  EXPECT_TRUE(mac->empty());
+  ASSERT_TRUE(guest::mac_update(*v_, *h, other).ok());
+  mac = guest::mac_final(*v_, *h, 32);
+  ASSERT_TRUE(mac.ok()) << mac.error().message();
+  Bytes both = data;
+  both.insert(both.end(), other.begin(), other.end());
+  EXPECT_EQ(*mac, host_hmac("SHA256", key, both));
+
+  mac = guest::mac_run(*v_, *h, {.start = true, .data = data, .final_capacity = 31});  // one byte short
+  EXPECT_EQ(mac.error().code(), ErrorCode::kGuestRefused);
+  mac = guest::mac_run(*v_, *h + 1, {.start = true, .data = data, .final_capacity = 32});
+  EXPECT_EQ(mac.error().code(), ErrorCode::kGuestFault);
+}
+
 // One request derives with a KDF in a fresh guest context: HKDF with two info params (which
 // OpenSSL concatenates), and the KDF's refusal of a missing digest as the guest's answer.
 TEST_F(CryptoOps, KdfDerivesInOneRequestLikeTheHost) {

@@ -2,8 +2,9 @@
    -provider-path directory) and checks, against the default provider's bytes, a MAC whose
    context is copied mid-stream (dupctx), a re-init that keeps the key, a key longer than
    the digest's block, the sizes the context reports (answered by the host), a too-small
-   output buffer (refused, the bytes beyond it untouched) and a digest the host does not
-   know (refused). Prints one line per check; exits 0 only if all hold. */
+   output buffer (refused, the bytes beyond it untouched), a digest the host does not
+   know (refused), and what the host holds back: an init replaced before it was sent, a key
+   too long to hold, input past the held bound. Prints one line per check; exits 0 only if all hold. */
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -95,6 +96,36 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < sizeof(small); ++i) untouched &= small[i] == 0xa5;
   all &= report("a 16-byte buffer for HMAC-SHA256 is refused, nothing written", ok && untouched);
 
+  /* The host holds an init and the input after it until the final: an init held when the
+     next comes keeps its key for it, a key past the host's bound goes at its init, and an
+     input past the held bound sends what is held first. */
+  EVP_MAC_CTX* f = keyed(cryptine_hmac, "SHA256", key, 32);
+  ok = f != NULL && EVP_MAC_init(f, NULL, 0, NULL);
+  all &= report("an init, then another without a key", ok);
+  all &= finish_same("the key of the first", f, "SHA256", key, 32, "", "once re-initialised");
+  unsigned char huge_key[2000];
+  memset(huge_key, 0x3c, sizeof(huge_key));
+  EVP_MAC_CTX* g = keyed(cryptine_hmac, "SHA256", huge_key, sizeof(huge_key));
+  all &= finish_same("a key of 2000 bytes", g, "SHA256", huge_key, sizeof(huge_key), "", "after a long key");
+  ok = g != NULL && EVP_MAC_init(g, NULL, 0, NULL);
+  all &= finish_same("a key of 2000 bytes, re-initialised", g, "SHA256", huge_key, sizeof(huge_key), "", "again");
+  static char big[40001];
+  memset(big, 'b', sizeof(big) - 1);
+  EVP_MAC_CTX* h = keyed(cryptine_hmac, "SHA256", key, 32);
+  ok = h != NULL && EVP_MAC_update(h, (const unsigned char*)head, strlen(head)) &&
+       EVP_MAC_update(h, (const unsigned char*)big, strlen(big));
+  unsigned char got[EVP_MAX_MD_SIZE], want[EVP_MAX_MD_SIZE];
+  size_t got_len = 0;
+  ok = ok && EVP_MAC_update(h, (const unsigned char*)"tail", 4) && EVP_MAC_final(h, got, &got_len, sizeof(got));
+  EVP_MAC_CTX* native_h = keyed(default_hmac, "SHA256", key, 32);
+  size_t want_len = 0;
+  int native_ok = native_h != NULL && EVP_MAC_update(native_h, (const unsigned char*)head, strlen(head)) &&
+                  EVP_MAC_update(native_h, (const unsigned char*)big, strlen(big)) &&
+                  EVP_MAC_update(native_h, (const unsigned char*)"tail", 4) &&
+                  EVP_MAC_final(native_h, want, &want_len, sizeof(want));
+  all &= report("40 KiB of input, past what the host holds",
+                ok && native_ok && got_len == want_len && memcmp(got, want, got_len) == 0);
+
   EVP_MAC_CTX* e = keyed(cryptine_hmac, "NO-SUCH-DIGEST", key, 32);
   all &= report("an unknown digest is refused", e == NULL);
 
@@ -103,6 +134,10 @@ int main(int argc, char** argv) {
   EVP_MAC_CTX_free(c);
   EVP_MAC_CTX_free(d);
   EVP_MAC_CTX_free(e);
+  EVP_MAC_CTX_free(f);
+  EVP_MAC_CTX_free(g);
+  EVP_MAC_CTX_free(h);
+  EVP_MAC_CTX_free(native_h);
   EVP_MAC_free(cryptine_hmac);
   EVP_MAC_free(default_hmac);
   OSSL_PROVIDER_unload(prov);
