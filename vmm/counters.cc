@@ -67,8 +67,20 @@ Block* take_block() {
   return b;
 }
 
+// A forked child counts its own work from 0, so a daemon's processes, each reporting its
+// own counts, count nothing twice. Only the forking thread lives on in the child: the
+// blocks of the others are free for its next threads.
 void after_fork_in_child() {
   new (&g_mu) std::mutex();
+  g_free = nullptr;
+  for (Block* b = g_blocks.load(std::memory_order_relaxed); b != nullptr; b = b->next.load(std::memory_order_relaxed)) {
+    for (std::atomic<uint64_t>& t : b->tally) t.store(0, std::memory_order_relaxed);
+    if (b != t_block) {
+      b->next_free = g_free;
+      g_free = b;
+    }
+  }
+  for (std::atomic<uint64_t>& t : g_orphans.tally) t.store(0, std::memory_order_relaxed);
 }
 
 __attribute__((constructor)) void register_fork_handler() {

@@ -3,7 +3,8 @@
 // Kept per thread and summed when read: a count adds to the calling thread's own tally (a
 // plain load and store, no locked read-modify-write and no cache line shared with other
 // threads), and a read sums the tallies of every thread the process has had, live or
-// gone. Each total is exact; a set of them read together is not a snapshot.
+// gone. Each total is exact; a set of them read together is not a snapshot. A child of
+// fork() starts again from 0: its counts are its own.
 #pragma once
 
 #include <cstddef>
