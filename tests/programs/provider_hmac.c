@@ -107,24 +107,16 @@ int main(int argc, char** argv) {
   memset(huge_key, 0x3c, sizeof(huge_key));
   EVP_MAC_CTX* g = keyed(cryptine_hmac, "SHA256", huge_key, sizeof(huge_key));
   all &= finish_same("a key of 2000 bytes", g, "SHA256", huge_key, sizeof(huge_key), "", "after a long key");
-  ok = g != NULL && EVP_MAC_init(g, NULL, 0, NULL);
+  all &= report("a key of 2000 bytes: re-init keeping it", g != NULL && EVP_MAC_init(g, NULL, 0, NULL));
   all &= finish_same("a key of 2000 bytes, re-initialised", g, "SHA256", huge_key, sizeof(huge_key), "", "again");
-  static char big[40001];
-  memset(big, 'b', sizeof(big) - 1);
+  static char prefix[64 + 40000];  /* head, then 40000 bytes: past the 32 KiB the host holds */
+  strcpy(prefix, head);
+  memset(prefix + strlen(head), 'b', 40000);
   EVP_MAC_CTX* h = keyed(cryptine_hmac, "SHA256", key, 32);
   ok = h != NULL && EVP_MAC_update(h, (const unsigned char*)head, strlen(head)) &&
-       EVP_MAC_update(h, (const unsigned char*)big, strlen(big));
-  unsigned char got[EVP_MAX_MD_SIZE], want[EVP_MAX_MD_SIZE];
-  size_t got_len = 0;
-  ok = ok && EVP_MAC_update(h, (const unsigned char*)"tail", 4) && EVP_MAC_final(h, got, &got_len, sizeof(got));
-  EVP_MAC_CTX* native_h = keyed(default_hmac, "SHA256", key, 32);
-  size_t want_len = 0;
-  int native_ok = native_h != NULL && EVP_MAC_update(native_h, (const unsigned char*)head, strlen(head)) &&
-                  EVP_MAC_update(native_h, (const unsigned char*)big, strlen(big)) &&
-                  EVP_MAC_update(native_h, (const unsigned char*)"tail", 4) &&
-                  EVP_MAC_final(native_h, want, &want_len, sizeof(want));
-  all &= report("40 KiB of input, past what the host holds",
-                ok && native_ok && got_len == want_len && memcmp(got, want, got_len) == 0);
+       EVP_MAC_update(h, (const unsigned char*)prefix + strlen(head), 40000);
+  all &= report("40 KiB of input, past what the host holds", ok);
+  all &= finish_same("40 KiB of input, then more", h, "SHA256", key, 32, prefix, "tail");
 
   EVP_MAC_CTX* e = keyed(cryptine_hmac, "NO-SUCH-DIGEST", key, 32);
   all &= report("an unknown digest is refused", e == NULL);
@@ -137,7 +129,6 @@ int main(int argc, char** argv) {
   EVP_MAC_CTX_free(f);
   EVP_MAC_CTX_free(g);
   EVP_MAC_CTX_free(h);
-  EVP_MAC_CTX_free(native_h);
   EVP_MAC_free(cryptine_hmac);
   EVP_MAC_free(default_hmac);
   OSSL_PROVIDER_unload(prov);
