@@ -5,8 +5,10 @@
 // call is exactly one exit. Also what opening guest memory's protection key costs (one
 // outermost GuestMemoryAccess: RDPKRU and WRPKRU to open, the same to close); run it
 // again with CRYPTINE_PKU=0 for every measure without the key. The pool hit and the null
-// call, the yardstick it is judged by, are timed in alternation. --null-call times only
-// the null call and prints its median, for a benchmark to time beside its own cases.
+// call, the yardstick it is judged by, are timed in alternation, and so are the null call
+// and one without the run's deadline, whose difference is what the deadline costs.
+// --null-call times only the null call and prints its median, for a benchmark to time
+// beside its own cases.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -228,6 +230,13 @@ int run(int argc, char** argv) {
       "null-call", "one request to a running virtine: DONE and back", null_call_run, 10, many);
   rows.push_back(pool_hit);
   rows.push_back(null_call);
+  // What the run's deadline (vmm/watchdog.h: the signal mask read, the timer armed and
+  // disarmed) costs a call: the null call again, alternated with one that has no limit.
+  auto [with_deadline, no_deadline] = measure_alternating(
+      "null-call", "one request to a running virtine: DONE and back", null_call_run, "null-no-deadline",
+      "the same without the run's deadline (run(0): no timer, no signal mask)",
+      [&]() -> Status { return expect_hypercall(reused->run(0), HypercallKind::kDone); }, 10, many);
+  rows.push_back(no_deadline);
   // Too short to time one by one: each sample is the mean over a batch.
   constexpr int kScopesPerSample = 1000;
   Row scope = measure("key-open-close", "open + close guest memory (outermost GuestMemoryAccess), x1000", 10, many,
@@ -247,6 +256,8 @@ int run(int argc, char** argv) {
                 r.percentile(0.1), r.percentile(0.9), r.exits, r.kvm_exits, r.pages, r.creations, r.mappings,
                 r.what.c_str());
   std::printf("\nexits: seen by user space; kvm_exits: all of them, KVM's own included (its binary statistics).\n");
+  std::printf("the run's deadline: %.1f us of a null call (%.1f us, timed beside one without it)\n",
+              with_deadline.percentile(0.5) - no_deadline.percentile(0.5), with_deadline.percentile(0.5));
   std::printf("guest memory key: %s; one open + close: median %.1f ns (p10 %.1f, p90 %.1f)\n",
               pkey >= 0 ? ("pkey " + std::to_string(pkey)).c_str() : "none (CRYPTINE_PKU=0 or no pku/ospke)",
               scope.percentile(0.5) * 1000.0 / kScopesPerSample, scope.percentile(0.1) * 1000.0 / kScopesPerSample,
