@@ -87,9 +87,9 @@
       * params[0] = bits -> handle, out = public key (DER SubjectPublicKeyInfo), values as \
       * for KEY_IMPORT */
 #define CRYPTINE_OP_MAC_RUN                                                                 \
-  29 /* a MAC context's deferred calls, in order: handle; params[0]=1: EVP_MAC_init first, \
-      * with the key span if params[1] bit 0 (else a NULL key: the context keeps its own); \
-      * then EVP_MAC_update of in (none if empty); params[2]=1: then EVP_MAC_final -> out */
+  29 /* a MAC context's held calls, in order: handle; EVP_MAC_init, with the key span if    \
+      * params[0] bit 0 (else a NULL key: the context keeps its own); then EVP_MAC_update \
+      * of in (none if empty); params[1]=1: then EVP_MAC_final -> out */
 #define CRYPTINE_OP_COUNT 30
 /* SIGN, DECRYPT, DERIVE and DIGEST_SIGN with handle 0 take the private key (DER or PEM)
  * from the request's key span and free it afterwards: one request, one exit. */

@@ -769,10 +769,10 @@ static void mac_run(struct call* c) {
   EVP_MAC_CTX* ctx = slot_get(c->req.handle, SLOT_MAC);
   if (ctx == NULL) return fail(c, CRYPTINE_STATUS_NO_HANDLE);
   static const unsigned char empty[1];
-  const unsigned char* key = (c->req.params[1] & 1) ? (c->key ? c->key : empty) : NULL;
-  if (c->req.params[0] == 1 && !ok(c, EVP_MAC_init(ctx, key, c->req.key.length, NULL))) return;
+  const unsigned char* key = (c->req.params[0] & 1) ? (c->key ? c->key : empty) : NULL;
+  if (!ok(c, EVP_MAC_init(ctx, key, c->req.key.length, NULL))) return;
   if (c->req.in.length > 0 && !ok(c, EVP_MAC_update(ctx, c->in, c->req.in.length))) return;
-  if (c->req.params[2] == 1) mac_final_of(c, ctx);
+  if (c->req.params[1] == 1) mac_final_of(c, ctx);
 }
 
 static void kdf_derive(struct call* c) {

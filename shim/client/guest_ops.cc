@@ -468,9 +468,8 @@ Result<Bytes> mac_run(Virtine& v, Handle h, const MacRun& run) {
   if (run.key != nullptr) r.key = *run.key;
   r.in = run.data;
   r.out_capacity = std::min<uint64_t>(run.final_capacity, kMaxPkeyOutput);
-  r.params[0] = run.start ? 1 : 0;
-  r.params[1] = run.key != nullptr ? 1 : 0;
-  r.params[2] = run.final_capacity > 0 ? 1 : 0;
+  r.params[0] = run.key != nullptr ? 1 : 0;
+  r.params[1] = run.final_capacity > 0 ? 1 : 0;
   MailboxReply reply = CRYPTINE_TRY(request(v, r));
   return copy(reply.out);
 }

@@ -171,12 +171,11 @@ Result<Bytes> kdf_derive(Virtine& v, std::string_view kdf, const OSSL_PARAM* par
 Result<Handle> mac_new(Virtine& v, std::string_view mac);
 Status mac_start(Virtine& v, Handle h, const std::span<const uint8_t>* key, const OSSL_PARAM* params);
 
-// MAC_RUN: what a MAC context's host held back, in one request: an EVP_MAC_init (if
-// `start`; `key` null keeps the context's own), an update of `data` (if any), and with
-// `final_capacity` > 0 the final, into a window of that many bytes (empty otherwise).
-// The MAC's length is the caller's to judge.
+// MAC_RUN: what a MAC context's host held back, in one request: an EVP_MAC_init (`key`
+// null keeps the context's own), an update of `data` (if any), and with `final_capacity`
+// > 0 the final, into a window of that many bytes (empty otherwise). The MAC's length is
+// the caller's to judge.
 struct MacRun {
-  bool start = false;
   const std::span<const uint8_t>* key = nullptr;
   std::span<const uint8_t> data;
   uint64_t final_capacity = 0;

@@ -104,7 +104,6 @@ bool ensure_twin(MacContext* ctx) {
 Result<guest::Bytes> run_held(MacContext& ctx, Virtine& v, uint64_t final_capacity) {
   const std::span<const uint8_t> key = ctx.held.key.bytes();
   guest::MacRun run;
-  run.start = true;
   run.key = ctx.held.key_given ? &key : nullptr;
   run.data = ctx.held.input.bytes();
   run.final_capacity = final_capacity;

@@ -270,18 +270,18 @@ TEST_F(CryptoOps, MacRunDoesInitUpdateAndFinalInOneExit) {
   ASSERT_TRUE(h.ok()) << h.error().message();
   const std::span<const uint8_t> k(key);
   uint64_t exits = v_->counters().exits;
-  auto mac = guest::mac_run(*v_, *h, {.start = true, .key = &k, .data = data, .final_capacity = 64});
+  auto mac = guest::mac_run(*v_, *h, {.key = &k, .data = data, .final_capacity = 64});
   ASSERT_TRUE(mac.ok()) << mac.error().message();
   EXPECT_EQ(*mac, host_hmac("SHA256", key, data));
   EXPECT_EQ(v_->counters().exits - exits, 1u);
 
   exits = v_->counters().exits;
-  mac = guest::mac_run(*v_, *h, {.start = true, .data = other, .final_capacity = 32});
+  mac = guest::mac_run(*v_, *h, {.data = other, .final_capacity = 32});
   ASSERT_TRUE(mac.ok()) << mac.error().message();
   EXPECT_EQ(*mac, host_hmac("SHA256", key, other));  // the key of the run before
   EXPECT_EQ(v_->counters().exits - exits, 1u);
 
-  mac = guest::mac_run(*v_, *h, {.start = true, .data = data});
+  mac = guest::mac_run(*v_, *h, {.data = data});
   ASSERT_TRUE(mac.ok()) << mac.error().message();
   EXPECT_TRUE(mac->empty());
   ASSERT_TRUE(guest::mac_update(*v_, *h, other).ok());
@@ -291,9 +291,9 @@ TEST_F(CryptoOps, MacRunDoesInitUpdateAndFinalInOneExit) {
   both.insert(both.end(), other.begin(), other.end());
   EXPECT_EQ(*mac, host_hmac("SHA256", key, both));
 
-  mac = guest::mac_run(*v_, *h, {.start = true, .data = data, .final_capacity = 31});  // one byte short
+  mac = guest::mac_run(*v_, *h, {.data = data, .final_capacity = 31});  // one byte short
   EXPECT_EQ(mac.error().code(), ErrorCode::kGuestRefused);
-  mac = guest::mac_run(*v_, *h + 1, {.start = true, .data = data, .final_capacity = 32});
+  mac = guest::mac_run(*v_, *h + 1, {.data = data, .final_capacity = 32});
   EXPECT_EQ(mac.error().code(), ErrorCode::kGuestFault);
 }
 
