@@ -27,6 +27,9 @@ struct KvmMsrsHeader {
 struct KvmMsrListHeader {
   uint32_t nmsrs;
 };  // then uint32_t[nmsrs]
+struct KvmSignalMaskHeader {
+  uint32_t len;
+};  // then the kernel's sigset, len bytes
 struct KvmXsave {
   uint32_t region[1024];
 };
@@ -37,6 +40,7 @@ inline constexpr unsigned long kKvmGetMsrIndexList = _IOWR(KVMIO, 0x02, KvmMsrLi
 inline constexpr unsigned long kKvmGetMsrFeatureIndexList = _IOWR(KVMIO, 0x0a, KvmMsrListHeader);
 inline constexpr unsigned long kKvmGetMsrs = _IOWR(KVMIO, 0x88, KvmMsrsHeader);
 inline constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmMsrsHeader);
+inline constexpr unsigned long kKvmSetSignalMask = _IOW(KVMIO, 0x8b, KvmSignalMaskHeader);
 inline constexpr unsigned long kKvmGetXsave = _IOR(KVMIO, 0xa4, KvmXsave);
 inline constexpr unsigned long kKvmSetXsave = _IOW(KVMIO, 0xa5, KvmXsave);
 
@@ -46,6 +50,7 @@ static_assert(kKvmGetMsrIndexList == 0xc004ae02);
 static_assert(kKvmGetMsrFeatureIndexList == 0xc004ae0a);
 static_assert(kKvmGetMsrs == 0xc008ae88);
 static_assert(kKvmSetMsrs == 0x4008ae89);
+static_assert(kKvmSetSignalMask == 0x4004ae8b);
 static_assert(kKvmGetXsave == 0x9000aea4);
 static_assert(kKvmSetXsave == 0x5000aea5);
 static_assert(sizeof(kvm_cpuid_entry2) == 40 && sizeof(kvm_msr_entry) == 16);

@@ -10,6 +10,7 @@
 #include "vmm/kvm_uapi_x86_64.h"
 #include "vmm/long_mode_x86_64.h"
 #include "vmm/process_fork.h"
+#include "vmm/watchdog.h"
 
 namespace cryptine {
 namespace {
@@ -45,6 +46,7 @@ Result<Vcpu> Vcpu::create(const KvmSystem& kvm, int vm_fd) {
   CRYPTINE_TRY_STATUS(keep_from_children(area, kvm.vcpu_mmap_size(), "kvm_run"));
   vcpu.run_ = static_cast<kvm_run*>(area);
   vcpu.sync_state_ = kvm.can_sync_state();
+  CRYPTINE_TRY_STATUS(let_only_the_watchdog_signal_in(fd));
 
   // CPUID first: KVM validates CR4 bits (OSXSAVE) against the guest's CPUID.
   FlexBuffer<KvmCpuid2Header, kvm_cpuid_entry2> cpuid(kvm.guest_cpuid().size());

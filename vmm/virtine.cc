@@ -183,12 +183,13 @@ Result<Hypercall> Virtine::run_until_hypercall() {
     count(vmm_counters().run_ns, monotonic_ns() - t0);
     io_pending_ = false;
     if (!exit.ok()) {
-      // A signal for the program (not the watchdog's) interrupts KVM_RUN too: go back in.
-      if (exit.error().sys_errno() == EINTR && vcpu_.run_area()->immediate_exit == 0) {
+      // The watchdog's expiry, stopping the run or giving it more time, or a stop and
+      // continue of the process (KVM_RUN holds the program's other signals back).
+      if (exit.error().sys_errno() == EINTR) {
+        if (thread_run_deadline().interrupted()) return Error(ErrorCode::kTimeout, "stopped by the watchdog");
         ++counters_.interruptions;
         continue;
       }
-      if (exit.error().sys_errno() == EINTR) return Error(ErrorCode::kTimeout, "stopped by the watchdog");
       return poison(std::move(exit).error());
     }
     ++counters_.exits;

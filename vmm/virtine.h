@@ -39,7 +39,7 @@ struct VirtineConfig {
 struct VirtineCounters {
   uint64_t exits = 0;
   uint64_t hypercalls = 0;
-  uint64_t interruptions = 0;  // KVM_RUN interrupted by a signal not the watchdog's, re-entered
+  uint64_t interruptions = 0;  // KVM_RUN returned EINTR and was re-entered (the watchdog gave more time)
   uint64_t resets = 0;
   uint64_t pages_restored = 0;  // by all resets
   uint64_t last_reset_pages = 0;

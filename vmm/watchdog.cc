@@ -4,7 +4,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstring>
 #include <mutex>
+
+#include "vmm/kvm_system.h"
+#include "vmm/kvm_uapi_x86_64.h"
 
 namespace cryptine {
 
@@ -14,22 +19,18 @@ namespace cryptine {
 void on_watchdog_signal(int, siginfo_t* info, void*) {
   if (info == nullptr || info->si_code != SI_TIMER) return;
   auto* deadline = static_cast<RunDeadline*>(info->si_value.sival_ptr);
-  if (deadline == nullptr) return;
-  kvm_run* run = deadline->run_;
-  if (run == nullptr) return;  // expired as the run was being disarmed
-  deadline->expired_ = 1;
-  // Covers a signal that lands before KVM_RUN is entered: KVM then returns EINTR at once.
-  __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELAXED);
+  if (deadline != nullptr) deadline->expired();
 }
 
-// The child of fork() has no timers (POSIX timers are not inherited); the forking thread,
-// the only one that lives on, makes a new one on its next run.
+// The child of fork() has no timers (POSIX timers are not inherited) and no pending
+// signals; the forking thread, the only one that lives on, makes a new timer on its next run.
 void forget_timer_after_fork() {
   RunDeadline& d = thread_run_deadline();
   d.timer_made_ = false;
-  d.timing_ = false;
+  d.per_run_ = false;
+  d.set_ = false;
   d.run_ = nullptr;
-  d.expired_ = 0;
+  d.stopped_ = 0;
 }
 
 namespace {
@@ -50,10 +51,25 @@ timespec from_ms(uint32_t ms) {
   return timespec{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000L};
 }
 
+// Orders the fields the handler reads against the main flow's writes (same thread).
+void fence() {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+
 }  // namespace
 
 int watchdog_signal() {
   return SIGRTMIN + 3;
+}
+
+Status let_only_the_watchdog_signal_in(int vcpu_fd) {
+  // The kernel's sigset: bit n-1 for signal n. KVM leaves SIGKILL and SIGSTOP deliverable.
+  const uint64_t blocked = ~(uint64_t{1} << (watchdog_signal() - 1));
+  FlexBuffer<KvmSignalMaskHeader, uint8_t> mask(sizeof(blocked));
+  mask.header()->len = sizeof(blocked);
+  std::memcpy(mask.entries(), &blocked, sizeof(blocked));
+  CRYPTINE_TRY(kvm_ioctl(vcpu_fd, kKvmSetSignalMask, "KVM_SET_SIGNAL_MASK", mask.get()));
+  return {};
 }
 
 uint64_t monotonic_ns() {
@@ -71,10 +87,38 @@ RunDeadline::~RunDeadline() {
   if (timer_made_) timer_delete(timer_);
 }
 
+bool RunDeadline::set(uint32_t ms) {
+  timer_sets_ = timer_sets_ + 1;
+  set_for_ms_ = ms;
+  set_ = true;
+  const itimerspec when{{0, 0}, from_ms(ms)};
+  if (timer_settime(timer_, 0, &when, nullptr) == 0) return true;
+  set_ = false;
+  return false;
+}
+
+// From the handler, or from interrupted() for an expiry that waited behind the mask.
+void RunDeadline::expired() {
+  set_ = false;  // a one-shot timer: it has gone off
+  kvm_run* run = run_;
+  if (run == nullptr) return;  // between runs: the next run sets it again
+  if (seen_id_ == run_id_) {
+    // Running since the last expiry, or since this run set the timer: a whole limit.
+    stopped_ = 1;
+    // Covers an expiry that lands before KVM_RUN is entered: KVM then returns EINTR at once.
+    __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  // A run that began while the timer ran: it gets a limit from here. (timer_settime is
+  // async-signal-safe; it cannot fail for a timer we made, and should it, the next
+  // run sets the timer again.)
+  seen_id_ = run_id_;
+  (void)set(limit_ms_);
+}
+
 Status RunDeadline::arm(kvm_run* run, uint32_t timeout_ms) {
-  expired_ = 0;
-  timing_ = false;
-  if (timeout_ms == 0) return {};
+  stopped_ = 0;
+  if (timeout_ms == 0) return {};  // run_ stays null: no run to judge
   if (!timer_made_) {
     install_once();
     sigevent ev{};
@@ -86,48 +130,61 @@ Status RunDeadline::arm(kvm_run* run, uint32_t timeout_ms) {
     // that waits for a CPU on a busy machine does not run out of time while it waits.
     if (timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &timer_) != 0) return Error::from_errno("timer_create");
     timer_made_ = true;
+    // A thread that blocks our signal (many servers' workers block all) would have an
+    // expiry between calls wait on it, where a sigwait() of its own could take it.
+    sigset_t blocked;
+    per_run_ = pthread_sigmask(SIG_BLOCK, nullptr, &blocked) != 0 || sigismember(&blocked, watchdog_signal()) == 1;
   }
-  // A thread that blocks every signal (a common worker-thread set-up) must still be
-  // stoppable: our signal is let through for the run alone.
-  sigset_t ours, blocked;
-  sigemptyset(&ours);
-  sigaddset(&ours, watchdog_signal());
-  if (pthread_sigmask(SIG_BLOCK, nullptr, &blocked) != 0) return Error(ErrorCode::kSystem, "pthread_sigmask");
-  unblocked_ = sigismember(&blocked, watchdog_signal()) == 1;
-  if (unblocked_) pthread_sigmask(SIG_UNBLOCK, &ours, nullptr);
+  run_id_ = run_id_ + 1;
+  limit_ms_ = timeout_ms;
+  fence();
   run_ = run;
-  const itimerspec when{{0, 0}, from_ms(timeout_ms)};
-  if (timer_settime(timer_, 0, &when, nullptr) != 0) {
-    const Error error = Error::from_errno("timer_settime");
-    run_ = nullptr;
-    restore_mask();
-    return error;
+  fence();
+  // Set it unless it runs with no longer than this run's limit left.
+  if (!set_ || set_for_ms_ > timeout_ms) {
+    if (!set(timeout_ms)) {
+      const Error error = Error::from_errno("timer_settime");
+      run_ = nullptr;
+      return error;
+    }
+    seen_id_ = run_id_;  // its expiry ends this run
   }
-  timing_ = true;
   return {};
 }
 
-void RunDeadline::restore_mask() {
-  if (!unblocked_) return;
+bool RunDeadline::interrupted() {
+  if (stopped_ != 0) return true;
   sigset_t ours;
   sigemptyset(&ours);
   sigaddset(&ours, watchdog_signal());
-  pthread_sigmask(SIG_BLOCK, &ours, nullptr);
-  unblocked_ = false;
+  siginfo_t info{};
+  const timespec now{0, 0};
+  if (sigtimedwait(&ours, &info, &now) != watchdog_signal() || info.si_code != SI_TIMER ||
+      info.si_value.sival_ptr != this)
+    return false;  // none waiting: another signal KVM cannot hold back (SIGSTOP's stop and continue)
+  // It waited behind the thread's mask: from now on the timer is set around each run only.
+  per_run_ = true;
+  // Taken late, it may predate the timer's latest setting (then the timer still runs) or
+  // its unsetting (set_ is false): only one that left the timer expired is this run's.
+  itimerspec left{};
+  if (set_ && timer_gettime(timer_, &left) == 0 && left.it_value.tv_sec == 0 && left.it_value.tv_nsec == 0) expired();
+  return stopped_ != 0;
 }
 
 bool RunDeadline::disarm() {
-  if (!timing_) return false;
-  const itimerspec off{};
-  // Cannot fail for a timer we made; were it to, the expiry would find run_ cleared.
-  (void)timer_settime(timer_, 0, &off, nullptr);
-  timing_ = false;
   kvm_run* run = run_;
+  if (run == nullptr) return false;
+  if (per_run_ && set_) {
+    set_ = false;
+    const itimerspec off{};
+    (void)timer_settime(timer_, 0, &off, nullptr);  // cannot fail for a timer we made
+  }
+  fence();
   run_ = nullptr;
-  restore_mask();  // after the timer is off: an expiry already sent is handled first
-  const bool expired = expired_ != 0;
-  if (expired) __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
-  return expired;
+  fence();
+  const bool stopped = stopped_ != 0;
+  if (stopped) __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+  return stopped;
 }
 
 }  // namespace cryptine

@@ -1,13 +1,23 @@
 // Watchdog: stops a guest that runs past its deadline.
 //
 // Each thread that runs a vCPU owns one POSIX timer on its own CPU-time clock
-// (timer_create(CLOCK_THREAD_CPUTIME_ID) with SIGEV_THREAD_ID), made on its first run.
-// Arming sets it; at expiry the kernel itself signals that same thread, whose handler sets
-// kvm_run.immediate_exit, so KVM_RUN returns EINTR whether the signal lands while the
-// guest runs or just before it enters. The limit is on what the call consumes, so a
-// call that waits for a CPU on a loaded machine is not stopped for it (a wall-clock limit
-// was), and no other thread has to be scheduled for the limit to hold (a watchdog
-// thread had to be).
+// (timer_create(CLOCK_THREAD_CPUTIME_ID) with SIGEV_THREAD_ID), made on its first run. At
+// expiry the kernel itself signals that same thread. The limit is on what the call
+// consumes, so a call that waits for a CPU on a loaded machine is not stopped for it (a
+// wall-clock limit was), and no other thread has to be scheduled for the limit to hold
+// (a watchdog thread had to be).
+//
+// A call makes no system call for its deadline. The timer stays set across calls and
+// judges, when it expires, the run it finds: a run it finds a second time, one limit
+// later, has used at least its limit and is stopped (the handler sets
+// kvm_run.immediate_exit, so KVM_RUN returns EINTR); a run it sees first gets one more
+// limit; no run leaves it unset until the next call sets it again. So a run is stopped
+// after between one and two limits of CPU time (exactly one when the timer was unset
+// at its start). Every vCPU lets only this signal in during KVM_RUN
+// (KVM_SET_SIGNAL_MASK), so it reaches a thread that blocks it, and the program's own
+// signals wait until KVM_RUN returns. A thread that blocked this signal at its first
+// run (or is found to later) has its timer set and unset around each run instead, two
+// system calls, so that no expiry is left pending on it between calls.
 #pragma once
 
 #include <linux/kvm.h>
@@ -20,19 +30,31 @@
 
 namespace cryptine {
 
-// The real-time signal the timers send (its handler only marks the run as stopped;
-// SA_RESTART keeps the thread's other system calls unaffected).
+// The real-time signal the timers send (its handler only judges the run; SA_RESTART
+// keeps the thread's other system calls unaffected).
 int watchdog_signal();
 
-// The calling thread's deadline for one KVM_RUN (or one run() with its LOG re-entries).
+// KVM_SET_SIGNAL_MASK for a new vCPU: during its KVM_RUN every signal is blocked but the
+// watchdog's (whatever the running thread's own mask).
+Status let_only_the_watchdog_signal_in(int vcpu_fd);
+
+// The calling thread's deadline for one run() (one KVM_RUN, or several with its LOG
+// re-entries).
 class RunDeadline {
  public:
-  // Starts the clock on `run` for at most timeout_ms (0: no limit). An error if the
-  // thread's timer cannot be made or set (then the guest must not be run).
+  // Starts judging `run` against timeout_ms (0: no limit). An error if the thread's timer
+  // cannot be made or set (then the guest must not be run).
   Status arm(kvm_run* run, uint32_t timeout_ms);
-  // Stops the clock; true if it expired (the run must be treated as timed out). Clears
-  // the immediate_exit that the expiry set.
+  // KVM_RUN returned EINTR and the run is not stopped: the expiry may be pending behind
+  // the thread's own mask (it gets through only inside KVM_RUN). Takes and judges it;
+  // true if the run is now out of time.
+  bool interrupted();
+  // Ends the run; true if it was stopped (it must be treated as timed out). Clears the
+  // immediate_exit that the stop set.
   bool disarm();
+
+  // The times this thread set its timer (tests: a thread's calls in a row set it once).
+  uint64_t timer_sets() const { return timer_sets_; }
 
  private:
   friend void on_watchdog_signal(int, siginfo_t*, void*);
@@ -40,15 +62,20 @@ class RunDeadline {
   friend void forget_timer_after_fork();
   RunDeadline() = default;
   ~RunDeadline();
-  void restore_mask();
+  bool set(uint32_t ms);
+  void expired();  // async-signal-safe: judges the run in progress
 
   bool timer_made_ = false;
   timer_t timer_{};
-  bool timing_ = false;     // the timer is set (a run has a limit)
-  bool unblocked_ = false;  // the thread blocked our signal; let through for this run
-  // Read by the signal handler, which runs on this same thread.
-  kvm_run* volatile run_ = nullptr;
-  volatile sig_atomic_t expired_ = 0;
+  bool per_run_ = false;  // the thread blocks our signal: set and unset around each run
+  volatile uint64_t timer_sets_ = 0;
+  // Shared with the signal handler, which runs on this same thread.
+  volatile bool set_ = false;  // the timer runs (set, not yet expired)
+  volatile uint32_t set_for_ms_ = 0;
+  kvm_run* volatile run_ = nullptr;  // the run being judged, if any
+  volatile uint32_t limit_ms_ = 0;
+  volatile uint64_t run_id_ = 0, seen_id_ = 0;  // this run's number; the one the last expiry saw
+  volatile sig_atomic_t stopped_ = 0;
 };
 
 // The calling thread's deadline (its timer is made on the first arm()).

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -207,45 +208,210 @@ void count_signal(int) {
   g_signals_delivered.fetch_add(1);
 }
 
-TEST(Watchdog, OtherSignalsDuringARunDoNotEndIt) {
-  // A program's own signals (SIGCHLD, timers...) interrupt KVM_RUN with EINTR too; the
-  // virtine must go back in and finish the call.
+TEST(Watchdog, ProgramSignalsWaitUntilKvmRunReturns) {
+  // A program's own signals (SIGCHLD, timers...) are held back while the guest runs
+  // (the vCPU's KVM_SET_SIGNAL_MASK lets only the watchdog's in) and are delivered when
+  // KVM_RUN returns: the call is neither cut short nor re-entered for them. On a thread
+  // of its own, whose timer this run sets, so that no expiry interrupts it either.
   auto s = snapshot_of("spin.elf");
   ASSERT_NE(s.snapshot, nullptr);
-  auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, VirtineConfig{});
-  ASSERT_TRUE(v.ok());
-  const uint64_t request[2] = {2, 20000000};  // count down 20 M: long enough to be hit
-  ASSERT_TRUE(
-      v->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(request), 16}).ok());
-
   struct sigaction sa {
   }, old{};
   sa.sa_handler = count_signal;
   sigemptyset(&sa.sa_mask);
   ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));
   g_signals_delivered = 0;
-  std::atomic<bool> running{true};
-  const pthread_t vcpu_thread = pthread_self();
+  std::atomic<bool> running{true}, ready{false}, pest_done{false};
+  std::atomic<int> sent{0};
+  pthread_t vcpu_thread{};
+  Result<Hypercall> call = Error(ErrorCode::kSystem, "not run");
+  int sent_by_return = 0;
+  uint64_t result[3] = {};
+  VirtineCounters counters{};
+  std::thread runner([&] {
+    auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, VirtineConfig{});
+    if (!v.ok()) return;
+    const uint64_t request[2] = {2, 20000000};  // count down 20 M: long enough to be hit
+    if (!v->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(request), 16}).ok())
+      return;
+    vcpu_thread = pthread_self();
+    ready = true;
+    while (sent.load() == 0) std::this_thread::yield();
+    call = v->run();
+    sent_by_return = sent.load();
+    running = false;
+    while (!pest_done.load()) std::this_thread::yield();  // no signal to a thread that is gone
+    (void)v->memory().read(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<uint8_t*>(result), 24});
+    counters = v->counters();
+  });
   std::thread pest([&] {
+    while (!ready.load()) std::this_thread::yield();
     while (running.load()) {
       pthread_kill(vcpu_thread, SIGUSR1);
+      sent.fetch_add(1);
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
+    pest_done = true;
   });
-  auto call = v->run();
-  running = false;
+  runner.join();
   pest.join();
   sigaction(SIGUSR1, &old, nullptr);
 
   ASSERT_TRUE(call.ok()) << call.error().message();
   EXPECT_EQ(call->kind, HypercallKind::kDone);
-  uint64_t result[3];
-  ASSERT_TRUE(v->memory().read(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<uint8_t*>(result), 24}).ok());
   EXPECT_EQ(result[2], 0x600du);  // the count-down finished
-  EXPECT_GT(g_signals_delivered.load(), 0);
-  EXPECT_GT(v->counters().interruptions, 0u);  // KVM_RUN was interrupted and re-entered
-  EXPECT_EQ(v->counters().exits, 1u);
-  EXPECT_EQ(v->counters().hypercalls, 1u);
+  EXPECT_GT(sent_by_return, 1);
+  EXPECT_GT(g_signals_delivered.load(), 0);  // none lost
+  EXPECT_EQ(counters.interruptions, 0u);     // KVM_RUN was never cut short for them
+  EXPECT_EQ(counters.exits, 1u);
+  EXPECT_EQ(counters.hypercalls, 1u);
+}
+
+uint64_t thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+// Keeps the thread on the CPU, natively, for `ms` of its CPU time.
+void burn_cpu_ms(uint64_t ms) {
+  const uint64_t until = thread_cpu_ms() + ms;
+  while (thread_cpu_ms() < until) {
+  }
+}
+
+bool watchdog_signal_pending() {
+  sigset_t pending;
+  sigpending(&pending);
+  return sigismember(&pending, watchdog_signal()) == 1;
+}
+
+// A virtine of the spin guest whose requests answer DONE at once.
+std::optional<Virtine> quick_virtine(const testing_support::SnapshotOf& s, const VirtineConfig& config) {
+  auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, config);
+  if (!v.ok()) return std::nullopt;
+  const uint64_t quick = 3;
+  if (!v->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(&quick), 8}).ok())
+    return std::nullopt;
+  return std::move(v).value();
+}
+
+// A call makes no system call for its deadline: the thread's timer, set by its first
+// call, judges whichever run it finds when it expires. One that finds none is left unset
+// (a no-op signal), and the next call sets it again.
+TEST(Watchdog, CallsInARowSetTheThreadsTimerOnce) {
+  VirtineConfig config;
+  config.timeout_ms = 100;
+  auto s = snapshot_of("spin.elf", config);
+  ASSERT_NE(s.snapshot, nullptr);
+  int ok_calls = 0;
+  uint64_t sets_after_calls = 0, sets_after_idle_expiry = 0;
+  bool pending = true;
+  std::thread caller([&] {  // a thread of its own: its deadline starts unmade
+    auto v = quick_virtine(s, config);
+    if (!v) return;
+    for (int i = 0; i < 100; ++i) ok_calls += v->run().ok() ? 1 : 0;
+    sets_after_calls = thread_run_deadline().timer_sets();
+    burn_cpu_ms(250);  // the timer expires with no run: nothing to stop
+    ok_calls += v->run().ok() ? 1 : 0;
+    sets_after_idle_expiry = thread_run_deadline().timer_sets();
+    pending = watchdog_signal_pending();
+  });
+  caller.join();
+  EXPECT_EQ(ok_calls, 101);
+  EXPECT_EQ(sets_after_calls, 1u);
+  EXPECT_EQ(sets_after_idle_expiry, 2u);
+  EXPECT_FALSE(pending);
+}
+
+// The timer a run finds running may expire at once: the run is then given a whole limit
+// more, and stopped at the next expiry. So between one and two limits of CPU time.
+TEST(Watchdog, ASpinAfterCallsInARowIsStoppedWithinTwoLimits) {
+  VirtineConfig config;
+  config.timeout_ms = 200;
+  auto s = snapshot_of("spin.elf", config);
+  ASSERT_NE(s.snapshot, nullptr);
+  ErrorCode code = ErrorCode::kSystem;
+  uint64_t spin_cpu_ms = 0;
+  int ok_calls = 0;
+  std::thread caller([&] {
+    auto v = quick_virtine(s, config);
+    if (!v) return;
+    for (int i = 0; i < 20; ++i) ok_calls += v->run().ok() ? 1 : 0;
+    burn_cpu_ms(150);  // most of the running timer's limit gone before the spin starts
+    const uint64_t spin = 1;
+    if (!v->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(&spin), 8}).ok()) return;
+    const uint64_t before = thread_cpu_ms();
+    auto call = v->run();
+    spin_cpu_ms = thread_cpu_ms() - before;
+    code = call.ok() ? ErrorCode::kSystem : call.error().code();
+  });
+  caller.join();
+  EXPECT_EQ(ok_calls, 20);
+  EXPECT_EQ(code, ErrorCode::kTimeout);
+  EXPECT_GE(spin_cpu_ms, config.timeout_ms);  // not stopped early by the timer it found
+  // 2 limits, and the ticks at which the kernel checks CPU timers (4 ms at HZ=250) twice.
+  EXPECT_LE(spin_cpu_ms, 2 * config.timeout_ms + 50);
+}
+
+// A thread that blocks our signal has its timer set and unset around each run, so that
+// no expiry is left pending on it between calls (a sigwait() of its own could take one).
+TEST(Watchdog, AThreadBlockingOurSignalIsLeftNoExpiryBetweenCalls) {
+  VirtineConfig config;
+  config.timeout_ms = 100;
+  auto s = snapshot_of("spin.elf", config);
+  ASSERT_NE(s.snapshot, nullptr);
+  int ok_calls = 0;
+  uint64_t sets = 0;
+  bool pending = true;
+  std::thread caller([&] {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    auto v = quick_virtine(s, config);
+    if (!v) return;
+    for (int i = 0; i < 3; ++i) ok_calls += v->run().ok() ? 1 : 0;
+    burn_cpu_ms(250);  // past the limit: a timer left set would have expired by now
+    sets = thread_run_deadline().timer_sets();
+    pending = watchdog_signal_pending();
+  });
+  caller.join();
+  EXPECT_EQ(ok_calls, 3);
+  EXPECT_EQ(sets, 3u);  // one per run
+  EXPECT_FALSE(pending);
+}
+
+// A thread that blocks our signal only after its first call: the expiry waits behind its
+// mask, and the next KVM_RUN, which lets it in, returns EINTR at once. It is taken there
+// and judged as an expiry that found this run for the first time (the run goes on), and
+// the thread's timer is from then on set around each run only.
+TEST(Watchdog, AnExpiryThatWaitedBehindTheMaskIsTakenAtTheNextRun) {
+  VirtineConfig config;
+  config.timeout_ms = 100;
+  auto s = snapshot_of("spin.elf", config);
+  ASSERT_NE(s.snapshot, nullptr);
+  bool first = false, second = false, waited = false, pending_after = true;
+  uint64_t interruptions = 0;
+  std::thread caller([&] {
+    auto v = quick_virtine(s, config);
+    if (!v) return;
+    first = v->run().ok();
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    burn_cpu_ms(250);
+    waited = watchdog_signal_pending();
+    second = v->run().ok();
+    interruptions = v->counters().interruptions;
+    burn_cpu_ms(250);
+    pending_after = watchdog_signal_pending();
+  });
+  caller.join();
+  EXPECT_TRUE(first);
+  EXPECT_TRUE(waited) << "the expiry after the first call should wait behind the mask";
+  EXPECT_TRUE(second) << "a late expiry must not stop the next call";
+  EXPECT_EQ(interruptions, 1u);
+  EXPECT_FALSE(pending_after);
 }
 
 }  // namespace
