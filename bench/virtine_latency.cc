@@ -230,11 +230,12 @@ int run(int argc, char** argv) {
       "null-call", "one request to a running virtine: DONE and back", null_call_run, 10, many);
   rows.push_back(pool_hit);
   rows.push_back(null_call);
-  // What the run's deadline (vmm/watchdog.h: the signal mask read, the timer armed and
-  // disarmed) costs a call: the null call again, alternated with one that has no limit.
+  // What the run's deadline (vmm/watchdog.h: the run noted for the thread's timer, which
+  // stays set across calls) costs a call: the null call again, alternated with one that
+  // has no limit.
   auto [with_deadline, no_deadline] = measure_alternating(
       "null-call", "one request to a running virtine: DONE and back", null_call_run, "null-no-deadline",
-      "the same without the run's deadline (run(0): no timer, no signal mask)",
+      "the same without the run's deadline (run(0): not judged by the thread's timer)",
       [&]() -> Status { return expect_hypercall(reused->run(0), HypercallKind::kDone); }, 10, many);
   rows.push_back(no_deadline);
   // Too short to time one by one: each sample is the mean over a batch.
