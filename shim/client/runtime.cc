@@ -85,10 +85,7 @@ Runtime& Runtime::get() {
 void Runtime::after_fork_in_child() {
   // The child counts its own calls from 0, as the monitor's counters (vmm/counters.h) do;
   // it starts its VMs from the parent's snapshot, so it has no boot of its own to leave out.
-  ShimCounters& c = shim_counters();
-  for (std::atomic<uint64_t>* a : {&c.passed_through, &c.native_fallbacks, &c.failed, &c.refused, &c.key_imports,
-                                   &c.boot_run_ns, &c.boot_kvm_exits, &c.boot_kvm_interrupt_exits})
-    a->store(0, std::memory_order_relaxed);
+  shim_counters().zero_atomics_after_fork();
   if (g_runtime_mu.try_lock())
     g_runtime_mu.unlock();
   else

@@ -38,6 +38,14 @@ struct ShimCounters {
   std::atomic<uint64_t> boot_run_ns{0};                 // KVM_RUN time of the guest's boot, left out of run_ns
   std::atomic<uint64_t> boot_kvm_exits{0};              // KVM's exits during the boot, left out of kvm_exits
   std::atomic<uint64_t> boot_kvm_interrupt_exits{0};    // of those, for the host's interrupts
+
+  // In a child of fork(), which counts from 0: the atomics above (the Counters are the
+  // monitor's per-thread tallies, which its own fork handler zeroes).
+  void zero_atomics_after_fork() {
+    for (std::atomic<uint64_t>* a : {&passed_through, &native_fallbacks, &failed, &refused, &key_imports, &boot_run_ns,
+                                     &boot_kvm_exits, &boot_kvm_interrupt_exits})
+      a->store(0, std::memory_order_relaxed);
+  }
 };
 
 // The process's counters: they exist before (and without) the runtime, so CRYPTINE_STATS
