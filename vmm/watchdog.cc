@@ -131,7 +131,7 @@ Status RunDeadline::arm(kvm_run* run, uint32_t timeout_ms) {
     if (timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &timer_) != 0) return Error::from_errno("timer_create");
     timer_made_ = true;
     // A thread that blocks our signal (many servers' workers block all) would have an
-    // expiry between calls wait on it, where a sigwait() of its own could take it.
+    // expiry between calls wait on it, where a sigwait() or signalfd of its own could take it.
     sigset_t blocked;
     per_run_ = pthread_sigmask(SIG_BLOCK, nullptr, &blocked) != 0 || sigismember(&blocked, watchdog_signal()) == 1;
   }
