@@ -102,7 +102,7 @@ void RunDeadline::expired() {
   set_ = false;  // a one-shot timer: it has gone off
   kvm_run* run = run_;
   if (run == nullptr) return;  // between runs: the next run sets it again
-  if (seen_id_ == run_id_) {
+  if (seen_) {
     // Running since the last expiry, or since this run set the timer: a whole limit.
     stopped_ = 1;
     // Covers an expiry that lands before KVM_RUN is entered: KVM then returns EINTR at once.
@@ -112,7 +112,7 @@ void RunDeadline::expired() {
   // A run that began while the timer ran: it gets a limit from here. (timer_settime is
   // async-signal-safe; it cannot fail for a timer we made, and should it, the next
   // run sets the timer again.)
-  seen_id_ = run_id_;
+  seen_ = true;
   (void)set(limit_ms_);
 }
 
@@ -135,7 +135,7 @@ Status RunDeadline::arm(kvm_run* run, uint32_t timeout_ms) {
     sigset_t blocked;
     per_run_ = pthread_sigmask(SIG_BLOCK, nullptr, &blocked) != 0 || sigismember(&blocked, watchdog_signal()) == 1;
   }
-  run_id_ = run_id_ + 1;
+  seen_ = false;
   limit_ms_ = timeout_ms;
   fence();
   run_ = run;
@@ -147,7 +147,7 @@ Status RunDeadline::arm(kvm_run* run, uint32_t timeout_ms) {
       run_ = nullptr;
       return error;
     }
-    seen_id_ = run_id_;  // its expiry ends this run
+    seen_ = true;  // its expiry ends this run
   }
   return {};
 }

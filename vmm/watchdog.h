@@ -74,7 +74,7 @@ class RunDeadline {
   volatile uint32_t set_for_ms_ = 0;
   kvm_run* volatile run_ = nullptr;  // the run being judged, if any
   volatile uint32_t limit_ms_ = 0;
-  volatile uint64_t run_id_ = 0, seen_id_ = 0;  // this run's number; the one the last expiry saw
+  volatile bool seen_ = false;  // an expiry (or the setting that will expire) has found this run
   volatile sig_atomic_t stopped_ = 0;
 };
 
