@@ -28,6 +28,11 @@ uint64_t mailbox_word(Virtine& v) {
   return word;
 }
 
+// The spin guest's request: its mailbox's first quadword (1 spins forever, 3 answers at once).
+bool set_request(Virtine& v, uint64_t word) {
+  return v.memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(&word), 8}).ok();
+}
+
 TEST(Pool, HitsCreateNoVmAndMapNothing) {
   auto s = snapshot_of("null-call.elf");
   ASSERT_NE(s.snapshot, nullptr);
@@ -130,9 +135,7 @@ TEST(Watchdog, SpinningGuestIsStoppedAndTheNextCallWorks) {
 
   auto spinner = pool.acquire();
   ASSERT_TRUE(spinner.ok());
-  const uint64_t spin = 1;
-  ASSERT_TRUE(
-      spinner->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(&spin), 8}).ok());
+  ASSERT_TRUE(set_request(*spinner, 1));
   const uint64_t start = monotonic_ns();
   auto call = spinner->run();
   const uint64_t elapsed_ms = (monotonic_ns() - start) / 1000000;
@@ -185,9 +188,7 @@ TEST(Watchdog, StopsAThreadThatBlocksAllSignalsWithNoThreadOfItsOwn) {
     pthread_sigmask(SIG_BLOCK, &all, nullptr);  // as many servers' worker threads do
     auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, config);
     if (!v.ok()) return;
-    const uint64_t spin = 1;  // forever: only the deadline ends it
-    if (!v->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(&spin), 8}).ok())
-      return;
+    if (!set_request(*v, 1)) return;  // spin forever: only the deadline ends it
     auto call = v->run();
     ran = true;
     code = call.ok() ? ErrorCode::kSystem : call.error().code();
@@ -290,9 +291,7 @@ bool watchdog_signal_pending() {
 std::optional<Virtine> quick_virtine(const testing_support::SnapshotOf& s, const VirtineConfig& config) {
   auto v = Virtine::from_snapshot(*s.kvm, s.snapshot, config);
   if (!v.ok()) return std::nullopt;
-  const uint64_t quick = 3;
-  if (!v->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(&quick), 8}).ok())
-    return std::nullopt;
+  if (!set_request(*v, 3)) return std::nullopt;
   return std::move(v).value();
 }
 
@@ -339,8 +338,7 @@ TEST(Watchdog, ASpinAfterCallsInARowIsStoppedWithinTwoLimits) {
     if (!v) return;
     for (int i = 0; i < 20; ++i) ok_calls += v->run().ok() ? 1 : 0;
     burn_cpu_ms(150);  // most of the running timer's limit gone before the spin starts
-    const uint64_t spin = 1;
-    if (!v->memory().write(GuestAddr{CRYPTINE_MAILBOX_ADDR}, {reinterpret_cast<const uint8_t*>(&spin), 8}).ok()) return;
+    if (!set_request(*v, 1)) return;
     const uint64_t before = thread_cpu_ms();
     auto call = v->run();
     spin_cpu_ms = thread_cpu_ms() - before;
