@@ -9,6 +9,9 @@
 #include <new>
 
 namespace cryptine {
+
+constinit thread_local std::atomic<uint64_t>* counters_detail::t_tallies = nullptr;
+
 namespace {
 
 // A thread's tallies: written by that thread alone (or, once it is gone, by the thread
@@ -37,13 +40,18 @@ void add_to(Block* b, unsigned slot, uint64_t n) {
   t.store(t.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
+void use_block(Block* b) {
+  t_block = b;
+  counters_detail::t_tallies = b != nullptr ? b->tally : nullptr;
+}
+
 // Gives the thread's block back when it exits (a thread_local destructor).
 struct GiveBack {
   ~GiveBack() {
     std::lock_guard lock(g_mu);
     t_block->next_free = g_free;
     g_free = t_block;
-    t_block = nullptr;
+    use_block(nullptr);
     t_gave_back = true;
   }
 };
@@ -62,7 +70,7 @@ Block* take_block() {
     b->next.store(g_blocks.load(std::memory_order_relaxed), std::memory_order_relaxed);
     g_blocks.store(b, std::memory_order_release);
   }
-  t_block = b;
+  use_block(b);
   (void)&t_give_back;  // constructs it: its destructor gives the block back
   return b;
 }
@@ -97,10 +105,8 @@ Counter::Counter() : slot_(g_next_slot.fetch_add(1, std::memory_order_relaxed)) 
   }
 }
 
-void Counter::add(uint64_t n) const {
-  Block* b = t_block;
-  if (b == nullptr) b = take_block();
-  if (b != nullptr) return add_to(b, slot_, n);
+void Counter::add_without_block(uint64_t n) const {
+  if (Block* b = take_block(); b != nullptr) return add_to(b, slot_, n);
   std::lock_guard lock(g_mu);
   add_to(&g_orphans, slot_, n);
 }
@@ -119,11 +125,6 @@ size_t counter_blocks() {
        b = b->next.load(std::memory_order_relaxed))
     ++n;
   return n;
-}
-
-VmmCounters& vmm_counters() {
-  static VmmCounters counters;
-  return counters;
 }
 
 }  // namespace cryptine

@@ -27,16 +27,9 @@ Result<GuestMemory> GuestMemory::map_private(int fd, uint64_t size) {
                                                     "guest memory (snapshot copy-on-write)")));
 }
 
-Result<std::span<uint8_t>> GuestMemory::checked_span(GuestAddr addr, uint64_t len) const {
-  if (!range_within(addr.value, len, size()))
-    return Error(ErrorCode::kOutOfRange, "guest range [" + std::to_string(addr.value) + ", +" + std::to_string(len) +
-                                             ") outside guest memory of " + std::to_string(size()) + " bytes");
-  return std::span<uint8_t>(base() + addr.value, len);
-}
-
-Result<std::span<const uint8_t>> GuestMemory::translate(const GuestMemoryAccess&, GuestAddr addr, uint64_t len) const {
-  auto span = CRYPTINE_TRY(checked_span(addr, len));
-  return std::span<const uint8_t>(span);
+Error GuestMemory::outside(GuestAddr addr, uint64_t len) const {
+  return Error(ErrorCode::kOutOfRange, "guest range [" + std::to_string(addr.value) + ", +" + std::to_string(len) +
+                                           ") outside guest memory of " + std::to_string(size()) + " bytes");
 }
 
 Result<std::span<uint8_t>> GuestMemory::translate_mut(const GuestMemoryAccess&, GuestAddr addr, uint64_t len) {

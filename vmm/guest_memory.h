@@ -73,7 +73,10 @@ class GuestMemory {
  private:
   explicit GuestMemory(GuestMapping mapping)
       : mapping_(std::move(mapping)), host_written_((mapping_.size() / kPageSize + 63) / 64, 0) {}
+  // Inline, as translate() is (a virtine call makes several; see Counter::add for why
+  // that matters): only the error is made out of line.
   Result<std::span<uint8_t>> checked_span(GuestAddr addr, uint64_t len) const;
+  Error outside(GuestAddr addr, uint64_t len) const;
   uint8_t* base() const { return static_cast<uint8_t*>(mapping_.get()); }
 
   GuestMapping mapping_;
@@ -84,6 +87,17 @@ class GuestMemory {
 // check, shared by translate() and every parser of guest-supplied ranges.
 constexpr bool range_within(uint64_t addr, uint64_t len, uint64_t limit) {
   return addr <= limit && len <= limit - addr;
+}
+
+inline Result<std::span<uint8_t>> GuestMemory::checked_span(GuestAddr addr, uint64_t len) const {
+  if (!range_within(addr.value, len, size())) return outside(addr, len);
+  return std::span<uint8_t>(base() + addr.value, len);
+}
+
+inline Result<std::span<const uint8_t>> GuestMemory::translate(const GuestMemoryAccess&, GuestAddr addr,
+                                                               uint64_t len) const {
+  auto span = CRYPTINE_TRY(checked_span(addr, len));
+  return std::span<const uint8_t>(span);
 }
 
 }  // namespace cryptine

@@ -2,20 +2,15 @@
 
 #include <sys/mman.h>
 
-#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
-#include "vmm/pkru_x86_64.h"
-
 namespace cryptine {
-namespace {
 
-// PKRU holds two bits per key: access-disable, then write-disable.
-uint32_t deny_bits(int key) {
-  return uint32_t{3} << (2 * key);
-}
+constinit thread_local unsigned guest_memory_access_detail::t_depth = 0;
+
+namespace {
 
 // CRYPTINE_PKU: unset or 1 uses protection keys where there are any, 0 never does.
 bool keys_wanted() {
@@ -26,33 +21,18 @@ bool keys_wanted() {
   return true;
 }
 
-int allocate_key() {
+}  // namespace
+
+int allocate_guest_memory_pkey() {
   if (!keys_wanted()) return -1;
   // Fails (EINVAL, ENOSPC, ENOSYS) where the CPU or kernel has no protection keys, or
   // the program took all 15: then guard pages are all.
   return ::pkey_alloc(0, PKEY_DISABLE_ACCESS);
 }
 
-thread_local unsigned t_depth = 0;  // scopes open in this thread
-
-}  // namespace
-
-int guest_memory_pkey() {
-  static const int key = allocate_key();
-  return key;
-}
-
-void GuestMemoryAccess::open() {
-  if (t_depth++ == 0) write_pkru(read_pkru() & ~deny_bits(guest_memory_pkey()));
-}
-
-void GuestMemoryAccess::close() {
-  if (--t_depth == 0) write_pkru(read_pkru() | deny_bits(guest_memory_pkey()));
-}
-
 bool GuestMemoryAccess::is_open() {
   const int key = guest_memory_pkey();
-  return key < 0 || (read_pkru() & deny_bits(key)) == 0;
+  return key < 0 || (read_pkru() & guest_memory_access_detail::deny_bits(key)) == 0;
 }
 
 }  // namespace cryptine

@@ -20,11 +20,30 @@
 // memory is only fenced by guard pages.
 #pragma once
 
+#include <cstdint>
+
+#include "vmm/pkru_x86_64.h"
+
 namespace cryptine {
 
-// The protection key on guest memory, allocated (access disabled) at the first call; -1
-// when guest memory carries none. Decided once per process; a child keeps it.
-int guest_memory_pkey();
+// Allocates the key (access disabled), or returns -1: guest_memory_pkey() calls it once.
+int allocate_guest_memory_pkey();
+
+// The protection key on guest memory, allocated at the first call; -1 when guest memory
+// carries none. Decided once per process; a child keeps it. Inline, with the scopes'
+// open and close: a virtine call asks six times (see Counter::add for why that matters).
+inline int guest_memory_pkey() {
+  static const int key = allocate_guest_memory_pkey();
+  return key;
+}
+
+namespace guest_memory_access_detail {
+extern constinit thread_local unsigned t_depth;  // scopes open in this thread
+// PKRU holds two bits per key: access-disable, then write-disable.
+inline uint32_t deny_bits(int key) {
+  return uint32_t{3} << (2 * key);
+}
+}  // namespace guest_memory_access_detail
 
 class GuestMemoryAccess {
  public:
@@ -46,8 +65,14 @@ class GuestMemoryAccess {
   static bool is_open();
 
  private:
-  static void open();
-  static void close();
+  static void open() {
+    using namespace guest_memory_access_detail;
+    if (t_depth++ == 0) write_pkru(read_pkru() & ~deny_bits(guest_memory_pkey()));
+  }
+  static void close() {
+    using namespace guest_memory_access_detail;
+    if (--t_depth == 0) write_pkru(read_pkru() | deny_bits(guest_memory_pkey()));
+  }
 
   bool open_ = true;  // false once moved from
 };

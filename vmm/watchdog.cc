@@ -72,12 +72,6 @@ Status let_only_the_watchdog_signal_in(int vcpu_fd) {
   return {};
 }
 
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
 RunDeadline& thread_run_deadline() {
   thread_local RunDeadline deadline;
   return deadline;

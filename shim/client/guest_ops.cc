@@ -191,10 +191,6 @@ Result<size_t> cipher_update_into(Virtine& v, Handle h, std::span<const uint8_t>
   return written;
 }
 
-uint64_t max_in_place() {
-  return max_request_input(kMaxBlock) / 2;
-}
-
 Result<int> cipher_update_in_place(Virtine& v, Handle h, std::span<const uint8_t> data, std::span<uint8_t> buffer) {
   if (data.size() > max_in_place()) return Error(ErrorCode::kOutOfRange, "in-place update larger than one request");
   CryptoRequest r;

@@ -64,7 +64,9 @@ Result<size_t> cipher_update_into(Virtine& v, Handle h, std::span<const uint8_t>
 // back; returns OpenSSL's outl.
 Result<int> cipher_update_in_place(Virtine& v, Handle h, std::span<const uint8_t> data, std::span<uint8_t> buffer);
 // The most bytes cipher_update_in_place takes.
-uint64_t max_in_place();
+constexpr uint64_t max_in_place() {
+  return max_request_input(kMaxBlock) / 2;
+}
 // An update with out == NULL (AAD, for AEAD ciphers); returns OpenSSL's outl.
 Result<int> cipher_aad(Virtine& v, Handle h, std::span<const uint8_t> aad);
 Result<Bytes> cipher_final(Virtine& v, Handle h);

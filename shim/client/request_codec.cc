@@ -19,10 +19,6 @@ cryptine_span place(std::span<uint8_t> payload, uint64_t* cursor, std::span<cons
 
 }  // namespace
 
-uint64_t max_request_input(uint64_t fixed) {
-  return fixed >= CRYPTINE_PAYLOAD_SIZE ? 0 : CRYPTINE_PAYLOAD_SIZE - fixed;
-}
-
 Result<uint64_t> request_extent(const CryptoRequest& r) {
   if (r.name.size() >= CRYPTINE_NAME_MAX || r.name.find('\0') != std::string_view::npos)
     return Error(ErrorCode::kInvalidArgument, "algorithm name too long or not a C string");

@@ -33,7 +33,9 @@ struct OutputWindow {
 
 // The most input bytes one request can carry next to `fixed` bytes of key, IV and
 // output: what a caller splitting a long input may send at once.
-uint64_t max_request_input(uint64_t fixed);
+constexpr uint64_t max_request_input(uint64_t fixed) {
+  return fixed >= CRYPTINE_PAYLOAD_SIZE ? 0 : CRYPTINE_PAYLOAD_SIZE - fixed;
+}
 
 // The bytes from the mailbox's start that encoding `request` writes (header, then key,
 // IV and input in the payload), after checking it: kOutOfRange if key + iv + in + output
