@@ -11,6 +11,7 @@
 namespace cryptine {
 
 constinit thread_local std::atomic<uint64_t>* counters_detail::t_tallies = nullptr;
+std::atomic<bool> counters_detail::g_timing{true};
 
 namespace {
 
@@ -117,6 +118,10 @@ uint64_t Counter::total() const {
        b = b->next.load(std::memory_order_relaxed))
     sum += b->tally[slot_].load(std::memory_order_relaxed);
   return sum;
+}
+
+void set_timing(bool on) {
+  counters_detail::g_timing.store(on, std::memory_order_relaxed);
 }
 
 size_t counter_blocks() {

@@ -98,6 +98,18 @@ inline VmmCounters& vmm_counters() {
 // The blocks of tallies made so far: at most as many as threads that counted at once.
 size_t counter_blocks();
 
+// Whether runs and resets are timed (run_ns, reset_ns: two clock reads each). On unless
+// turned off: the shim times only when its counters will be read (CRYPTINE_STATS,
+// CRYPTINE_STATS_FILE), as a clock read costs some 350 ns after an exit under emulation
+// (a vDSO call and the page it reads), and a call made four.
+void set_timing(bool on);
+namespace counters_detail {
+extern std::atomic<bool> g_timing;
+}  // namespace counters_detail
+inline bool timing() {
+  return counters_detail::g_timing.load(std::memory_order_relaxed);
+}
+
 inline void count(const Counter& counter, uint64_t n = 1) {
   counter.add(n);
 }

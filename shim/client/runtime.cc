@@ -310,6 +310,7 @@ __attribute__((constructor)) void show_stats_as_asked() {
       &ignored);
   g_stats_output = c.stats;
   set_kvm_exit_counting(c.stats_kvm_exits);
+  set_timing(c.stats != StatsOutput::kNone || !c.stats_file.empty());
   if (c.stats != StatsOutput::kNone) std::atexit(print_stats);
   start_stats_file(c.stats_file, c.stats_interval_s);
 }
