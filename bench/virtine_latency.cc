@@ -162,6 +162,9 @@ int run(int argc, char** argv) {
     }
   }
   const int many = scale ? 2000 : 100, some = scale ? 200 : 20, few = scale ? 30 : 5;
+  // The monitor as the shim runs it when nothing reads its times (vmm/counters.h): the
+  // yardstick must not carry clock reads that the calls judged by it no longer make.
+  set_timing(false);
 
   auto kvm = KvmSystem::open();
   if (!kvm.ok()) {
