@@ -7,6 +7,8 @@
 // fork() starts again from 0: its counts are its own.
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -108,6 +110,22 @@ extern std::atomic<bool> g_timing;
 }  // namespace counters_detail
 inline bool timing() {
   return counters_detail::g_timing.load(std::memory_order_relaxed);
+}
+
+// CLOCK_MONOTONIC in nanoseconds (inline, see Counter::add).
+inline uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+// A timed span, for the time counters: time_start() reads the clock, or gives 0 when
+// timing is off; count_time() then adds the time since, or nothing for a start of 0.
+inline uint64_t time_start() {
+  return timing() ? monotonic_ns() : 0;
+}
+inline void count_time(const Counter& counter, uint64_t start) {
+  if (start != 0) counter.add(monotonic_ns() - start);
 }
 
 inline void count(const Counter& counter, uint64_t n = 1) {

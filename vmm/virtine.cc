@@ -172,8 +172,7 @@ constexpr uint32_t kRunsCopyingStateOut = 4;
 
 Result<Hypercall> Virtine::run_until_hypercall() {
   for (;;) {
-    const bool timed = timing();
-    const uint64_t t0 = timed ? monotonic_ns() : 0;
+    const uint64_t t0 = time_start();
     // KVM needs the key open: it maps guest pages in on the guest's faults with
     // get_user_pages, which checks this thread's PKRU like a load would (6.1: KVM_RUN
     // fails with EFAULT when closed, tests/kvm/guest_memory_access_test.cc).
@@ -181,7 +180,7 @@ Result<Hypercall> Virtine::run_until_hypercall() {
       const GuestMemoryAccess open;
       return vcpu_.run(/*copy_state_out=*/runs_since_reset_++ < kRunsCopyingStateOut);
     }();
-    if (timed) count(vmm_counters().run_ns, monotonic_ns() - t0);
+    count_time(vmm_counters().run_ns, t0);
     io_pending_ = false;
     if (!exit.ok()) {
       // The watchdog's expiry, stopping the run or giving it more time, or a stop and
@@ -300,8 +299,7 @@ Status Virtine::restore_to_snapshot() {
 Status Virtine::reset() {
   if (snapshot_ == nullptr) return Error(ErrorCode::kInvalidArgument, "reset of a virtine without a snapshot");
   if (state_ == State::kPoisoned) return Error(ErrorCode::kInvalidArgument, "reset of a poisoned virtine");
-  const bool timed = timing();
-  const uint64_t t0 = timed ? monotonic_ns() : 0;
+  const uint64_t t0 = time_start();
   // Half a reset leaves some of the last run's state: such a virtine is never used again.
   Status restored = restore_to_snapshot();
   if (!restored.ok()) return poison(std::move(restored).error().context("reset"));
@@ -309,7 +307,7 @@ Status Virtine::reset() {
   runs_since_reset_ = 0;
   ++counters_.resets;
   count(vmm_counters().resets);
-  if (timed) count(vmm_counters().reset_ns, monotonic_ns() - t0);
+  count_time(vmm_counters().reset_ns, t0);
   return {};
 }
 

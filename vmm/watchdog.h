@@ -81,11 +81,4 @@ class RunDeadline {
 // The calling thread's deadline (its timer is made on the first arm()).
 RunDeadline& thread_run_deadline();
 
-// CLOCK_MONOTONIC in nanoseconds (a call's timings; inline, see Counter::add).
-inline uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
 }  // namespace cryptine

@@ -8,17 +8,11 @@
 namespace cryptine {
 namespace {
 
-// When the call began, if calls are timed (vmm/counters.h: only when the counters will be
-// read); else 0.
-uint64_t call_start() {
-  return timing() ? monotonic_ns() : 0;
-}
-
 void count_call(Family family, uint64_t t0) {
   ShimCounters& c = Runtime::get().counters();
   count(c.virtine_calls);
   count(c.by_family[static_cast<int>(family)]);
-  if (t0 != 0) count(c.virtine_call_ns, monotonic_ns() - t0);
+  count_time(c.virtine_call_ns, t0);
 }
 
 }  // namespace
@@ -63,12 +57,12 @@ bool finish(Family family, uint64_t t0, const Status& s) {
 }  // namespace
 
 bool run_on_twin(const Twin& twin, Family family, FunctionRef<Status(Virtine&)> fn) {
-  const uint64_t t0 = call_start();
+  const uint64_t t0 = time_start();
   return finish(family, t0, twin.lease->with_virtine(fn));
 }
 
 bool run_on_twin(const Twin& twin, Family family, FunctionRef<Status(Virtine&)> fn, bool* stale) {
-  const uint64_t t0 = call_start();
+  const uint64_t t0 = time_start();
   Status s = twin.lease->with_virtine(fn, stale);
   if (*stale) return false;
   return finish(family, t0, s);
@@ -89,7 +83,7 @@ Served unavailable(const Error& error) {
 }  // namespace
 
 Served run_call_scoped(Family family, FunctionRef<Status(Virtine&)> fn) {
-  const uint64_t t0 = call_start();
+  const uint64_t t0 = time_start();
   VirtinePool* pool = Runtime::get().thread_pool();
   if (pool == nullptr) return unavailable(Error(ErrorCode::kUnsupported, "virtines are unavailable"));
   auto virtine = pool->acquire();
@@ -101,14 +95,14 @@ Served run_call_scoped(Family family, FunctionRef<Status(Virtine&)> fn) {
 
 Served run_one_shot(Family family, FunctionRef<Status(Virtine&)> fn) {
   if (Runtime::get().config().scope != Scope::kThread) return run_call_scoped(family, fn);
-  const uint64_t t0 = call_start();
+  const uint64_t t0 = time_start();
   auto lease = thread_lease();
   if (!lease.ok()) return unavailable(lease.error());
   return finish(family, t0, (*lease)->with_virtine(fn)) ? Served::kDone : Served::kFailed;
 }
 
 Served make_twin(Family family, FunctionRef<Result<guest::Handle>(Virtine&)> make, Twin* twin) {
-  const uint64_t t0 = call_start();
+  const uint64_t t0 = time_start();
   auto lease = lease_for_new_context();
   if (!lease.ok()) return unavailable(lease.error());
   guest::Handle handle = 0;
